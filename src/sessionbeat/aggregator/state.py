@@ -1,0 +1,387 @@
+"""The aggregator's pure state core: ``apply`` a message, ``expire`` by time. No I/O, no clock.
+
+Both functions take the state and a ``now`` (aware UTC datetime) and return what happened; the
+caller (``aggregator/service.py``) owns the lock, the MQTT client and the clock. The state is
+updated in place and the same object stays valid: copying 10,000 sessions per message would
+make a cold start quadratic (see docs/architecture.md).
+
+Rules (DESIGN.md "Status model"):
+
+* beats of one session are ordered by ``(sent_at, seq)``; an older or equal one never overwrites;
+* a host's ``offline`` whose ``bdseq`` is older than its last ``online`` is a late Will: ignored;
+* effective status: ``ended`` > ``offline`` (host down) > ``stale`` (nothing received for
+  ``stale_after``) > ``idle`` (hook-sourced working/waiting_for_input without hook activity for
+  ``idle_after``) > the published status. ``needs_approval`` never becomes idle;
+* reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from sessionbeat import topics
+from sessionbeat.errors import PayloadError, RejectReason, TopicError
+from sessionbeat.models import (
+    MAX_PAYLOAD_BYTES,
+    HostState,
+    HostStatus,
+    PublishedStatus,
+    SessionBeat,
+    SessionStatus,
+    StatusChange,
+    StatusSource,
+)
+
+TIMELINE_LENGTH = 50
+"""Status changes kept per session (oldest dropped first)."""
+
+SessionKey = tuple[str, str]
+"""``(host, session_id)``: a session is identified by both (ids are only unique per host)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """The aggregator's thresholds in seconds (DESIGN.md defaults)."""
+
+    stale_after: float = 120.0
+    idle_after: float = 300.0
+    reap_after: float = 1800.0
+    ended_linger: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An MQTT message as delivered: topic, raw payload bytes, and the retained flag."""
+
+    topic: str
+    payload: bytes
+    retained: bool = False
+
+
+@dataclass(slots=True)
+class SessionRecord:
+    """What the aggregator knows of one session.
+
+    ``received_at`` is the aggregator's clock at the last accepted beat; ``last_seen`` is the
+    same for live messages, but for a retained replay (cold start) the beat's ``sent_at`` (never
+    later than now), so a dead session does not look fresh after a restart.
+    """
+
+    beat: SessionBeat
+    received_at: datetime
+    last_seen: datetime
+    effective: SessionStatus
+    status_since: datetime
+    timeline: deque[StatusChange] = field(default_factory=lambda: deque(maxlen=TIMELINE_LENGTH))
+
+
+@dataclass(slots=True)
+class HostRecord:
+    """What the aggregator knows of one host: its last accepted status message."""
+
+    host: str
+    state: HostState | None = None
+    bdseq: int | None = None
+    since: datetime | None = None
+    last_seen: datetime | None = None
+    status: HostStatus | None = None
+
+
+@dataclass(slots=True)
+class Counters:
+    """Monotonic counts since start (exported as Prometheus ``_total`` counters)."""
+
+    received: int = 0
+    accepted: int = 0
+    out_of_order: int = 0
+    stale_deaths: int = 0
+    removed: int = 0
+    rejected: Counter[RejectReason] = field(default_factory=Counter)
+    reaped: Counter[str] = field(default_factory=Counter)
+    hook_events: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class AggregatorState:
+    """All live state: sessions by ``(host, session_id)``, hosts by id, counters, thresholds."""
+
+    timings: Timings = field(default_factory=Timings)
+    sessions: dict[SessionKey, SessionRecord] = field(default_factory=dict)
+    hosts: dict[str, HostRecord] = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
+    last_message_at: datetime | None = None
+
+
+class Outcome(StrEnum):
+    """What ``apply`` did with a message."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    OUT_OF_ORDER = "out_of_order"
+    STALE_DEATH = "stale_death"
+    REMOVED = "removed"
+    NOTHING = "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Result of ``apply``: the outcome, the reject reason/detail, and a removed record if any."""
+
+    outcome: Outcome
+    reason: RejectReason | None = None
+    detail: str | None = None
+    removed: SessionRecord | None = None
+    key: SessionKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaped:
+    """A session taken out of the live state by ``expire``, with why (``ended`` or ``expired``)."""
+
+    key: SessionKey
+    record: SessionRecord
+    reason: str
+
+
+def _seconds(delta: timedelta) -> float:
+    return delta.total_seconds()
+
+
+def idle_seconds(record: SessionRecord, now: datetime) -> float | None:
+    """Seconds since the session's last hook activity, measured without cross-host clock skew.
+
+    ``(sent_at - last_activity_at)`` is on the host's clock, ``(now - last_seen)`` on ours.
+    Returns None when the host never reported an activity time.
+    """
+    beat = record.beat
+    if beat.last_activity_at is None:
+        return None
+    return max(0.0, _seconds(beat.sent_at - beat.last_activity_at)) + max(
+        0.0, _seconds(now - record.last_seen)
+    )
+
+
+def effective_status(
+    record: SessionRecord, host: HostRecord | None, now: datetime, timings: Timings
+) -> SessionStatus:
+    """Derive the status the API shows for one session at ``now`` (rules in the module doc)."""
+    published = record.beat.status
+    if published is PublishedStatus.ENDED:
+        return SessionStatus.ENDED
+    if host is not None and host.state is HostState.OFFLINE:
+        return SessionStatus.OFFLINE
+    if _seconds(now - record.last_seen) > timings.stale_after:
+        return SessionStatus.STALE
+    if (
+        published in (PublishedStatus.WORKING, PublishedStatus.WAITING_FOR_INPUT)
+        and record.beat.status_source is StatusSource.HOOK
+    ):
+        idle = idle_seconds(record, now)
+        if idle is not None and idle > timings.idle_after:
+            return SessionStatus.IDLE
+    return SessionStatus(published.value)
+
+
+def _set_effective(
+    record: SessionRecord, status: SessionStatus, now: datetime, event: str | None
+) -> bool:
+    if status == record.effective:
+        return False
+    record.effective = status
+    record.status_since = now
+    record.timeline.append(StatusChange(at=now, status=status, event=event))
+    return True
+
+
+def _reject(state: AggregatorState, reason: RejectReason, detail: str) -> Applied:
+    state.counters.rejected[reason] += 1
+    return Applied(Outcome.REJECTED, reason=reason, detail=detail)
+
+
+def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBeat:
+    """Validate a session payload against its topic.
+
+    Takes the raw payload and the topic's host and session id; returns the ``SessionBeat``.
+    Raises ``PayloadError`` with reason ``too_large`` (> 64 KiB), ``bad_json``, ``schema``,
+    ``host_mismatch`` or ``session_mismatch``.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        beat = SessionBeat.model_validate_json(payload)
+    except ValidationError as exc:
+        reason = (
+            RejectReason.BAD_JSON
+            if any(e["type"] == "json_invalid" for e in exc.errors())
+            else RejectReason.SCHEMA
+        )
+        raise PayloadError(reason, _short_errors(exc)) from None
+    if beat.host != host:
+        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {beat.host!r} != {host!r}")
+    if beat.session_id != session_id:
+        raise PayloadError(
+            RejectReason.SESSION_MISMATCH, f"payload session {beat.session_id!r} != {session_id!r}"
+        )
+    return beat
+
+
+def parse_host_status(payload: bytes, host: str) -> HostStatus:
+    """Validate a status payload against its topic's host; raises ``PayloadError`` like above."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+    try:
+        status = HostStatus.model_validate_json(payload)
+    except ValidationError as exc:
+        reason = (
+            RejectReason.BAD_JSON
+            if any(e["type"] == "json_invalid" for e in exc.errors())
+            else RejectReason.SCHEMA
+        )
+        raise PayloadError(reason, _short_errors(exc)) from None
+    if status.host != host:
+        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {status.host!r} != {host!r}")
+    return status
+
+
+def _short_errors(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:3]]
+    return "; ".join(parts)
+
+
+def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
+    """Apply one MQTT message to ``state`` at time ``now`` (updated in place).
+
+    Returns an :class:`Applied` saying whether the message was accepted, rejected (with the
+    :class:`RejectReason`, also counted in ``state.counters.rejected``), ignored as older than
+    what is known (``out_of_order``) or as a late Will (``stale_death``), or removed a session
+    (zero-length payload). Never raises for bad input.
+    """
+    counters = state.counters
+    counters.received += 1
+    state.last_message_at = now
+    try:
+        parsed = topics.parse(message.topic)
+    except TopicError as exc:
+        return _reject(state, RejectReason.BAD_TOPIC, str(exc))
+    try:
+        if parsed.kind is topics.TopicKind.STATUS:
+            if not message.payload:
+                state.hosts.pop(parsed.host, None)
+                counters.accepted += 1
+                return Applied(Outcome.REMOVED)
+            return _apply_host(state, parse_host_status(message.payload, parsed.host), message, now)
+        assert parsed.session_id is not None
+        key = (parsed.host, parsed.session_id)
+        if not message.payload:
+            removed = state.sessions.pop(key, None)
+            counters.accepted += 1
+            if removed is None:
+                return Applied(Outcome.NOTHING, key=key)
+            counters.removed += 1
+            return Applied(Outcome.REMOVED, removed=removed, key=key)
+        beat = parse_session_beat(message.payload, parsed.host, parsed.session_id)
+    except PayloadError as exc:
+        return _reject(state, exc.reason, exc.detail)
+    return _apply_beat(state, key, beat, message.retained, now)
+
+
+def _apply_beat(
+    state: AggregatorState, key: SessionKey, beat: SessionBeat, retained: bool, now: datetime
+) -> Applied:
+    counters = state.counters
+    record = state.sessions.get(key)
+    if record is not None and beat.order_key() <= record.beat.order_key():
+        counters.out_of_order += 1
+        return Applied(Outcome.OUT_OF_ORDER, key=key)
+    last_seen = min(now, beat.sent_at) if retained else now
+    counters.accepted += 1
+    if (
+        not retained
+        and not beat.keepalive
+        and beat.event
+        and beat.last_activity_at is not None
+        and (record is None or record.beat.last_activity_at != beat.last_activity_at)
+    ):
+        counters.hook_events[beat.event] += 1
+    host = state.hosts.get(beat.host)
+    if record is None:
+        record = SessionRecord(
+            beat=beat,
+            received_at=now,
+            last_seen=last_seen,
+            effective=SessionStatus.UNKNOWN,
+            status_since=now,
+        )
+        state.sessions[key] = record
+        status = effective_status(record, host, now, state.timings)
+        record.effective = status
+        record.timeline.append(StatusChange(at=now, status=status, event=beat.event))
+        return Applied(Outcome.ACCEPTED, key=key)
+    record.beat = beat
+    record.received_at = now
+    record.last_seen = last_seen
+    _set_effective(record, effective_status(record, host, now, state.timings), now, beat.event)
+    return Applied(Outcome.ACCEPTED, key=key)
+
+
+def _apply_host(
+    state: AggregatorState, status: HostStatus, message: Message, now: datetime
+) -> Applied:
+    record = state.hosts.get(status.host)
+    if record is None:
+        record = HostRecord(host=status.host)
+        state.hosts[status.host] = record
+    if (
+        status.state is HostState.OFFLINE
+        and record.state is HostState.ONLINE
+        and record.bdseq is not None
+        and status.bdseq < record.bdseq
+    ):
+        state.counters.stale_deaths += 1
+        return Applied(Outcome.STALE_DEATH)
+    state.counters.accepted += 1
+    if record.state is not status.state or record.since is None:
+        since = now
+        if message.retained and status.sent_at is not None:
+            since = min(now, status.sent_at)
+        record.since = since
+    record.state = status.state
+    record.bdseq = status.bdseq
+    record.last_seen = now
+    record.status = status
+    for (host, _sid), session in state.sessions.items():
+        if host == status.host:
+            new = effective_status(session, record, now, state.timings)
+            _set_effective(session, new, now, session.beat.event)
+    return Applied(Outcome.ACCEPTED)
+
+
+def expire(state: AggregatorState, now: datetime) -> list[Reaped]:
+    """Advance time to ``now``: update derived statuses and reap dead sessions.
+
+    Records derived changes (idle, stale) in each session's timeline, removes sessions ``ended``
+    for more than ``ended_linger`` seconds (reason ``ended``) or not heard from for more than
+    ``reap_after`` seconds (reason ``expired``), counts them in ``state.counters.reaped`` and
+    returns them so the caller can write the history and clear their retained topics.
+    """
+    timings = state.timings
+    reaped: list[Reaped] = []
+    for key, record in list(state.sessions.items()):
+        status = effective_status(record, state.hosts.get(key[0]), now, timings)
+        _set_effective(record, status, now, record.beat.event)
+        reason: str | None = None
+        if status is SessionStatus.ENDED:
+            if _seconds(now - record.status_since) >= timings.ended_linger:
+                reason = "ended"
+        elif _seconds(now - record.last_seen) >= timings.reap_after:
+            reason = "expired"
+        if reason is not None:
+            del state.sessions[key]
+            state.counters.reaped[reason] += 1
+            reaped.append(Reaped(key, record, reason))
+    return reaped

@@ -1,0 +1,256 @@
+"""Pure read models over the aggregator state: session views, host views, the summary.
+
+Functions here take an :class:`AggregatorState` (or records of it) and a ``now`` and return API
+models; they do not change the state. The service calls them under its lock.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sessionbeat.aggregator.state import (
+    AggregatorState,
+    HostRecord,
+    SessionRecord,
+    effective_status,
+    idle_seconds,
+)
+from sessionbeat.models import (
+    HostState,
+    HostView,
+    SessionDetail,
+    SessionStatus,
+    SessionView,
+    Summary,
+)
+
+HIDDEN_BY_DEFAULT = frozenset({SessionStatus.STALE, SessionStatus.ENDED})
+"""Statuses ``GET /sessions`` leaves out unless ``all=true``."""
+
+ACTIVE = frozenset({SessionStatus.WORKING, SessionStatus.NEEDS_APPROVAL})
+"""Statuses counted as ``active`` in the summary."""
+
+STATUS_ORDER = (
+    SessionStatus.NEEDS_APPROVAL,
+    SessionStatus.WORKING,
+    SessionStatus.WAITING_FOR_INPUT,
+    SessionStatus.UNKNOWN,
+    SessionStatus.IDLE,
+    SessionStatus.STALE,
+    SessionStatus.OFFLINE,
+    SessionStatus.ENDED,
+)
+"""Order in which lists are sorted: what needs the user first."""
+
+_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Filters of ``GET /sessions``: exact host/repo/status matches; ``all`` adds hidden ones."""
+
+    host: str | None = None
+    repo: str | None = None
+    status: SessionStatus | None = None
+    all: bool = False
+
+
+def context_pct(tokens: int | None, window: int | None) -> float | None:
+    """Return ``100 * tokens / window`` rounded to 0.1, or None when either is unknown/zero."""
+    if tokens is None or not window:
+        return None
+    return round(100.0 * tokens / window, 1)
+
+
+def session_view(
+    record: SessionRecord, host: HostRecord | None, now: datetime, state: AggregatorState
+) -> SessionView:
+    """Build the API view of one session at ``now`` (durations in seconds)."""
+    beat = record.beat
+    status = effective_status(record, host, now, state.timings)
+    status_since = record.status_since if status == record.effective else now
+    host_online = None if host is None or host.state is None else host.state is HostState.ONLINE
+    return SessionView(
+        host=beat.host,
+        session_id=beat.session_id,
+        status=status,
+        published_status=beat.status,
+        status_source=beat.status_source,
+        event=beat.event,
+        seq=beat.seq,
+        sent_at=beat.sent_at,
+        received_at=record.received_at,
+        started_at=beat.started_at,
+        last_activity_at=beat.last_activity_at,
+        end_reason=beat.end_reason,
+        cwd=beat.cwd,
+        repo=beat.repo,
+        branch=beat.branch,
+        transcript_path=beat.transcript_path,
+        tool=beat.tool,
+        task=beat.task,
+        model=beat.model,
+        context_tokens=beat.context_tokens,
+        context_window=beat.context_window,
+        context_pct=context_pct(beat.context_tokens, beat.context_window),
+        subagents=beat.subagents,
+        permission_mode=beat.permission_mode,
+        pid=beat.pid,
+        keepalive=beat.keepalive,
+        detail=beat.detail,
+        host_online=host_online,
+        age_seconds=(
+            None
+            if beat.started_at is None
+            else max(0.0, (beat.sent_at - beat.started_at).total_seconds())
+            + max(0.0, (now - record.last_seen).total_seconds())
+        ),
+        idle_seconds=idle_seconds(record, now),
+        last_seen_seconds=max(0.0, (now - record.last_seen).total_seconds()),
+        status_since=status_since,
+        waiting_seconds=(
+            max(0.0, (now - status_since).total_seconds())
+            if status is SessionStatus.NEEDS_APPROVAL
+            else None
+        ),
+    )
+
+
+def session_detail(
+    record: SessionRecord, host: HostRecord | None, now: datetime, state: AggregatorState
+) -> SessionDetail:
+    """Build the API detail of one session: its view plus its status timeline."""
+    view = session_view(record, host, now, state)
+    return SessionDetail(**view.model_dump(), timeline=list(record.timeline))
+
+
+def _sort_key(view: SessionView) -> tuple[int, float, str, str]:
+    return (_RANK[view.status], -view.sent_at.timestamp(), view.host, view.session_id)
+
+
+def list_sessions(
+    state: AggregatorState, now: datetime, flt: SessionFilter | None = None
+) -> list[SessionView]:
+    """Return the sessions matching ``flt``, needs-approval first, then newest first."""
+    flt = flt or SessionFilter()
+    out: list[SessionView] = []
+    for (host, _sid), record in state.sessions.items():
+        if flt.host is not None and host != flt.host:
+            continue
+        if flt.repo is not None and record.beat.repo != flt.repo:
+            continue
+        view = session_view(record, state.hosts.get(host), now, state)
+        if flt.status is not None:
+            if view.status != flt.status:
+                continue
+        elif not flt.all and view.status in HIDDEN_BY_DEFAULT:
+            continue
+        out.append(view)
+    out.sort(key=_sort_key)
+    return out
+
+
+def find_session(
+    state: AggregatorState, session_id: str, host: str | None = None
+) -> SessionRecord | None:
+    """Return the record of ``session_id`` (on ``host`` if given; else the newest match)."""
+    if host is not None:
+        return state.sessions.get((host, session_id))
+    matches = [r for (h, sid), r in state.sessions.items() if sid == session_id]
+    return max(matches, key=lambda r: r.beat.order_key(), default=None)
+
+
+def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
+    """Return every known host (from status messages or sessions), sorted by id."""
+    counts: Counter[str] = Counter()
+    approvals: Counter[str] = Counter()
+    for (host, _sid), record in state.sessions.items():
+        status = effective_status(record, state.hosts.get(host), now, state.timings)
+        if status not in HIDDEN_BY_DEFAULT:
+            counts[host] += 1
+        if status is SessionStatus.NEEDS_APPROVAL:
+            approvals[host] += 1
+    names = set(state.hosts) | {host for host, _sid in state.sessions}
+    views = []
+    for name in sorted(names):
+        rec = state.hosts.get(name)
+        birth = rec.status if rec else None
+        views.append(
+            HostView(
+                host=name,
+                state=rec.state if rec else None,
+                since=rec.since if rec else None,
+                bdseq=rec.bdseq if rec else None,
+                last_seen=rec.last_seen if rec else None,
+                sessions=counts[name],
+                needs_approval=approvals[name],
+                agent_version=birth.agent_version if birth else None,
+                platform=birth.platform if birth else None,
+            )
+        )
+    return views
+
+
+def summary_title(
+    total: int, top_pct: Iterable[float], subagents: int, approvals: int
+) -> str:
+    """Return the one-line summary, e.g. ``"3s | Ctx 22%/65% | 2a | 1 approval"``.
+
+    ``top_pct`` are the (up to two) highest context percentages; they are printed lowest first,
+    as in the MON-001 example. Parts with nothing to say are left out (``"0s"`` always stays).
+    """
+    parts = [f"{total}s"]
+    pcts = sorted(top_pct)
+    if pcts:
+        parts.append("Ctx " + "/".join(f"{round(p)}%" for p in pcts))
+    if subagents:
+        parts.append(f"{subagents}a")
+    if approvals:
+        parts.append(f"{approvals} approval" + ("s" if approvals != 1 else ""))
+    return " | ".join(parts)
+
+
+def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> Summary:
+    """Return the totals of ``GET /summary`` over the sessions ``GET /sessions`` shows.
+
+    ``stale`` counts stale sessions even though the default list hides them.
+    """
+    by_status: Counter[str] = Counter()
+    by_host: Counter[str] = Counter()
+    pcts: list[float] = []
+    subagents = 0
+    stale = 0
+    for (host, _sid), record in state.sessions.items():
+        status = effective_status(record, state.hosts.get(host), now, state.timings)
+        if status is SessionStatus.STALE:
+            stale += 1
+        if status in HIDDEN_BY_DEFAULT:
+            continue
+        by_status[status.value] += 1
+        by_host[host] += 1
+        subagents += record.beat.subagents
+        pct = context_pct(record.beat.context_tokens, record.beat.context_window)
+        if pct is not None and status is not SessionStatus.OFFLINE:
+            pcts.append(pct)
+    top = sorted(pcts, reverse=True)[:2]
+    total = sum(by_status.values())
+    approvals = by_status[SessionStatus.NEEDS_APPROVAL.value]
+    online = sum(1 for h in state.hosts.values() if h.state is HostState.ONLINE)
+    offline = sum(1 for h in state.hosts.values() if h.state is HostState.OFFLINE)
+    return Summary(
+        total=total,
+        active=sum(by_status[s.value] for s in ACTIVE),
+        stale=stale,
+        needs_approval=approvals,
+        subagents=subagents,
+        by_status=dict(by_status),
+        by_host=dict(by_host),
+        hosts_online=online,
+        hosts_offline=offline,
+        top_context_pct=top,
+        title=summary_title(total, top, subagents, approvals),
+        broker_connected=broker_connected,
+    )

@@ -1,0 +1,108 @@
+"""The ``sessionbeat`` command line (typer). Wires together the commands of each area.
+
+The root callback builds the one :class:`~sessionbeat.settings.Settings` object and configures
+logging once; commands find the settings in ``ctx.obj``. Named exceptions become exit codes here
+(:data:`EXIT_CODES`). ``sessionbeat publish`` normally never reaches this module: the console
+script's entry point (``sessionbeat._entry``) sends it down the stdlib-only hook path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sessionbeat import __version__
+from sessionbeat.cli_support import ErrorHandlingGroup, configure_logging
+from sessionbeat.settings import load_settings
+
+app = typer.Typer(
+    name="sessionbeat",
+    cls=ErrorHandlingGroup,
+    help="A live, cross-host monitor of Claude Code sessions over MQTT.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sessionbeat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    broker_url: Annotated[
+        str | None, typer.Option(help="MQTT broker URL (env SESSIONBEAT_BROKER_URL)")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="this machine's host id")] = None,
+    api_url: Annotated[str | None, typer.Option(help="aggregator API URL")] = None,
+    state_dir: Annotated[Path | None, typer.Option(help="local state directory")] = None,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
+    ] = False,
+) -> None:
+    """Build the settings once and configure logging."""
+    settings = load_settings(
+        broker_url=broker_url,
+        host=host,
+        api_url=api_url,
+        state_dir=state_dir,
+        log_level=log_level.upper() if log_level else None,
+    )
+    configure_logging(settings.log_level)
+    ctx.obj = settings
+
+
+@app.command()
+def publish() -> None:
+    """Hand one Claude Code hook event (JSON on stdin) to the host agent. Always exits 0.
+
+    This is the command Claude Code's hooks run; it prints nothing and never blocks.
+    """
+    from sessionbeat.publisher.hook import main as hook_main
+
+    raise typer.Exit(hook_main([]))
+
+
+def _register() -> None:
+    """Add the commands of each area (their modules import heavy libraries lazily)."""
+    from sessionbeat import doctor, stack
+    from sessionbeat.aggregator import cli as aggregator_cli
+    from sessionbeat.dashboard import cli as dashboard_cli
+    from sessionbeat.publisher import agent_cli, hooks_cli, statusline
+    from sessionbeat import broker_cli, sessions_cli, tail
+
+    app.command("aggregator")(aggregator_cli.aggregator)
+    app.command("dashboard")(dashboard_cli.dashboard)
+    app.command("statusline")(statusline.statusline)
+    app.command("up")(stack.up)
+    app.command("demo")(stack.demo)
+    app.command("doctor")(doctor.doctor)
+    app.command("tail")(tail.tail)
+    app.add_typer(agent_cli.app, name="agent")
+    app.add_typer(hooks_cli.app, name="hooks")
+    app.add_typer(sessions_cli.app, name="sessions")
+    app.add_typer(broker_cli.app, name="broker")
+
+
+_register()
+
+
+def main() -> int:
+    """Run the CLI and return its exit code (named errors are converted by the root group)."""
+    try:
+        app()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

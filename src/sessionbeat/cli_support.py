@@ -1,0 +1,70 @@
+"""Helpers every CLI module shares: the error-converting group, settings access, logging.
+
+Kept apart from ``cli.py`` so that command modules can import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from sessionbeat.errors import (
+    ApiUnavailableError,
+    BrokerUnavailableError,
+    ConfigError,
+    NotFoundError,
+    SessionbeatError,
+)
+from sessionbeat.settings import Settings
+
+EXIT_CODES: dict[type[SessionbeatError], int] = {
+    ConfigError: 2,
+    NotFoundError: 3,
+    ApiUnavailableError: 4,
+    BrokerUnavailableError: 5,
+}
+"""Exit code per error class; any other ``SessionbeatError`` exits 1."""
+
+
+def exit_code_for(exc: SessionbeatError) -> int:
+    """Return the exit code of a named error (:data:`EXIT_CODES`, else 1)."""
+    return next((code for cls, code in EXIT_CODES.items() if isinstance(exc, cls)), 1)
+
+
+class ErrorHandlingGroup(TyperGroup):
+    """The root command group: turns a ``SessionbeatError`` into a one-line message and an exit
+    code, so that no command prints a traceback for an expected failure."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Invoke the command; on ``SessionbeatError`` print ``sessionbeat: <msg>`` and exit."""
+        try:
+            return super().invoke(ctx)
+        except SessionbeatError as exc:
+            typer.echo(f"sessionbeat: {exc}", err=True)
+            raise typer.Exit(exit_code_for(exc)) from None
+
+
+def get_settings(ctx: typer.Context) -> Settings:
+    """Return the Settings the root callback built (every command calls this)."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # a command invoked without the root callback
+        raise ConfigError("settings were not initialised")
+    return settings
+
+
+def configure_logging(level: str, log_file: Path | None = None) -> None:
+    """Configure the root logger once: ``level`` name, to stderr or to ``log_file``."""
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler()
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "watchdog"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

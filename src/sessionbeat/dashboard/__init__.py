@@ -1,0 +1,1 @@
+"""The phone-first Streamlit page, a thin client of the aggregator API."""

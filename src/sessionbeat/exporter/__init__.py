@@ -1,0 +1,1 @@
+"""Prometheus exporter: a custom Collector over an aggregator state snapshot."""

@@ -1,0 +1,329 @@
+"""Every wire and API model of sessionbeat (pydantic 2).
+
+Wire models (MQTT payloads, ``v: 1``): :class:`SessionBeat` and :class:`HostStatus`. They keep
+unknown fields on input (forward compatibility). Input model: :class:`HookInput`, the JSON Claude
+Code writes to a hook's stdin (https://code.claude.com/docs/en/hooks, "Hook input"; see
+``docs/claude-code-formats.md``), parsed leniently because fields come and go between versions.
+API models: :class:`SessionView`, :class:`SessionDetail`, :class:`HostView`, :class:`Summary`,
+:class:`HistoryPage`.
+
+All timestamps are timezone-aware UTC ``datetime`` objects and serialize as ISO 8601 with ``Z``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+"""A payload over this many bytes is rejected (DESIGN.md, SessionBeat)."""
+
+WIRE_VERSION: Literal[1] = 1
+
+
+class PublishedStatus(StrEnum):
+    """A status a host publishes (DESIGN.md "Status model").
+
+    ``unknown`` is published when Claude Code's own session registry reports a status word we do
+    not know (the reference says: never guess); see docs/architecture.md.
+    """
+
+    WORKING = "working"
+    NEEDS_APPROVAL = "needs_approval"
+    WAITING_FOR_INPUT = "waiting_for_input"
+    ENDED = "ended"
+    UNKNOWN = "unknown"
+
+
+class SessionStatus(StrEnum):
+    """The effective status the aggregator reports: published ones plus derived ones.
+
+    ``idle``, ``stale`` and ``offline`` are derived by the aggregator and never published.
+    """
+
+    WORKING = "working"
+    NEEDS_APPROVAL = "needs_approval"
+    WAITING_FOR_INPUT = "waiting_for_input"
+    ENDED = "ended"
+    UNKNOWN = "unknown"
+    IDLE = "idle"
+    STALE = "stale"
+    OFFLINE = "offline"
+
+
+class StatusSource(StrEnum):
+    """Where a published status came from: a hook event or Claude Code's session registry."""
+
+    HOOK = "hook"
+    REGISTRY = "registry"
+
+
+class HostState(StrEnum):
+    """A host agent's connection state as published on its status topic."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Treat naive datetimes as UTC and convert aware ones to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+IdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime (the default clock)."""
+    return datetime.now(UTC)
+
+
+class SessionBeat(BaseModel):
+    """The full current snapshot of one Claude Code session, as published by its host.
+
+    Topic ``sessionbeat/v1/<host>/sessions/<session_id>``, retained, QoS 1, with a Message Expiry
+    Interval of ``reap_after`` seconds. Token counts are tokens; ``pid`` is the Claude Code process
+    id on the host. Unknown fields are kept (``extra="allow"``).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    v: Literal[1] = WIRE_VERSION
+    host: IdStr
+    session_id: IdStr
+    status: PublishedStatus
+    seq: NonNegativeInt
+    sent_at: UtcDatetime
+    started_at: UtcDatetime | None = None
+    last_activity_at: UtcDatetime | None = None
+    event: str | None = None
+    end_reason: str | None = None
+    cwd: str | None = None
+    repo: str | None = None
+    branch: str | None = None
+    transcript_path: str | None = None
+    tool: str | None = None
+    task: str | None = None
+    model: str | None = None
+    context_tokens: NonNegativeInt | None = None
+    context_window: NonNegativeInt | None = None
+    subagents: NonNegativeInt = 0
+    permission_mode: str | None = None
+    pid: int | None = None
+    status_source: StatusSource = StatusSource.HOOK
+    registry_status: str | None = None
+    keepalive: bool = False
+    detail: str | None = None
+
+    def order_key(self) -> tuple[datetime, int]:
+        """Return ``(sent_at, seq)``, the key that orders beats of one session."""
+        return (self.sent_at, self.seq)
+
+
+class HostStatus(BaseModel):
+    """A host agent's birth or death on ``sessionbeat/v1/<host>/status`` (retained, QoS 1).
+
+    ``bdseq`` (as in Sparkplug B) increments on every agent CONNECT; the birth and the Last Will
+    registered for that connection carry the same value.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    v: Literal[1] = WIRE_VERSION
+    host: IdStr
+    state: HostState
+    bdseq: NonNegativeInt
+    sent_at: UtcDatetime | None = None
+    agent_version: str | None = None
+    pid: int | None = None
+    platform: str | None = None
+    keepalive_interval: float | None = None
+
+
+class HookInput(BaseModel):
+    """The JSON Claude Code passes on a hook's stdin, parsed leniently.
+
+    Source: https://code.claude.com/docs/en/hooks ("Hook input"), and real payloads in
+    ``tests/fixtures/claude-code``. Only ``session_id`` is required; every other field is
+    optional and a field with an unexpected type becomes ``None`` instead of failing the whole
+    payload. Unknown fields are kept.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str
+    hook_event_name: str | None = None
+    transcript_path: str | None = None
+    cwd: str | None = None
+    permission_mode: str | None = None
+    prompt_id: str | None = None
+    source: str | None = None
+    model: str | None = None
+    session_title: str | None = None
+    reason: str | None = None
+    tool_name: str | None = None
+    tool_input: Any = None
+    tool_response: Any = None
+    tool_use_id: str | None = None
+    notification_type: str | None = None
+    message: str | None = None
+    agent_id: str | None = None
+    agent_type: str | None = None
+    agent_transcript_path: str | None = None
+    task_id: str | None = None
+    task_subject: str | None = None
+    error: Any = None
+    trigger: str | None = None
+    old_cwd: str | None = None
+    new_cwd: str | None = None
+    background_tasks: Any = None
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: Any) -> Any:
+        """Replace a value of the wrong type by ``None`` (except the required ``session_id``)."""
+        try:
+            return handler(value)
+        except ValidationError:
+            if info.field_name == "session_id":
+                raise
+            return None
+
+
+class StatusChange(BaseModel):
+    """One status transition the aggregator saw: effective status and when (aggregator clock)."""
+
+    at: UtcDatetime
+    status: SessionStatus
+    event: str | None = None
+
+
+class SessionView(BaseModel):
+    """One session as the aggregator's API returns it (``GET /sessions``).
+
+    ``status`` is the effective status (published, or derived ``idle``/``stale``/``offline``);
+    ``published_status`` is what the host last said. Durations are seconds at the time of the
+    request; ``context_pct`` is ``100 * context_tokens / context_window`` (0-100, or None).
+    """
+
+    host: str
+    session_id: str
+    status: SessionStatus
+    published_status: PublishedStatus
+    status_source: StatusSource
+    event: str | None
+    seq: int
+    sent_at: datetime
+    received_at: datetime
+    started_at: datetime | None
+    last_activity_at: datetime | None
+    end_reason: str | None
+    cwd: str | None
+    repo: str | None
+    branch: str | None
+    transcript_path: str | None
+    tool: str | None
+    task: str | None
+    model: str | None
+    context_tokens: int | None
+    context_window: int | None
+    context_pct: float | None
+    subagents: int
+    permission_mode: str | None
+    pid: int | None
+    keepalive: bool
+    detail: str | None
+    host_online: bool | None
+    age_seconds: float | None
+    idle_seconds: float | None
+    last_seen_seconds: float
+    status_since: datetime
+    waiting_seconds: float | None
+
+
+class SessionDetail(SessionView):
+    """A session with its status timeline (``GET /sessions/{id}``)."""
+
+    timeline: list[StatusChange] = Field(default_factory=list)
+
+
+class HostView(BaseModel):
+    """One host as the API returns it (``GET /hosts``); ``state`` is None if never heard of."""
+
+    host: str
+    state: HostState | None
+    since: datetime | None
+    bdseq: int | None
+    last_seen: datetime | None
+    sessions: int
+    needs_approval: int
+    agent_version: str | None = None
+    platform: str | None = None
+
+
+class Summary(BaseModel):
+    """Totals for the phone's first line (``GET /summary``).
+
+    ``top_context_pct`` holds the two highest context percentages among live sessions, highest
+    first. ``title`` is the one-line form, e.g. ``"3s | Ctx 22%/65% | 2a | 1 approval"``.
+    """
+
+    total: int
+    active: int
+    stale: int
+    needs_approval: int
+    subagents: int
+    by_status: dict[str, int]
+    by_host: dict[str, int]
+    hosts_online: int
+    hosts_offline: int
+    top_context_pct: list[float]
+    title: str
+    broker_connected: bool
+
+
+class HistoryEntry(BaseModel):
+    """A reaped session as kept in the SQLite history (``GET /history``)."""
+
+    session_id: str
+    host: str
+    repo: str | None
+    branch: str | None
+    cwd: str | None
+    model: str | None
+    task: str | None
+    status: SessionStatus
+    end_reason: str | None
+    reap_reason: str
+    started_at: datetime | None
+    last_activity_at: datetime | None
+    reaped_at: datetime
+    context_tokens: int | None
+    context_window: int | None
+    transcript_path: str | None
+    timeline: list[StatusChange] = Field(default_factory=list)
+
+
+class HistoryPage(BaseModel):
+    """One page of history, newest first; ``next_offset`` is None on the last page."""
+
+    items: list[HistoryEntry]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None

@@ -1,0 +1,78 @@
+"""paho-mqtt plumbing shared by the agent, the aggregator and the CLI.
+
+Every client is MQTT 5 with ``CallbackAPIVersion.VERSION2``; reconnection uses paho's own
+backoff (``reconnect_delay_set``), never a loop of ours.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from sessionbeat.settings import BrokerAddress
+
+RECONNECT_MIN_DELAY = 1
+RECONNECT_MAX_DELAY = 30
+
+
+def make_client(
+    client_id: str,
+    broker: BrokerAddress,
+    *,
+    ca_file: Path | None = None,
+    reconnect_max_delay: int = RECONNECT_MAX_DELAY,
+) -> mqtt.Client:
+    """Return a configured, not yet connected MQTT 5 client.
+
+    Takes the client id and the broker address (credentials and TLS from ``mqtts://``;
+    ``ca_file`` overrides the system CA bundle). paho backs off between 1 s and
+    ``reconnect_max_delay`` seconds when the broker is away.
+    """
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+    )
+    if broker.username is not None:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set(
+            ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+        )
+    client.reconnect_delay_set(RECONNECT_MIN_DELAY, reconnect_max_delay)
+    return client
+
+
+def connect_properties(session_expiry: int = 0) -> Properties:
+    """Return CONNECT properties with a Session Expiry Interval in seconds (0: clean)."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = session_expiry
+    return props
+
+
+def publish_properties(message_expiry: float | None = None) -> Properties | None:
+    """Return PUBLISH properties carrying a Message Expiry Interval (whole seconds), or None."""
+    if message_expiry is None:
+        return None
+    props = Properties(PacketTypes.PUBLISH)
+    props.MessageExpiryInterval = max(1, int(message_expiry))
+    return props
+
+
+def will_properties(message_expiry: float | None = None) -> Properties | None:
+    """Return Will properties with a Message Expiry Interval in seconds, or None."""
+    if message_expiry is None:
+        return None
+    props = Properties(PacketTypes.WILLMESSAGE)
+    props.MessageExpiryInterval = max(1, int(message_expiry))
+    return props
+
+
+def reason_text(reason_code: object) -> str:
+    """Return a paho reason code (``ReasonCode`` or int) as readable text for logs."""
+    return str(reason_code)

@@ -1,0 +1,7 @@
+"""Install Claude Code hooks (to be written)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Install Claude Code hooks.", no_args_is_help=True)

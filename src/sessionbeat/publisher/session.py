@@ -1,0 +1,394 @@
+"""A host's local view of one Claude Code session, and the pure reducers that update it.
+
+The agent keeps one :class:`LocalSession` per session (persisted in ``<state_dir>/sessions``) and
+feeds it hook events (:func:`apply_hook`), Claude Code's registry entries
+(:func:`apply_registry`), context readings (:func:`apply_context`) and process deaths
+(:func:`mark_process_exit`); :func:`to_beat` turns it into the wire :class:`SessionBeat`.
+Nothing here does I/O or reads a clock: times are arguments.
+
+Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
+sections 1, 3.4, 3.5); todo tools ``TodoWrite`` (full lists) and ``TaskCreate``/``TaskUpdate``
+(incremental ids); subagents paired by ``agent_id`` from ``SubagentStart``/``SubagentStop``, or
+the ``Task``/``Agent`` tool calls of versions without those events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sessionbeat.models import HookInput, PublishedStatus, SessionBeat, StatusSource
+from sessionbeat.publisher.status import status_for_event, status_for_registry
+
+SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
+"""Names of the subagent tool: ``Task`` up to ~2.1.6x, ``Agent`` afterwards."""
+
+DETAIL_KEYS = ("command", "url", "file_path", "notebook_path", "pattern", "query", "path")
+"""Tool-input keys, in order of preference, shown (opt-in) for a tool awaiting approval."""
+
+
+class TodoItem(BaseModel):
+    """One item of the session's todo list (``TodoWrite`` entry or ``TaskCreate`` task)."""
+
+    id: str | None = None
+    content: str
+    status: str = "pending"
+    active_form: str | None = None
+
+
+class LocalSession(BaseModel):
+    """Everything the host knows of one session; times are aware UTC datetimes.
+
+    ``hook_status`` is the status the last hook event implied; ``registry_status`` the raw word
+    from Claude Code's registry (which wins when present). ``running_agents`` holds the ids of
+    subagents started and not yet stopped; ``running_task_tools`` the tool-use ids (or
+    placeholders) of foreground ``Task``/``Agent`` calls, used only when the Claude Code version
+    sends no ``SubagentStart``.
+    """
+
+    session_id: str
+    host: str
+    seq: int = 0
+    started_at: datetime
+    last_activity_at: datetime
+    last_event_at: datetime
+    event: str | None = None
+    hook_status: PublishedStatus = PublishedStatus.WAITING_FOR_INPUT
+    registry_status: str | None = None
+    ended: bool = False
+    end_reason: str | None = None
+    cwd: str | None = None
+    repo: str | None = None
+    branch: str | None = None
+    transcript_path: str | None = None
+    tool: str | None = None
+    detail: str | None = None
+    title: str | None = None
+    model: str | None = None
+    context_tokens: int | None = None
+    context_window: int | None = None
+    context_window_exact: bool = False
+    permission_mode: str | None = None
+    pid: int | None = None
+    pid_create_time: float | None = None
+    running_agents: list[str] = Field(default_factory=list)
+    saw_subagent_start: bool = False
+    running_task_tools: list[str] = Field(default_factory=list)
+    todos: list[TodoItem] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def status(self) -> PublishedStatus:
+        """The status to publish: ended, else the registry's (when known), else the hook's."""
+        if self.ended:
+            return PublishedStatus.ENDED
+        from_registry = status_for_registry(self.registry_status)
+        return from_registry if from_registry is not None else self.hook_status
+
+    @property
+    def status_source(self) -> StatusSource:
+        """``registry`` when Claude Code's registry decides the status, else ``hook``."""
+        if not self.ended and self.registry_status is not None:
+            return StatusSource.REGISTRY
+        return StatusSource.HOOK
+
+    @property
+    def subagents(self) -> int:
+        """Running subagents: paired SubagentStart/Stop, else open Task/Agent tool calls."""
+        if self.saw_subagent_start:
+            return len(self.running_agents)
+        return len(self.running_task_tools)
+
+    @property
+    def task(self) -> str | None:
+        """The in-progress todo (its active form if any), else the session title."""
+        for item in reversed(self.todos):
+            if item.status == "in_progress":
+                return item.active_form or item.content
+        return self.title
+
+
+def new_session(session_id: str, host: str, at: datetime) -> LocalSession:
+    """Return a fresh session first seen at ``at`` (status waiting_for_input)."""
+    return LocalSession(
+        session_id=session_id, host=host, started_at=at, last_activity_at=at, last_event_at=at
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def tool_detail(tool_input: Any, max_chars: int) -> str | None:
+    """Return a short, single-line description of a tool input, cut to ``max_chars``.
+
+    Takes the hook's ``tool_input`` (any JSON); uses the first of :data:`DETAIL_KEYS` present,
+    or the first question of ``AskUserQuestion``. Returns None when nothing fits.
+    """
+    text: str | None = None
+    if isinstance(tool_input, dict):
+        for key in DETAIL_KEYS:
+            text = _str(tool_input.get(key))
+            if text:
+                break
+        if text is None:
+            questions = tool_input.get("questions")
+            if isinstance(questions, list) and questions and isinstance(questions[0], dict):
+                text = _str(questions[0].get("question"))
+    if text is None:
+        return None
+    line = " ".join(text.split())
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
+
+
+def _todos_from_todowrite(value: Any) -> list[TodoItem] | None:
+    if not isinstance(value, list):
+        return None
+    items = []
+    for raw in value:
+        if isinstance(raw, dict) and _str(raw.get("content")):
+            items.append(
+                TodoItem(
+                    id=_str(raw.get("id")),
+                    content=raw["content"],
+                    status=_str(raw.get("status")) or "pending",
+                    active_form=_str(raw.get("activeForm")),
+                )
+            )
+    return items
+
+
+def _apply_todo_tools(s: LocalSession, hook: HookInput) -> None:
+    name = hook.tool_name
+    tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
+    tres = hook.tool_response if isinstance(hook.tool_response, dict) else {}
+    event = hook.hook_event_name
+    if name == "TodoWrite" and event in ("PreToolUse", "PostToolUse"):
+        todos = _todos_from_todowrite(tres.get("newTodos"))
+        if todos is None:
+            todos = _todos_from_todowrite(tin.get("todos"))
+        if todos is not None:
+            s.todos = todos
+    elif name == "TaskCreate" and event == "PostToolUse":
+        task = tres.get("task") if isinstance(tres.get("task"), dict) else {}
+        task_id = _str(task.get("id")) if task else None
+        subject = _str(task.get("subject")) if task else None
+        subject = subject or _str(tin.get("subject"))
+        if subject and not any(t.id == task_id and task_id for t in s.todos):
+            s.todos.append(
+                TodoItem(id=task_id, content=subject, active_form=_str(tin.get("activeForm")))
+            )
+    elif name == "TaskUpdate" and event in ("PreToolUse", "PostToolUse"):
+        task_id = _str(tin.get("taskId")) or (
+            str(tin["taskId"]) if isinstance(tin.get("taskId"), int) else None
+        )
+        status = _str(tin.get("status"))
+        for i, item in enumerate(s.todos):
+            if item.id is not None and item.id == task_id:
+                if status == "deleted":
+                    del s.todos[i]
+                    break
+                if status:
+                    item.status = status
+                item.content = _str(tin.get("subject")) or item.content
+                item.active_form = _str(tin.get("activeForm")) or item.active_form
+                break
+
+
+def _apply_task_events(s: LocalSession, hook: HookInput) -> None:
+    task_id = hook.task_id
+    if not task_id:
+        return
+    known = next((t for t in s.todos if t.id == task_id), None)
+    if hook.hook_event_name == "TaskCreated" and known is None and hook.task_subject:
+        s.todos.append(TodoItem(id=task_id, content=hook.task_subject))
+    elif hook.hook_event_name == "TaskCompleted" and known is not None:
+        known.status = "completed"
+
+
+def _apply_subagents(s: LocalSession, hook: HookInput) -> None:
+    event = hook.hook_event_name
+    if event == "SubagentStart":
+        # agent_type "" marks Claude Code's internal forks: not a subagent the user started.
+        if hook.agent_id and hook.agent_type != "":
+            s.saw_subagent_start = True
+            if hook.agent_id not in s.running_agents:
+                s.running_agents.append(hook.agent_id)
+    elif event == "SubagentStop":
+        if hook.agent_id and hook.agent_id in s.running_agents:
+            s.running_agents.remove(hook.agent_id)
+    elif hook.tool_name in SUBAGENT_TOOLS and hook.agent_id is None:
+        tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
+        marker = hook.tool_use_id or "?"
+        if event == "PreToolUse" and not tin.get("run_in_background"):
+            s.running_task_tools.append(marker)
+        elif event in ("PostToolUse", "PostToolUseFailure") and s.running_task_tools:
+            if marker in s.running_task_tools:
+                s.running_task_tools.remove(marker)
+            elif "?" in s.running_task_tools:
+                s.running_task_tools.remove("?")
+    if event in ("Stop", "StopFailure"):
+        s.running_task_tools.clear()  # foreground subagent calls never outlive the turn
+    if event == "SessionEnd":
+        s.running_task_tools.clear()
+        s.running_agents.clear()
+
+
+def apply_hook(
+    session: LocalSession | None,
+    hook: HookInput,
+    at: datetime,
+    host: str,
+    *,
+    include_detail: bool = False,
+    detail_max_chars: int = 120,
+) -> LocalSession:
+    """Return the session after one hook event received at ``at`` (the hook's own clock).
+
+    Takes the previous state (None for a new session), the parsed hook input, the event time and
+    this host's id. An event older than the last one applied (async hooks race) still updates
+    counts and lists, but not the status, tool or event name. Never raises on odd input.
+    """
+    s = new_session(hook.session_id, host, at) if session is None else session.model_copy(deep=True)
+    event = hook.hook_event_name
+    in_order = at >= s.last_event_at
+    _apply_subagents(s, hook)
+    _apply_todo_tools(s, hook)
+    _apply_task_events(s, hook)
+    s.transcript_path = hook.transcript_path or s.transcript_path
+    if hook.cwd and in_order:
+        s.cwd = hook.cwd
+    if event == "CwdChanged" and hook.new_cwd and in_order:
+        s.cwd = hook.new_cwd
+    if hook.permission_mode and in_order:
+        s.permission_mode = hook.permission_mode
+    if event == "SessionStart" and hook.model:
+        s.model = hook.model
+    s.title = _str(hook.session_title) or s.title
+    if at < s.started_at:
+        s.started_at = at
+    if not in_order:
+        return s
+    s.last_event_at = at
+    s.last_activity_at = at
+    s.event = event
+    status = status_for_event(event, hook.notification_type, hook.message)
+    if status is None:
+        return s
+    if status is PublishedStatus.ENDED:
+        s.ended = True
+        s.end_reason = hook.reason or "other"
+        s.tool = None
+        s.detail = None
+        return s
+    if s.ended:  # a resumed or still-running session: it is live again
+        s.ended = False
+        s.end_reason = None
+    s.hook_status = status
+    if event in ("PreToolUse", "PermissionRequest"):
+        s.tool = hook.tool_name
+        s.detail = (
+            tool_detail(hook.tool_input, detail_max_chars)
+            if include_detail and event == "PermissionRequest"
+            else None
+        )
+    elif status is PublishedStatus.NEEDS_APPROVAL:
+        pass  # Notification(permission_prompt) keeps the tool the PreToolUse named
+    elif event in ("PostToolUse", "PostToolUseFailure") or status is not PublishedStatus.WORKING:
+        s.tool = None
+        s.detail = None
+    if event == "UserPromptSubmit":
+        s.tool = None
+        s.detail = None
+    return s
+
+
+def apply_registry(
+    session: LocalSession, status_word: str | None, pid: int | None, create_time: float | None
+) -> LocalSession:
+    """Return the session with Claude Code's registry reading (status word, pid, process start).
+
+    ``status_word`` None means the registry gives no status (SDK sessions): the hook status
+    stays in charge. The process id and start time are kept for the liveness check.
+    """
+    s = session.model_copy(deep=True)
+    s.registry_status = status_word
+    if pid is not None:
+        s.pid = pid
+        s.pid_create_time = create_time
+    return s
+
+
+def apply_context(
+    session: LocalSession,
+    *,
+    context_tokens: int | None = None,
+    context_window: int | None = None,
+    window_exact: bool = False,
+    model: str | None = None,
+    cwd: str | None = None,
+    branch: str | None = None,
+    title: str | None = None,
+) -> LocalSession:
+    """Return the session with context readings (tokens) from the transcript or status line.
+
+    An exact window (from the status line) is never replaced by an estimated one. ``cwd`` and
+    ``branch`` only fill gaps (hooks of old versions carry no ``cwd``).
+    """
+    s = session.model_copy(deep=True)
+    if context_tokens is not None:
+        s.context_tokens = context_tokens
+    if context_window is not None and (window_exact or not s.context_window_exact):
+        s.context_window = context_window
+        s.context_window_exact = s.context_window_exact or window_exact
+    s.model = model or s.model
+    s.cwd = s.cwd or cwd
+    s.branch = s.branch or branch
+    s.title = title or s.title
+    return s
+
+
+def mark_process_exit(session: LocalSession, at: datetime) -> LocalSession:
+    """Return the session ended with ``end_reason: process_exit`` (its process died at ``at``)."""
+    s = session.model_copy(deep=True)
+    s.ended = True
+    s.end_reason = "process_exit"
+    s.tool = None
+    s.detail = None
+    s.running_agents.clear()
+    s.running_task_tools.clear()
+    s.last_event_at = max(s.last_event_at, at)
+    return s
+
+
+def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False) -> SessionBeat:
+    """Return the wire beat for ``session`` with its current ``seq``, sent at ``sent_at``."""
+    return SessionBeat(
+        host=session.host,
+        session_id=session.session_id,
+        status=session.status,
+        seq=session.seq,
+        sent_at=sent_at,
+        started_at=session.started_at,
+        last_activity_at=session.last_activity_at,
+        event=session.event,
+        end_reason=session.end_reason,
+        cwd=session.cwd,
+        repo=session.repo,
+        branch=session.branch,
+        transcript_path=session.transcript_path,
+        tool=session.tool,
+        task=session.task,
+        model=session.model,
+        context_tokens=session.context_tokens,
+        context_window=session.context_window,
+        subagents=session.subagents,
+        permission_mode=session.permission_mode,
+        pid=session.pid,
+        status_source=session.status_source,
+        registry_status=session.registry_status,
+        keepalive=keepalive,
+        detail=session.detail,
+    )

@@ -1,0 +1,190 @@
+"""The one settings object of sessionbeat (pydantic-settings).
+
+Sources, highest priority first: arguments passed to :class:`Settings` (CLI flags), environment
+variables with the prefix ``SESSIONBEAT_`` (``SESSIONBEAT_BROKER_URL`` ...), the TOML file named by
+``SESSIONBEAT_CONFIG`` (default ``<user config dir>/sessionbeat/config.toml``), then defaults.
+``state_dir`` is never read from the TOML file: the hook path reads no files to find the agent,
+so only the environment (or the default) may move it.
+
+Build it once in ``main()`` with :func:`load_settings` and pass it down; nothing reads the
+environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, AnyUrl, Field, SecretStr, UrlConstraints, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from sessionbeat.errors import ConfigError
+from sessionbeat.topics import is_valid_id, normalize_host_id
+
+APP_NAME = "sessionbeat"
+ENV_PREFIX = "SESSIONBEAT_"
+CONFIG_ENV = "SESSIONBEAT_CONFIG"
+
+MqttUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mqtt", "mqtts"])]
+
+
+def default_state_dir() -> Path:
+    """Return the per-user state directory (platformdirs ``user_state_dir``, no app author)."""
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+
+
+def default_config_file() -> Path:
+    """Return the default TOML config path: ``<user config dir>/sessionbeat/config.toml``."""
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+def default_host_id() -> str:
+    """Return the short hostname, lower-cased, other characters replaced by ``-``."""
+    try:
+        return normalize_host_id(socket.gethostname())
+    except Exception:
+        return "localhost"
+
+
+def default_claude_config_dir() -> Path:
+    """Return ``~/.claude``, Claude Code's default config dir (``CLAUDE_CONFIG_DIR`` overrides)."""
+    return Path.home() / ".claude"
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """A broker URL split for paho: ``tls`` is True for ``mqtts://``; port defaults 1883/8883."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    def display(self) -> str:
+        """Return the URL without the password, for logs and messages."""
+        scheme = "mqtts" if self.tls else "mqtt"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
+class _TomlWithoutStateDir(TomlConfigSettingsSource):
+    """TOML source that ignores ``state_dir`` (see module docstring)."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        data.pop("state_dir", None)
+        return data
+
+
+class Settings(BaseSettings):
+    """Every setting of sessionbeat. Durations are seconds, sizes bytes, ports TCP ports."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    broker_url: MqttUrl = Field(
+        default=AnyUrl("mqtt://127.0.0.1:1883"),
+        description="MQTT broker, e.g. mqtt://user:pass@kai-server:1883 (mqtts:// for TLS)",
+    )
+    broker_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// brokers")
+    host: str = Field(default_factory=default_host_id, description="this machine's host id")
+    api_url: str = Field("http://127.0.0.1:8787", description="where CLI readers find the API")
+    api_token: SecretStr | None = Field(None, description="bearer token guarding the HTTP API")
+    state_dir: Path = Field(default_factory=default_state_dir, description="local state")
+    claude_config_dir: Path = Field(
+        default_factory=default_claude_config_dir,
+        validation_alias=AliasChoices("SESSIONBEAT_CLAUDE_CONFIG_DIR", "CLAUDE_CONFIG_DIR",
+                                      "claude_config_dir"),
+        description="Claude Code's config dir (honours CLAUDE_CONFIG_DIR)",
+    )
+    http_host: str = Field("127.0.0.1", description="aggregator HTTP bind address")
+    http_port: int = Field(8787, ge=0, le=65535, description="aggregator HTTP port")
+    dashboard_host: str = Field("127.0.0.1", description="Streamlit bind address")
+    dashboard_port: int = Field(8501, ge=0, le=65535, description="Streamlit port")
+    stale_after: float = Field(120.0, gt=0, description="no message for this long: stale")
+    idle_after: float = Field(300.0, gt=0, description="no hook activity for this long: idle")
+    reap_after: float = Field(1800.0, gt=0, description="no message for this long: reaped")
+    ended_linger: float = Field(300.0, ge=0, description="ended sessions shown this long")
+    keepalive_interval: float = Field(30.0, gt=0, description="agent re-publishes idle sessions")
+    mqtt_keepalive: int = Field(30, ge=2, le=65535, description="MQTT keepalive of agent/aggr.")
+    registry_poll_interval: float = Field(2.0, gt=0, description="Claude registry scan period")
+    include_detail: bool = Field(False, description="publish a truncated command for approvals")
+    detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")
+    spool_max_bytes: int = Field(16 * 1024 * 1024, ge=4096, description="agent offline spool cap")
+    history_db: Path | None = Field(None, description="SQLite history (default in state_dir)")
+    history_keep_days: float = Field(30.0, gt=0, description="history rows older are deleted")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        if not is_valid_id(value):
+            raise ValueError("host id must match [A-Za-z0-9_.-]{1,64}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: init args, environment, then the TOML file (if it exists)."""
+        config = os.environ.get(CONFIG_ENV)
+        path = Path(config) if config else default_config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(_TomlWithoutStateDir(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def broker(self) -> BrokerAddress:
+        """The broker URL split into host, port, credentials and TLS flag."""
+        url = self.broker_url
+        tls = url.scheme == "mqtts"
+        return BrokerAddress(
+            host=url.host or "127.0.0.1",
+            port=url.port or (8883 if tls else 1883),
+            username=url.username,
+            password=url.password,
+            tls=tls,
+        )
+
+    @property
+    def history_path(self) -> Path:
+        """The SQLite history file: ``history_db`` or ``<state_dir>/history.sqlite3``."""
+        return self.history_db or self.state_dir / "history.sqlite3"
+
+    @property
+    def agent_socket(self) -> Path:
+        """The agent's Unix socket, ``<state_dir>/agent.sock``."""
+        return self.state_dir / "agent.sock"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the Settings from flags (``overrides``; ``None`` values are ignored), env and file.
+
+    Raises ``ConfigError`` with a readable message when a value is invalid or the TOML file does
+    not parse.
+    """
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except Exception as exc:  # pydantic ValidationError, tomllib.TOMLDecodeError, OSError
+        raise ConfigError(f"invalid configuration: {exc}") from exc

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real Mosquitto per test session, temp HOME/state dirs, fixture loaders.
+
+Tests never touch the real home: every test runs with HOME, XDG dirs, CLAUDE_CONFIG_DIR and
+SESSIONBEAT_* pointed at temporary directories (autouse ``isolated_env``).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sessionbeat.broker import LocalBroker
+
+FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
+
+
+def short_tmpdir(prefix: str = "sb-") -> Path:
+    """Return a new short temp dir under /tmp (Unix socket paths must stay < 108 bytes)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[LocalBroker]:
+    """A real mosquitto on a free loopback port, shared by the test session."""
+    with LocalBroker(short_tmpdir("sb-broker-")) as b:
+        yield b
+
+
+@pytest.fixture
+def own_broker() -> Iterator[LocalBroker]:
+    """A real mosquitto of this test's own, for tests that stop, pause or restart it."""
+    b = LocalBroker(short_tmpdir("sb-obroker-"))
+    b.start()
+    try:
+        yield b
+    finally:
+        b.resume()
+        b.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point HOME, XDG dirs, Claude's config dir and sessionbeat's dirs at a temp dir."""
+    root = short_tmpdir("sb-home-")
+    home = root / "home"
+    (home / ".claude").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / ".claude"))
+    monkeypatch.setenv("SESSIONBEAT_STATE_DIR", str(root / "state"))
+    monkeypatch.setenv("SESSIONBEAT_CONFIG", str(root / "config.toml"))
+    for var in ("SESSIONBEAT_BROKER_URL", "SESSIONBEAT_HOST", "SESSIONBEAT_API_URL",
+                "SESSIONBEAT_API_TOKEN", "SESSIONBEAT_AGENT_TRANSPORT"):
+        monkeypatch.delenv(var, raising=False)
+    return root
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """Return a real Claude Code payload from tests/fixtures/claude-code as a dict."""
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    return data
+
+
+def fixture_bytes(name: str) -> bytes:
+    """Return a real fixture as compact one-line JSON bytes, as Claude Code writes it to stdin."""
+    return json.dumps(load_fixture(name), separators=(",", ":"), ensure_ascii=False).encode()
