@@ -107,8 +107,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir, description="local state")
     claude_config_dir: Path = Field(
         default_factory=default_claude_config_dir,
-        validation_alias=AliasChoices("SESSIONBEAT_CLAUDE_CONFIG_DIR", "CLAUDE_CONFIG_DIR",
-                                      "claude_config_dir"),
+        validation_alias=AliasChoices(
+            "SESSIONBEAT_CLAUDE_CONFIG_DIR", "CLAUDE_CONFIG_DIR", "claude_config_dir"
+        ),
         description="Claude Code's config dir (honours CLAUDE_CONFIG_DIR)",
     )
     http_host: str = Field("127.0.0.1", description="aggregator HTTP bind address")

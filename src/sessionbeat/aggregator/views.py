@@ -194,9 +194,7 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     return views
 
 
-def summary_title(
-    total: int, top_pct: Iterable[float], subagents: int, approvals: int
-) -> str:
+def summary_title(total: int, top_pct: Iterable[float], subagents: int, approvals: int) -> str:
     """Return the one-line summary, e.g. ``"3s | Ctx 22%/65% | 2a | 1 approval"``.
 
     ``top_pct`` are the (up to two) highest context percentages; they are printed lowest first,

@@ -9,6 +9,8 @@ Wire format to the agent (one connection per event, agent replies ``OK``)::
 
     SB1 <time_ns> <pid> <ppid> <grandparent pid or 0> <token or ->\\n<raw stdin bytes>
 
+(``SL1`` instead of ``SB1`` for a status-line reading.)
+
 Transport: the Unix socket ``<state_dir>/agent.sock``; where there is no ``AF_UNIX`` (Windows) or
 ``SESSIONBEAT_AGENT_TRANSPORT=tcp``, loopback TCP on the port and token the agent wrote to
 ``<state_dir>/agent.tcp``. If no agent answers, the event is written to ``<state_dir>/inbox/``
@@ -26,6 +28,9 @@ except ImportError:  # pragma: no cover - other Pythons
     import socket as _sock  # type: ignore[no-redef]
 
 MAGIC = b"SB1"
+"""First header word of a hook event."""
+STATUSLINE_MAGIC = b"SL1"
+"""First header word of a status-line reading (``sessionbeat statusline``)."""
 ACK = b"OK"
 ACK_TIMEOUT = 0.5
 """Seconds to wait for the agent's acknowledgement before falling back to the inbox."""
@@ -151,26 +156,37 @@ def _note_error(directory: str, exc: BaseException) -> None:
         pass
 
 
+def deliver(magic: bytes, data: bytes, now_ns: int) -> None:
+    """Deliver one raw JSON document to the agent, or to the inbox and start an agent.
+
+    ``magic`` is :data:`MAGIC` (hook event) or :data:`STATUSLINE_MAGIC`; ``now_ns`` the time the
+    event was received, in ``time.time_ns()`` units. Raises ``OSError`` only if even the inbox
+    cannot be written (callers on the hook path swallow it).
+    """
+    directory = state_dir()
+    pid, ppid = os.getpid(), os.getppid()
+    header = b"%s %d %d %d %d" % (magic, now_ns, pid, ppid, _grandparent(ppid))
+    if _send(directory, header, data):
+        return
+    _to_inbox(directory, f"{now_ns:020d}-{pid}", header, data)
+    _start_agent(directory, now_ns)
+
+
 def main(argv: list[str]) -> int:
     """Run the hook: read stdin, deliver it to the agent (or the inbox). Always returns 0."""
-    directory = ""
     try:
         if os.environ.get("SESSIONBEAT_DISABLE"):
             return 0
         now_ns = time.time_ns()
-        directory = state_dir()
         stdin = sys.stdin
         if stdin is None or stdin.isatty():
             return 0
         data = stdin.buffer.read(MAX_INPUT)
-        if not data.strip():
-            return 0
-        pid, ppid = os.getpid(), os.getppid()
-        header = b"%s %d %d %d %d" % (MAGIC, now_ns, pid, ppid, _grandparent(ppid))
-        if _send(directory, header, data):
-            return 0
-        _to_inbox(directory, f"{now_ns:020d}-{pid}", header, data)
-        _start_agent(directory, now_ns)
+        if data.strip():
+            deliver(MAGIC, data, now_ns)
     except BaseException as exc:  # the hook path must never fail Claude Code
-        _note_error(directory or ".", exc)
+        try:
+            _note_error(state_dir(), exc)
+        except BaseException:
+            pass
     return 0
