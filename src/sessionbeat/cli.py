@@ -73,11 +73,10 @@ def publish() -> None:
 
 def _register() -> None:
     """Add the commands of each area (their modules import heavy libraries lazily)."""
-    from sessionbeat import doctor, stack
+    from sessionbeat import broker_cli, doctor, sessions_cli, stack, tail
     from sessionbeat.aggregator import cli as aggregator_cli
     from sessionbeat.dashboard import cli as dashboard_cli
     from sessionbeat.publisher import agent_cli, hooks_cli, statusline
-    from sessionbeat import broker_cli, sessions_cli, tail
 
     app.command("aggregator")(aggregator_cli.aggregator)
     app.command("dashboard")(dashboard_cli.dashboard)

@@ -37,8 +37,10 @@ def exit_code_for(exc: SessionbeatError) -> int:
 
 
 class ErrorHandlingGroup(TyperGroup):
-    """The root command group: turns a ``SessionbeatError`` into a one-line message and an exit
-    code, so that no command prints a traceback for an expected failure."""
+    """The root command group: a ``SessionbeatError`` becomes a message and an exit code.
+
+    No command prints a traceback for an expected failure.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         """Invoke the command; on ``SessionbeatError`` print ``sessionbeat: <msg>`` and exit."""

@@ -50,7 +50,7 @@ def make_client(
 
 def connect_properties(session_expiry: int = 0) -> Properties:
     """Return CONNECT properties with a Session Expiry Interval in seconds (0: clean)."""
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = session_expiry
     return props
 
@@ -59,7 +59,7 @@ def publish_properties(message_expiry: float | None = None) -> Properties | None
     """Return PUBLISH properties carrying a Message Expiry Interval (whole seconds), or None."""
     if message_expiry is None:
         return None
-    props = Properties(PacketTypes.PUBLISH)
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.MessageExpiryInterval = max(1, int(message_expiry))
     return props
 
@@ -68,7 +68,7 @@ def will_properties(message_expiry: float | None = None) -> Properties | None:
     """Return Will properties with a Message Expiry Interval in seconds, or None."""
     if message_expiry is None:
         return None
-    props = Properties(PacketTypes.WILLMESSAGE)
+    props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
     props.MessageExpiryInterval = max(1, int(message_expiry))
     return props
 

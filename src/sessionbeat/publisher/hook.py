@@ -1,4 +1,4 @@
-"""The hook fast path: ``sessionbeat publish`` hands Claude Code's raw hook JSON to the agent.
+r"""The hook fast path: ``sessionbeat publish`` hands Claude Code's raw hook JSON to the agent.
 
 Claude Code runs this for every hook event, so it must cost next to nothing: it imports only
 builtin modules (``_socket`` is the C module under :mod:`socket`; ``socket.py`` itself pulls in
@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
         if data.strip():
             deliver(MAGIC, data, now_ns)
     except BaseException as exc:  # the hook path must never fail Claude Code
-        try:
+        try:  # noqa: SIM105 - contextlib is not imported on the hook path
             _note_error(state_dir(), exc)
         except BaseException:
             pass
