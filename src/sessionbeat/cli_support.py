@@ -9,7 +9,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -42,7 +41,7 @@ class ErrorHandlingGroup(TyperGroup):
     No command prints a traceback for an expected failure.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         """Invoke the command; on ``SessionbeatError`` print ``sessionbeat: <msg>`` and exit."""
         try:
             return super().invoke(ctx)
