@@ -41,7 +41,7 @@ class ErrorHandlingGroup(TyperGroup):
     No command prints a traceback for an expected failure.
     """
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         """Invoke the command; on ``SessionbeatError`` print ``sessionbeat: <msg>`` and exit."""
         try:
             return super().invoke(ctx)

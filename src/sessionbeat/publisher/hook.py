@@ -87,7 +87,7 @@ def _send(directory: str, header: bytes, data: bytes) -> bool:
         except (OSError, ValueError):
             return False
         sock = _sock.socket(_sock.AF_INET, _sock.SOCK_STREAM)
-        address: "tuple[str, int] | str" = ("127.0.0.1", int(port_s))
+        address: tuple[str, int] | str = ("127.0.0.1", int(port_s))
         header = header + b" " + token
     else:
         sock = _sock.socket(_sock.AF_UNIX, _sock.SOCK_STREAM)
