@@ -1,0 +1,419 @@
+"""The host agent: one long-lived process per host between Claude Code's hooks and the broker.
+
+Threads: the IPC server (``publisher/ipc.py``) queues hook events; paho's network thread runs the
+MQTT callbacks, which only queue signals; one worker thread owns :class:`AgentCore`, the spool and
+every publish, so ordering is simple. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style):
+
+* a retained Last Will ``{"state":"offline","bdseq":N}`` on ``sessionbeat/v1/<host>/status``,
+  where ``bdseq`` (Sparkplug B) is persisted and incremented before every CONNECT;
+* on CONNECT: replay the offline spool (bounded in flight: paho loses messages past 65,535
+  outstanding packet ids), re-publish every live session, then the retained birth (``online``,
+  same ``bdseq``);
+* a clean stop (SIGTERM, Ctrl-C) publishes ``offline`` itself before DISCONNECT.
+
+Beats are retained, QoS 1, with a Message Expiry Interval of ``reap_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from filelock import FileLock, Timeout
+
+from sessionbeat import __version__, topics
+from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
+from sessionbeat.mqtt import make_client, publish_properties, reason_text, will_properties
+from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
+from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
+from sessionbeat.publisher.spool import SessionStore, Spool, SpoolRecord
+from sessionbeat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPLAY_BATCH = 500
+"""Spooled messages published before waiting for their PUBACKs (bounds paho's in-flight ids)."""
+PUBLISH_WAIT = 10.0
+"""Seconds to wait for a batch's acknowledgements during a replay."""
+INBOX_SCAN_INTERVAL = 1.0
+
+
+class AgentAlreadyRunningError(RuntimeError):
+    """Another agent holds this state dir's lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Connected:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+_Item = HostEvent | _Connected | _Stop
+
+
+class BdseqCounter:
+    """The birth/death sequence number, persisted in ``<state_dir>/bdseq``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.value = int(path.read_text().strip())
+        except (OSError, ValueError):
+            self.value = -1
+
+    def next(self) -> int:
+        """Increment, persist (best effort) and return the new value."""
+        self.value += 1
+        try:
+            self.path.write_text(f"{self.value}\n")
+        except OSError as exc:
+            log.warning("cannot persist bdseq in %s: %s", self.path, exc)
+        return self.value
+
+
+class HostAgent:
+    """The agent: call :meth:`run` (blocks until :meth:`stop`) or :meth:`start` for a thread.
+
+    Takes the settings, the host readers (``publisher.readers.ClaudeReaders`` by default) and a
+    clock returning aware UTC datetimes. Raises :class:`AgentAlreadyRunningError` from
+    :meth:`start`/:meth:`run` when another agent already serves ``settings.state_dir``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        readers: HostReaders | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        transport: str | None = None,
+    ) -> None:
+        if readers is None:
+            from sessionbeat.publisher.readers import ClaudeReaders
+
+            readers = ClaudeReaders(settings)
+        self.settings = settings
+        self.clock = clock
+        state_dir = settings.state_dir
+        self.state_dir = state_dir
+        self.core = AgentCore(
+            settings.host,
+            readers,
+            CoreConfig(
+                keepalive_interval=settings.keepalive_interval,
+                ended_linger=settings.ended_linger,
+                reap_after=settings.reap_after,
+                include_detail=settings.include_detail,
+                detail_max_chars=settings.detail_max_chars,
+            ),
+            SessionStore(state_dir / "sessions"),
+        )
+        self.spool = Spool(state_dir / "spool.jsonl", settings.spool_max_bytes)
+        self.bdseq = BdseqCounter(state_dir / "bdseq")
+        self.lock = FileLock(str(state_dir / "agent.lock"))
+        self.queue: queue.Queue[_Item] = queue.Queue()
+        self.ipc = IpcServer(
+            state_dir,
+            self.queue.put,
+            self._ipc_error,
+            transport or os.environ.get("SESSIONBEAT_AGENT_TRANSPORT"),
+        )
+        self.client = make_client(
+            f"sessionbeat-agent-{settings.host}", settings.broker, ca_file=settings.broker_ca_file
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.connected = threading.Event()
+        self.ready = threading.Event()
+        self.published = 0
+        self.spooled = 0
+        self.ipc_errors = 0
+        self._online = False
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    # -- MQTT callbacks (paho's thread): only flags and queue items -------------------------
+
+    def _set_will(self) -> None:
+        bdseq = self.bdseq.next()
+        payload = HostStatus(host=self.settings.host, state=HostState.OFFLINE, bdseq=bdseq)
+        self.client.will_set(
+            topics.status_topic(self.settings.host),
+            payload.model_dump_json(exclude_none=True),
+            qos=1,
+            retain=True,
+            properties=will_properties(None),
+        )
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason_text(reason))
+            return
+        log.info("connected to %s (bdseq %d)", self.settings.broker.display(), self.bdseq.value)
+        self.connected.set()
+        self.queue.put(_Connected())
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        self._online = False
+        if self._stopped.is_set():
+            return
+        if was:
+            log.warning("disconnected from broker: %s; spooling", reason_text(reason))
+        self._set_will()  # the next CONNECT carries a new bdseq
+
+    def _ipc_error(self, reason: str) -> None:
+        self.ipc_errors += 1
+        if self.ipc_errors == 1:
+            log.warning("rejected a frame from a hook: %s", reason)
+
+    # -- publishing (worker thread only) ------------------------------------------------------
+
+    def _publish(self, topic: str, payload: bytes, created: float, expiry: float | None) -> bool:
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(
+            topic, payload, qos=1, retain=True, properties=publish_properties(expiry)
+        )
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def _send_beat(self, beat: SessionBeat) -> None:
+        topic = topics.session_topic(beat.host, beat.session_id)
+        payload = beat.model_dump_json(exclude_none=True).encode()
+        created = time.time()
+        # Keep order: until the spool is replayed and the birth is out, new beats queue behind.
+        if (
+            self._online
+            and self.spool.size() == 0
+            and self._publish(topic, payload, created, self.settings.reap_after)
+        ):
+            self.published += 1
+            return
+        if self.spool.append(SpoolRecord(topic, payload, created)):
+            self.spooled += 1
+
+    def _replay_spool(self) -> bool:
+        """Publish the spool in order, in acknowledged batches; True when it is empty."""
+        records = self.spool.read()
+        done = 0
+        while done < len(records):
+            batch = records[done : done + REPLAY_BATCH]
+            infos = []
+            for record in batch:
+                age = max(0.0, time.time() - record.created)
+                expiry = max(1.0, self.settings.reap_after - age)
+                if not self.connected.is_set():
+                    break
+                infos.append(
+                    self.client.publish(
+                        record.topic,
+                        record.payload,
+                        qos=1,
+                        retain=True,
+                        properties=publish_properties(expiry),
+                    )
+                )
+            try:
+                for info in infos:
+                    info.wait_for_publish(PUBLISH_WAIT)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("spool replay interrupted: %s", exc)
+            acked = 0
+            for info in infos:
+                if not info.is_published():
+                    break
+                acked += 1
+            done += acked
+            self.published += acked
+            if acked < len(batch):
+                self.spool.remove_first(done)
+                return False
+        if records:
+            log.info("replayed %d spooled beats", done)
+            self.spool.remove_first(done)
+        return True
+
+    def _birth(self) -> None:
+        for beat in self.core.republish(self.clock()):
+            self._publish(
+                topics.session_topic(beat.host, beat.session_id),
+                beat.model_dump_json(exclude_none=True).encode(),
+                time.time(),
+                self.settings.reap_after,
+            )
+        birth = HostStatus(
+            host=self.settings.host,
+            state=HostState.ONLINE,
+            bdseq=self.bdseq.value,
+            sent_at=self.clock(),
+            agent_version=__version__,
+            pid=os.getpid(),
+            platform=f"{platform.system()} {platform.machine()}".strip(),
+            keepalive_interval=self.settings.keepalive_interval,
+        )
+        info = self.client.publish(
+            topics.status_topic(self.settings.host),
+            birth.model_dump_json(exclude_none=True),
+            qos=1,
+            retain=True,
+        )
+        self._online = info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _handle(self, item: _Item) -> None:
+        if isinstance(item, _Connected):
+            if self._replay_spool():
+                self._birth()
+            return
+        if isinstance(item, _Stop):
+            return
+        for beat in self.core.handle(item, self.clock()):
+            self._send_beat(beat)
+        if item.source is not None:
+            item.source.unlink(missing_ok=True)
+
+    def _tick(self, scan_registry: bool) -> None:
+        for beat in self.core.tick(self.clock(), scan_registry=scan_registry):
+            self._send_beat(beat)
+        if self.connected.is_set() and not self._online and self.spool.size() == 0:
+            self._birth()
+        self._write_status()
+
+    def _drain_inbox(self) -> None:
+        for event in read_inbox(self.state_dir / "inbox"):
+            self._handle(event)
+
+    def _work(self) -> None:
+        poll = self.settings.registry_poll_interval
+        next_tick = next_inbox = 0.0
+        while True:
+            now = time.monotonic()
+            timeout = max(0.0, min(next_tick, next_inbox) - now)
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            try:
+                if isinstance(item, _Stop):
+                    return
+                if item is not None:
+                    self._handle(item)
+                now = time.monotonic()
+                if now >= next_inbox:
+                    self._drain_inbox()
+                    next_inbox = now + INBOX_SCAN_INTERVAL
+                if now >= next_tick:
+                    self._tick(scan_registry=True)
+                    next_tick = now + poll
+            except Exception:  # one bad input must not stop the agent
+                log.exception("agent worker error (continuing)")
+
+    def _write_status(self) -> None:
+        status = {
+            "pid": os.getpid(),
+            "host": self.settings.host,
+            "broker": self.settings.broker.display(),
+            "connected": self.connected.is_set(),
+            "online": self._online,
+            "bdseq": self.bdseq.value,
+            "sessions": [
+                {"session_id": s.session_id, "status": s.status.value, "seq": s.seq}
+                for s in self.core.live_sessions()
+            ],
+            "published": self.published,
+            "spooled_pending": len(self.spool.read()) if self.spool.size() else 0,
+            "spool_errors": self.spool.errors,
+            "events": self.core.counters.events,
+            "bad_events": dict(self.core.counters.bad_events),
+            "updated_at": self.clock().isoformat(),
+        }
+        try:
+            tmp = self.state_dir / "agent-status.json.tmp"
+            tmp.write_text(json.dumps(status, indent=1))
+            tmp.replace(self.state_dir / "agent-status.json")
+        except OSError:
+            pass
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the lock, restore sessions, listen for hooks and connect (returns at once)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout as exc:
+            raise AgentAlreadyRunningError(f"an agent already runs for {self.state_dir}") from exc
+        (self.state_dir / "agent.pid").write_text(f"{os.getpid()}\n")
+        restored = self.core.restore()
+        if restored:
+            log.info("restored %d sessions from %s", restored, self.state_dir / "sessions")
+        self.ipc.start()
+        self._drain_inbox()
+        self._set_will()
+        broker = self.settings.broker
+        self.client.connect_async(broker.host, broker.port, keepalive=self.settings.mqtt_keepalive)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._work, name="sb-agent", daemon=True)
+        self._thread.start()
+        self.ready.set()
+        log.info(
+            "agent %s for host %s started (broker %s)",
+            __version__,
+            self.settings.host,
+            broker.display(),
+        )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop cleanly: publish ``offline`` (retained) before DISCONNECT, release the lock."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.ipc.stop()
+        self.queue.put(_Stop())
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.connected.is_set():
+            offline = HostStatus(
+                host=self.settings.host,
+                state=HostState.OFFLINE,
+                bdseq=self.bdseq.value,
+                sent_at=self.clock(),
+            )
+            info = self.client.publish(
+                topics.status_topic(self.settings.host),
+                offline.model_dump_json(exclude_none=True),
+                qos=1,
+                retain=True,
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+        (self.state_dir / "agent.pid").unlink(missing_ok=True)
+        self.lock.release()
+        log.info("agent stopped")
+
+    def run(self) -> None:
+        """Start, then block until :meth:`stop` is called (e.g. from a signal handler)."""
+        self.start()
+        self._stopped.wait()
