@@ -1,10 +1,275 @@
-"""Check the set-up of this host (to be written)."""
+"""``sessionbeat doctor``: check this host's set-up and say what to fix.
+
+Checks, each reported as ok / warn / fail with a hint: the configuration, the broker (TCP, then
+an MQTT 5 CONNECT with the configured credentials), Claude Code's hooks (installed, absolute
+command that exists), the host agent (running, connected), the aggregator API, and the clock
+skew against the aggregator host (its ``Date`` header, corrected by half the round trip; the
+aggregator runs next to the broker). Exit code 1 when any check fails.
+"""
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
 
+from sessionbeat.cli_support import get_settings
+from sessionbeat.settings import CONFIG_ENV, Settings, default_config_file
 
-def doctor(ctx: typer.Context) -> None:
-    """Check the set-up of this host."""
-    raise typer.Exit(1)
+SKEW_WARN_SECONDS = 2.0
+"""Clock skew above this is reported: idle and stale times are measured across hosts."""
+
+
+class Level(StrEnum):
+    """Outcome of one check."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's name, outcome, what was found and, if not ok, what to do."""
+
+    name: str
+    level: Level
+    detail: str
+    hint: str = ""
+
+
+def check_config(settings: Settings) -> Check:
+    """Report which config file applies and the effective host id and broker."""
+    import os
+
+    path = Path(os.environ.get(CONFIG_ENV) or default_config_file())
+    where = f"{path}" if path.is_file() else f"{path} (absent: env and defaults)"
+    return Check(
+        "config",
+        Level.OK,
+        f"host {settings.host}, broker {settings.broker.display()}, file {where}",
+    )
+
+
+def check_broker(settings: Settings, timeout: float = 3.0) -> Check:
+    """Connect to the broker over TCP, then with MQTT 5 and the configured credentials."""
+    address = settings.broker
+    try:
+        with socket.create_connection((address.host, address.port), timeout=timeout):
+            pass
+    except OSError as exc:
+        return Check(
+            "broker",
+            Level.FAIL,
+            f"{address.display()} unreachable: {exc}",
+            "start it (`sessionbeat up`) or fix SESSIONBEAT_BROKER_URL",
+        )
+    from sessionbeat.mqtt import make_client
+
+    result: dict[str, Any] = {}
+    done = threading.Event()
+    client = make_client(
+        f"sessionbeat-doctor-{settings.host}-{int(time.time())}",
+        address,
+        ca_file=settings.broker_ca_file,
+    )
+
+    def on_connect(c: Any, u: Any, f: Any, reason: Any, p: Any) -> None:
+        result["reason"] = reason
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(address.host, address.port, keepalive=10)
+    except OSError as exc:
+        return Check("broker", Level.FAIL, f"MQTT connect failed: {exc}")
+    client.loop_start()
+    done.wait(timeout)
+    client.disconnect()
+    client.loop_stop()
+    reason = result.get("reason")
+    if reason is None:
+        return Check("broker", Level.FAIL, "no CONNACK from the broker", "is it an MQTT port?")
+    if reason.is_failure:
+        return Check(
+            "broker",
+            Level.FAIL,
+            f"broker refused: {reason}",
+            "check the user/password in SESSIONBEAT_BROKER_URL "
+            "(`sessionbeat broker add-host` prints it)",
+        )
+    user = address.username or "anonymous"
+    return Check("broker", Level.OK, f"{address.display()} accepts MQTT 5 as {user}")
+
+
+def check_hooks(settings: Settings) -> Check:
+    """Look for ``sessionbeat publish`` hooks in Claude Code's user settings."""
+    path = settings.claude_config_dir / "settings.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Check(
+            "hooks", Level.FAIL, f"{path} does not exist", "run `sessionbeat hooks install`"
+        )
+    except (OSError, ValueError) as exc:
+        return Check("hooks", Level.FAIL, f"cannot read {path}: {exc}")
+    commands: dict[str, str] = {}
+    hooks = data.get("hooks") if isinstance(data, dict) else None
+    for event, groups in (hooks or {}).items():
+        for group in groups if isinstance(groups, list) else []:
+            for handler in group.get("hooks", []) if isinstance(group, dict) else []:
+                command = handler.get("command", "") if isinstance(handler, dict) else ""
+                if (
+                    isinstance(command, str)
+                    and command.endswith(" publish")
+                    and ("sessionbeat" in command)
+                ):
+                    commands[event] = command
+    if not commands:
+        return Check(
+            "hooks",
+            Level.FAIL,
+            f"no sessionbeat hooks in {path}",
+            "run `sessionbeat hooks install`",
+        )
+    missing = [
+        e
+        for e in ("SessionStart", "PreToolUse", "PermissionRequest", "Stop", "SessionEnd")
+        if e not in commands
+    ]
+    script = next(iter(commands.values())).rsplit(" publish", 1)[0].strip().strip('"')
+    if not Path(script).is_absolute() or not Path(script).exists():
+        return Check(
+            "hooks",
+            Level.FAIL,
+            f"hook command {script!r} is not an existing absolute path",
+            "run `sessionbeat hooks install` again from the installed venv",
+        )
+    if missing:
+        return Check(
+            "hooks",
+            Level.WARN,
+            f"{len(commands)} events hooked; missing {', '.join(missing)}",
+            "run `sessionbeat hooks install`",
+        )
+    return Check("hooks", Level.OK, f"{len(commands)} events hooked in {path}")
+
+
+def check_agent(settings: Settings) -> Check:
+    """Report whether this host's agent runs and is connected to the broker."""
+    from sessionbeat.publisher.agent_cli import agent_pid, read_status
+
+    pid = agent_pid(settings)
+    if pid is None:
+        return Check(
+            "agent",
+            Level.WARN,
+            "not running",
+            "the first hook starts it; or `sessionbeat agent install --now`",
+        )
+    status = read_status(settings) or {}
+    if not status.get("connected"):
+        return Check(
+            "agent",
+            Level.FAIL,
+            f"pid {pid} runs but is not connected to the broker",
+            f"see {settings.state_dir / 'agent.log'}",
+        )
+    pending = status.get("spooled_pending", 0)
+    return Check(
+        "agent",
+        Level.OK,
+        f"pid {pid}, connected, {len(status.get('sessions', []))} live sessions, {pending} spooled",
+    )
+
+
+def check_api_and_clock(settings: Settings) -> list[Check]:
+    """Reach the aggregator's /healthz and measure the clock skew from its ``Date`` header."""
+    import httpx
+
+    url = settings.api_url.rstrip("/") + "/healthz"
+    try:
+        start = time.time()
+        response = httpx.get(url, timeout=3.0)
+        end = time.time()
+    except httpx.HTTPError as exc:
+        return [
+            Check(
+                "api",
+                Level.WARN,
+                f"{url} unreachable: {exc}",
+                "start the aggregator or set SESSIONBEAT_API_URL",
+            )
+        ]
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
+    api = Check(
+        "api",
+        Level.OK if response.status_code == 200 else Level.WARN,
+        f"{url}: HTTP {response.status_code} {json.dumps(body)[:120]}",
+    )
+    server_now: float | None = None
+    if isinstance(body, dict) and isinstance(body.get("now"), str):
+        from datetime import datetime
+
+        server_now = datetime.fromisoformat(body["now"].replace("Z", "+00:00")).timestamp()
+    elif "date" in response.headers:
+        server_now = parsedate_to_datetime(response.headers["date"]).timestamp() + 0.5
+    if server_now is None:
+        return [api, Check("clock", Level.WARN, "the API gave no time to compare with")]
+    skew = (start + end) / 2 - server_now
+    level = Level.OK if abs(skew) <= SKEW_WARN_SECONDS else Level.WARN
+    return [
+        api,
+        Check(
+            "clock",
+            level,
+            f"skew against the aggregator host {skew:+.2f} s",
+            "" if level is Level.OK else "enable NTP (timedatectl set-ntp true)",
+        ),
+    ]
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Run every check in order and return the results."""
+    return [
+        check_config(settings),
+        check_broker(settings),
+        check_hooks(settings),
+        check_agent(settings),
+        *check_api_and_clock(settings),
+    ]
+
+
+_MARK = {Level.OK: "[ok]  ", Level.WARN: "[warn]", Level.FAIL: "[FAIL]"}
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+) -> None:
+    """Check the broker, credentials, hooks, agent, API and clock of this host."""
+    checks = run_checks(get_settings(ctx))
+    if as_json:
+        rows = [
+            {"name": c.name, "level": c.level.value, "detail": c.detail, "hint": c.hint}
+            for c in checks
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        for c in checks:
+            typer.echo(f"{_MARK[c.level]} {c.name:<7} {c.detail}")
+            if c.hint:
+                typer.echo(f"{'':14}-> {c.hint}")
+    raise typer.Exit(1 if any(c.level is Level.FAIL for c in checks) else 0)

@@ -1,0 +1,100 @@
+"""Real recorded Claude Code hook sessions, grouped for replay (``sessionbeat demo``, tests).
+
+The payloads are the real hook inputs in ``tests/fixtures/claude-code/`` (see its README for
+their sources). Files of one ``session_id`` are listed in a natural lifecycle order (start,
+prompt, tools, approval, stop, end); each session is assigned to one of three demo hosts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessionbeat.resources import resource_dir
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySession:
+    """One recorded session: the demo host it plays on and its hook files, in order."""
+
+    host: str
+    files: tuple[str, ...]
+
+
+SESSIONS: tuple[ReplaySession, ...] = (
+    # cka-buddy, Claude Code 2.1.62 on a Mac: the longest real sequence (same session as
+    # transcript-1): start, prompt, a Read, an Explore subagent, a background Task, an
+    # AskUserQuestion approval, a failed Read, end of turn, idle prompt, exit.
+    ReplaySession(
+        "macbook",
+        (
+            "hook-SessionStart-1.json",
+            "hook-UserPromptSubmit-1.json",
+            "hook-PreToolUse-1.json",
+            "hook-PostToolUse-3.json",
+            "hook-SubagentStart-1.json",
+            "hook-PostToolUse-1.json",
+            "hook-PostToolUse-2.json",
+            "hook-SubagentStop-1.json",
+            "hook-PreToolUse-2.json",
+            "hook-PermissionRequest-2.json",
+            "hook-Notification-2.json",
+            "hook-PostToolUseFailure-1.json",
+            "hook-Stop-1.json",
+            "hook-Notification-1.json",
+            "hook-SessionEnd-1.json",
+        ),
+    ),
+    # cka-buddy: a plan-mode prompt, a Bash approval, then /clear (ends this session) ...
+    ReplaySession(
+        "macbook",
+        (
+            "hook-UserPromptSubmit-2.json",
+            "hook-PermissionRequest-1.json",
+            "hook-SessionEnd-2.json",
+        ),
+    ),
+    # ... and the session /clear starts.
+    ReplaySession("macbook", ("hook-SessionStart-2.json",)),
+    ReplaySession("macbook", ("hook-SubagentStop-2.json",)),
+    ReplaySession("macbook", ("hook-SubagentStop-3.json",)),
+    # fastapi-mqtt-gateway, Claude Code 2.1.212 behind a gateway: prompt, Bash, Stop.
+    ReplaySession(
+        "kai-server",
+        (
+            "hook-UserPromptSubmit-3.json",
+            "hook-PreToolUse-3.json",
+            "hook-PostToolUse-4.json",
+            "hook-Stop-2.json",
+        ),
+    ),
+    # blackcore, Claude Code 1.0.48 (no cwd): a TodoWrite list, then a foreground Task.
+    ReplaySession("kai-server", ("hook-PreToolUse-4.json", "hook-PreToolUse-5.json")),
+    # blackcore 1.0.48: end of turn, then the old-style idle notification.
+    ReplaySession("kai-server", ("hook-Stop-3.json", "hook-Notification-3.json")),
+    ReplaySession("kai-server", ("hook-SubagentStop-4.json",)),
+    # livestream-copilot on Windows: a manual /compact, then an auto compaction.
+    ReplaySession("winbox", ("hook-PreCompact-2.json", "hook-PreCompact-1.json")),
+)
+"""Every real hook fixture, each in exactly one session."""
+
+
+def load_payload(name: str, directory: Path | None = None) -> bytes:
+    """Return a fixture as compact one-line JSON bytes, the way Claude Code writes stdin."""
+    path = (directory or resource_dir("fixtures")) / name
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def interleaved(
+    sessions: tuple[ReplaySession, ...] = SESSIONS,
+) -> Iterator[tuple[ReplaySession, bytes]]:
+    """Yield ``(session, payload)`` round-robin across sessions, each session in its order."""
+    cursors = [0] * len(sessions)
+    while any(c < len(s.files) for c, s in zip(cursors, sessions, strict=True)):
+        for i, session in enumerate(sessions):
+            if cursors[i] < len(session.files):
+                yield session, load_payload(session.files[cursors[i]])
+                cursors[i] += 1
