@@ -184,10 +184,10 @@ def check_agent(settings: Settings) -> Check:
             f"see {settings.state_dir / 'agent.log'}",
         )
     pending = status.get("spooled_pending", 0)
+    sessions = status.get("sessions")
+    count = len(sessions) if isinstance(sessions, list) else 0
     return Check(
-        "agent",
-        Level.OK,
-        f"pid {pid}, connected, {len(status.get('sessions', []))} live sessions, {pending} spooled",
+        "agent", Level.OK, f"pid {pid}, connected, {count} live sessions, {pending} spooled"
     )
 
 
