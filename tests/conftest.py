@@ -56,8 +56,15 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / ".claude"))
     monkeypatch.setenv("SESSIONBEAT_STATE_DIR", str(root / "state"))
     monkeypatch.setenv("SESSIONBEAT_CONFIG", str(root / "config.toml"))
-    for var in ("SESSIONBEAT_BROKER_URL", "SESSIONBEAT_HOST", "SESSIONBEAT_API_URL",
-                "SESSIONBEAT_API_TOKEN", "SESSIONBEAT_AGENT_TRANSPORT"):
+    # Hooks run by tests must not leave detached agents behind; tests that want one start it.
+    monkeypatch.setenv("SESSIONBEAT_AGENT_AUTOSTART", "0")
+    for var in (
+        "SESSIONBEAT_BROKER_URL",
+        "SESSIONBEAT_HOST",
+        "SESSIONBEAT_API_URL",
+        "SESSIONBEAT_API_TOKEN",
+        "SESSIONBEAT_AGENT_TRANSPORT",
+    ):
         monkeypatch.delenv(var, raising=False)
     return root
 

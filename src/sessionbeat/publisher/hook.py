@@ -15,7 +15,8 @@ Transport: the Unix socket ``<state_dir>/agent.sock``; where there is no ``AF_UN
 ``SESSIONBEAT_AGENT_TRANSPORT=tcp``, loopback TCP on the port and token the agent wrote to
 ``<state_dir>/agent.tcp``. If no agent answers, the event is written to ``<state_dir>/inbox/``
 (which the agent drains in order) and an agent is started detached; the agent's lock makes
-sure only one runs.
+sure only one runs (``SESSIONBEAT_AGENT_AUTOSTART=0`` turns that off; ``SESSIONBEAT_DISABLE=1``
+turns the whole hook off).
 """
 
 import os
@@ -118,6 +119,8 @@ def _to_inbox(directory: str, name: str, header: bytes, data: bytes) -> None:
 
 def _start_agent(directory: str, now_ns: int) -> None:
     """Start ``sessionbeat agent run`` detached, unless one was started moments ago."""
+    if os.environ.get("SESSIONBEAT_AGENT_AUTOSTART") == "0":
+        return
     marker = os.path.join(directory, "agent.spawn")
     try:
         if now_ns - os.stat(marker).st_mtime_ns < SPAWN_GRACE_NS:
