@@ -7,6 +7,7 @@ SESSIONBEAT_* pointed at temporary directories (autouse ``isolated_env``).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +19,18 @@ from sessionbeat.broker import LocalBroker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 
+_ROOT = Path(tempfile.mkdtemp(prefix="sbt-", dir="/tmp"))
+"""Every temp dir of this test session lives here; removed when the session ends."""
+
 
 def short_tmpdir(prefix: str = "sb-") -> Path:
     """Return a new short temp dir under /tmp (Unix socket paths must stay < 108 bytes)."""
-    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=_ROOT))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's temp dirs."""
+    shutil.rmtree(_ROOT, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
