@@ -1,0 +1,328 @@
+"""A prometheus_client Collector over the aggregator's :class:`StateSnapshot`.
+
+The collector holds no state of its own: every scrape calls ``snapshot()`` (the aggregator
+service builds it under its lock) and turns the plain tuples into metric families, in the style
+of client_python's custom collectors (``prometheus_client.registry.Collector``; see
+https://prometheus.github.io/client_python/collector/custom/). No MQTT, no HTTP, no clock: the
+only time used is the snapshot's ``taken_at``.
+
+Naming follows https://prometheus.io/docs/practices/naming/: base units (seconds, ratios 0..1),
+``_total`` for counters, ``_timestamp_seconds`` for Unix times. Labels are bounded (host, repo,
+status, event, reason); a session id is never a label. docs/metrics.md lists every metric.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from sessionbeat import __version__
+from sessionbeat.aggregator.snapshot import SessionFacts, StateSnapshot
+from sessionbeat.errors import RejectReason
+from sessionbeat.models import HostState, SessionStatus
+
+PREFIX = "sessionbeat"
+
+LIVE_STATUSES = frozenset(
+    {
+        SessionStatus.WORKING,
+        SessionStatus.NEEDS_APPROVAL,
+        SessionStatus.WAITING_FOR_INPUT,
+        SessionStatus.IDLE,
+        SessionStatus.UNKNOWN,
+    }
+)
+"""Statuses of a session whose process is believed to run (not ended, offline or stale)."""
+
+REAP_REASONS = ("ended", "expired")
+"""``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""
+
+HOOK_EVENTS = frozenset(
+    {
+        "SessionStart",
+        "Setup",
+        "InstructionsLoaded",
+        "UserPromptSubmit",
+        "UserPromptExpansion",
+        "MessageDisplay",
+        "PreToolUse",
+        "PermissionRequest",
+        "PermissionDenied",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "PostToolBatch",
+        "Notification",
+        "SubagentStart",
+        "SubagentStop",
+        "TaskCreated",
+        "TaskCompleted",
+        "Stop",
+        "StopFailure",
+        "TeammateIdle",
+        "ConfigChange",
+        "CwdChanged",
+        "DirectoryAdded",
+        "FileChanged",
+        "WorktreeCreate",
+        "WorktreeRemove",
+        "PreCompact",
+        "PostCompact",
+        "Elicitation",
+        "ElicitationResult",
+        "SessionEnd",
+    }
+)
+"""Claude Code hook event names (docs/claude-code-formats.md section 1.1, docs v2.1.239).
+
+The ``event`` label of ``hook_events_total`` takes one of these or ``other``: the name comes
+from the hosts' payloads, and an unbounded label would let one host blow up the TSDB.
+"""
+
+OTHER_EVENT = "other"
+
+CONTEXT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
+"""Upper bounds of the context usage distribution (ratio of the context window used)."""
+
+
+def _ts(moment: datetime) -> float:
+    """Return the Unix time in seconds of an aware datetime."""
+    return moment.timestamp()
+
+
+def _repo(facts: SessionFacts) -> str:
+    """Return the ``repo`` label: the git top-level's name, or ``""`` (absent) outside a repo."""
+    return facts.repo or ""
+
+
+@dataclass(slots=True)
+class _Families:
+    """One scrape's metric families (fresh and empty when built, filled by ``collect``)."""
+
+    sessions: GaugeMetricFamily
+    host_up: GaugeMetricFamily
+    host_change: GaugeMetricFamily
+    host_bdseq: GaugeMetricFamily
+    approval_wait: GaugeMetricFamily
+    subagents: GaugeMetricFamily
+    context: GaugeHistogramMetricFamily
+    context_max: GaugeMetricFamily
+    received: CounterMetricFamily
+    accepted: CounterMetricFamily
+    rejected: CounterMetricFamily
+    out_of_order: CounterMetricFamily
+    stale_deaths: CounterMetricFamily
+    removed: CounterMetricFamily
+    reaped: CounterMetricFamily
+    hook_events: CounterMetricFamily
+    broker_connected: GaugeMetricFamily
+    last_message: GaugeMetricFamily
+    snapshot: GaugeMetricFamily
+    build_info: GaugeMetricFamily
+
+    def all(self) -> list[Metric]:
+        """Return every family, in exposition order."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+def _new_families() -> _Families:
+    """Build empty metric families: the names, help texts and label names of every metric."""
+    p = PREFIX
+    return _Families(
+        sessions=GaugeMetricFamily(
+            f"{p}_sessions",
+            "Sessions known to the aggregator, by host, repository and effective status.",
+            labels=["host", "repo", "status"],
+        ),
+        host_up=GaugeMetricFamily(
+            f"{p}_host_up",
+            "1 if the host's agent is online (birth), 0 if offline (Last Will or shutdown).",
+            labels=["host"],
+        ),
+        host_change=GaugeMetricFamily(
+            f"{p}_host_state_change_timestamp_seconds",
+            "Unix time of the host's last birth or death as seen by the aggregator.",
+            labels=["host"],
+        ),
+        host_bdseq=GaugeMetricFamily(
+            f"{p}_host_bdseq",
+            "Birth/death sequence number of the host agent's current MQTT connection.",
+            labels=["host"],
+        ),
+        approval_wait=GaugeMetricFamily(
+            f"{p}_approval_oldest_wait_seconds",
+            "How long the host's longest-waiting needs_approval session has waited "
+            "(0 when none waits).",
+            labels=["host"],
+        ),
+        subagents=GaugeMetricFamily(
+            f"{p}_subagents_running",
+            "Subagents running in the host's live sessions.",
+            labels=["host"],
+        ),
+        context=GaugeHistogramMetricFamily(
+            f"{p}_context_usage_ratio",
+            "Distribution of the context window fraction used by live sessions, per host.",
+            labels=["host"],
+        ),
+        context_max=GaugeMetricFamily(
+            f"{p}_context_usage_max_ratio",
+            "Largest context window fraction used by any live session of the host.",
+            labels=["host"],
+        ),
+        received=CounterMetricFamily(
+            f"{p}_messages_received", "MQTT messages received by the aggregator."
+        ),
+        accepted=CounterMetricFamily(
+            f"{p}_messages_accepted", "MQTT messages accepted into the state."
+        ),
+        rejected=CounterMetricFamily(
+            f"{p}_messages_rejected", "MQTT messages rejected, by reason.", labels=["reason"]
+        ),
+        out_of_order=CounterMetricFamily(
+            f"{p}_messages_out_of_order",
+            "Session beats ignored because a newer one (sent_at, seq) was already applied.",
+        ),
+        stale_deaths=CounterMetricFamily(
+            f"{p}_stale_deaths_ignored",
+            "Offline messages ignored because their bdseq is older than the host's birth.",
+        ),
+        removed=CounterMetricFamily(
+            f"{p}_sessions_removed",
+            "Sessions removed by a zero-length retained message (cleared topic).",
+        ),
+        reaped=CounterMetricFamily(
+            f"{p}_sessions_reaped",
+            "Sessions reaped from the live state, by reason (ended, expired).",
+            labels=["reason"],
+        ),
+        hook_events=CounterMetricFamily(
+            f"{p}_hook_events",
+            "Claude Code hook events received in live session beats, by event name.",
+            labels=["event"],
+        ),
+        broker_connected=GaugeMetricFamily(
+            f"{p}_broker_connected",
+            "1 if the aggregator is connected to the MQTT broker, else 0.",
+        ),
+        last_message=GaugeMetricFamily(
+            f"{p}_last_message_timestamp_seconds",
+            "Unix time of the last MQTT message received (absent until the first one).",
+        ),
+        snapshot=GaugeMetricFamily(
+            f"{p}_snapshot_timestamp_seconds",
+            "Unix time on the aggregator's clock at which this scrape's state was taken.",
+        ),
+        build_info=GaugeMetricFamily(
+            f"{p}_build_info",
+            "Always 1; labels give the sessionbeat and Python versions.",
+            labels=["version", "python_version"],
+        ),
+    )
+
+
+class SessionbeatCollector(Collector):
+    """Export the aggregator's live state and counters as Prometheus metrics.
+
+    ``snapshot`` is called once per scrape and must return a consistent
+    :class:`~sessionbeat.aggregator.snapshot.StateSnapshot` (the service's ``snapshot`` method);
+    ``version`` is the ``version`` label of ``sessionbeat_build_info``. Register it with
+    ``registry.register(SessionbeatCollector(service.snapshot))``.
+    """
+
+    def __init__(
+        self, snapshot: Callable[[], StateSnapshot], *, version: str = __version__
+    ) -> None:
+        self._snapshot = snapshot
+        self._version = version
+
+    def describe(self) -> Iterable[Metric]:
+        """Return the metric families without samples, so a registry can check for clashes.
+
+        Calls no snapshot: registering the collector must not need a running aggregator.
+        """
+        return _new_families().all()
+
+    def collect(self) -> Iterable[Metric]:
+        """Take one snapshot and return every metric family filled from it."""
+        snap = self._snapshot()
+        fam = _new_families()
+        _fill_sessions(fam, snap)
+        _fill_hosts(fam, snap)
+        _fill_counters(fam, snap)
+        fam.broker_connected.add_metric([], 1.0 if snap.broker_connected else 0.0)
+        if snap.last_message_at is not None:
+            fam.last_message.add_metric([], _ts(snap.last_message_at))
+        fam.snapshot.add_metric([], _ts(snap.taken_at))
+        fam.build_info.add_metric([self._version, platform.python_version()], 1.0)
+        return fam.all()
+
+
+def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
+    """Add per (host, repo, status) counts, approval waits, subagents and context usage."""
+    counts: dict[tuple[str, str], dict[SessionStatus, int]] = defaultdict(
+        lambda: dict.fromkeys(SessionStatus, 0)
+    )
+    wait: dict[str, float] = {}
+    subagents: dict[str, int] = {}
+    ratios: dict[str, list[float]] = defaultdict(list)
+    for facts in snap.sessions:
+        counts[(facts.host, _repo(facts))][facts.status] += 1
+        if facts.waiting_seconds is not None:
+            wait[facts.host] = max(wait.get(facts.host, 0.0), facts.waiting_seconds)
+        if facts.status in LIVE_STATUSES:
+            subagents[facts.host] = subagents.get(facts.host, 0) + facts.subagents
+            if facts.context_ratio is not None:
+                ratios[facts.host].append(facts.context_ratio)
+    for (host, repo), by_status in sorted(counts.items()):
+        for status, n in by_status.items():
+            fam.sessions.add_metric([host, repo, status.value], float(n))
+    for host in sorted({h.host for h in snap.hosts} | set(wait)):
+        fam.approval_wait.add_metric([host], wait.get(host, 0.0))
+        fam.subagents.add_metric([host], float(subagents.get(host, 0)))
+    for host, values in sorted(ratios.items()):
+        buckets = [(str(le), float(sum(1 for v in values if v <= le))) for le in CONTEXT_BUCKETS]
+        buckets.append(("+Inf", float(len(values))))
+        fam.context.add_metric([host], buckets, gsum_value=sum(values))
+        fam.context_max.add_metric([host], max(values))
+
+
+def _fill_hosts(fam: _Families, snap: StateSnapshot) -> None:
+    """Add host up, time of its last birth/death and bdseq (not for hosts without a status)."""
+    for host in snap.hosts:
+        if host.state is None:
+            continue
+        fam.host_up.add_metric([host.host], 1.0 if host.state is HostState.ONLINE else 0.0)
+        if host.since is not None:
+            fam.host_change.add_metric([host.host], _ts(host.since))
+        if host.bdseq is not None:
+            fam.host_bdseq.add_metric([host.host], float(host.bdseq))
+
+
+def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
+    """Add the monotonic ``Counters`` of the state; every reason is exported, zeros included."""
+    c = snap.counters
+    fam.received.add_metric([], float(c.received))
+    fam.accepted.add_metric([], float(c.accepted))
+    fam.out_of_order.add_metric([], float(c.out_of_order))
+    fam.stale_deaths.add_metric([], float(c.stale_deaths))
+    fam.removed.add_metric([], float(c.removed))
+    for reason in RejectReason:
+        fam.rejected.add_metric([reason.value], float(c.rejected.get(reason, 0)))
+    for reap in sorted(set(REAP_REASONS) | set(c.reaped)):
+        fam.reaped.add_metric([reap], float(c.reaped.get(reap, 0)))
+    events: dict[str, int] = defaultdict(int)
+    for name, n in c.hook_events.items():
+        events[name if name in HOOK_EVENTS else OTHER_EVENT] += n
+    for name, n in sorted(events.items()):
+        fam.hook_events.add_metric([name], float(n))
