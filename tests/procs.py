@@ -1,0 +1,139 @@
+"""Real sessionbeat processes for end-to-end and fault tests: agent, aggregator, hooks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from sessionbeat.broker import free_port
+
+SCRIPT = str(Path(sys.executable).parent / "sessionbeat")
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float, interval: float = 0.05) -> T:
+    """Poll ``check`` until it returns a truthy value; raise AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T = check()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+        time.sleep(interval)
+        last = check()
+    return last
+
+
+class Proc:
+    """A child process with its output captured to a log file, stopped by the test."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.popen = subprocess.Popen(
+            argv, env=env, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def signal(self, sig: int) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, then SIGKILL; returns the exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGCONT)
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._out.close()
+        return self.popen.returncode
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def base_env(broker_url: str, **extra: str) -> dict[str, str]:
+    """The test's environment plus a broker URL and extras (SESSIONBEAT_* names)."""
+    env = dict(os.environ)
+    env["SESSIONBEAT_BROKER_URL"] = broker_url
+    env.update(extra)
+    return env
+
+
+class Agent(Proc):
+    """``sessionbeat agent run`` for one host with its own state dir."""
+
+    def __init__(self, broker_url: str, state_dir: Path, host: str, **extra: str) -> None:
+        self.state_dir = state_dir
+        self.host = host
+        state_dir.mkdir(parents=True, exist_ok=True)
+        claude = state_dir / "claude"
+        claude.mkdir(exist_ok=True)
+        env = base_env(
+            broker_url,
+            SESSIONBEAT_STATE_DIR=str(state_dir),
+            SESSIONBEAT_HOST=host,
+            CLAUDE_CONFIG_DIR=str(claude),
+            SESSIONBEAT_LOG_LEVEL="DEBUG",
+            **extra,
+        )
+        self.env = env
+        super().__init__([SCRIPT, "agent", "run"], env, state_dir / "agent-test.log")
+        wait_until(lambda: (state_dir / "agent.sock").exists() or self.popen.poll() is not None, 20)
+        assert self.popen.poll() is None, self.output()
+
+    def publish(self, payload: bytes) -> subprocess.CompletedProcess[bytes]:
+        """Run the real hook command with this agent's state dir, like Claude Code does."""
+        env = dict(self.env)
+        return subprocess.run(
+            [SCRIPT, "publish"], input=payload, env=env, capture_output=True, timeout=30
+        )
+
+
+class Aggregator(Proc):
+    """``sessionbeat aggregator`` on a free port; ``url`` is its base URL."""
+
+    def __init__(self, broker_url: str, state_dir: Path, **extra: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        env = base_env(broker_url, SESSIONBEAT_STATE_DIR=str(state_dir), **extra)
+        super().__init__(
+            [SCRIPT, "aggregator", "--host", "127.0.0.1", "--port", str(self.port)],
+            env,
+            state_dir / "aggregator-test.log",
+        )
+        wait_until(self._answers, 30)
+
+    def _answers(self) -> bool:
+        if self.popen.poll() is not None:
+            raise AssertionError(f"aggregator exited:\n{self.output()}")
+        try:
+            httpx.get(f"{self.url}/healthz", timeout=1)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a JSON endpoint and return the decoded body (asserting HTTP 200)."""
+        response = httpx.get(f"{self.url}{path}", params=params, timeout=5)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def sessions(self, **params: Any) -> dict[str, dict[str, Any]]:
+        """GET /sessions (all=true) as a dict by session id."""
+        return {s["session_id"]: s for s in self.get("/sessions", all="true", **params)}
