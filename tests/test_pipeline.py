@@ -1,5 +1,8 @@
-"""End to end on real parts: every real hook payload -> `sessionbeat publish` -> agent ->
-Mosquitto -> aggregator -> `GET /sessions` and `sessionbeat sessions list --json`."""
+"""End to end on real parts: real hook payloads through every component.
+
+`sessionbeat publish` -> agent -> Mosquitto -> aggregator -> `GET /sessions` and
+`sessionbeat sessions list --json`.
+"""
 
 from __future__ import annotations
 
