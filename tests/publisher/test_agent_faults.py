@@ -1,0 +1,210 @@
+"""Fault injection on real processes: a real agent, a real Mosquitto, a real aggregator.
+
+The bars asserted here are the issue's functional limits (what a user notices: a dead host
+must show offline within seconds), measured again with more runs in bench/bench_liveness.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sessionbeat.broker import LocalBroker
+from sessionbeat.replay import load_payload
+from tests.conftest import short_tmpdir
+from tests.procs import Agent, Aggregator, wait_until
+
+pytestmark = pytest.mark.slow
+
+SID = "7da73774-862d-4897-94a7-ef847ce65033"
+KEEPALIVE = 5
+
+
+@pytest.fixture
+def aggregator(own_broker: LocalBroker) -> Iterator[Aggregator]:
+    """A real aggregator on this test's own broker."""
+    agg = Aggregator(own_broker.url, short_tmpdir() / "agg")
+    try:
+        yield agg
+    finally:
+        agg.stop()
+
+
+def start_agent(broker: LocalBroker, host: str = "laptop", **extra: str) -> Agent:
+    """A real agent with a 5 s MQTT keepalive (so silent deaths are detected quickly)."""
+    return Agent(
+        broker.url, short_tmpdir() / host, host, SESSIONBEAT_MQTT_KEEPALIVE=str(KEEPALIVE), **extra
+    )
+
+
+def host_state(agg: Aggregator, host: str) -> str | None:
+    hosts = {h["host"]: h for h in agg.get("/hosts")}
+    return hosts.get(host, {}).get("state")
+
+
+def test_killed_agent_goes_offline_within_two_seconds(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """Kill -9: the broker sees the socket close, fires the Last Will, sessions go offline."""
+    agent = start_agent(own_broker)
+    try:
+        agent.publish(load_payload("hook-SessionStart-1.json"))
+        wait_until(
+            lambda: aggregator.sessions().get(SID, {}).get("status") == "waiting_for_input", 15
+        )
+        wait_until(lambda: host_state(aggregator, "laptop") == "online", 15)
+        killed = time.monotonic()
+        agent.signal(signal.SIGKILL)
+        wait_until(lambda: aggregator.sessions()[SID]["status"] == "offline", 5, 0.02)
+        elapsed = time.monotonic() - killed
+    finally:
+        agent.stop()
+    assert elapsed < 2.0
+    assert host_state(aggregator, "laptop") == "offline"
+
+
+def test_frozen_agent_goes_offline_and_its_late_will_does_not_kill_it_again(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """SIGSTOP (network silently gone): offline within 1.5 x keepalive + 7 s; SIGCONT: back
+    online with a new bdseq, and the old Will does not flip it offline again.
+    """
+    agent = start_agent(own_broker)
+    try:
+        agent.publish(load_payload("hook-SessionStart-1.json"))
+        wait_until(lambda: host_state(aggregator, "laptop") == "online", 15)
+        bdseq = {h["host"]: h for h in aggregator.get("/hosts")}["laptop"]["bdseq"]
+        stopped = time.monotonic()
+        agent.signal(signal.SIGSTOP)
+        wait_until(lambda: host_state(aggregator, "laptop") == "offline", 1.5 * KEEPALIVE + 9)
+        elapsed = time.monotonic() - stopped
+        assert aggregator.sessions()[SID]["status"] == "offline"
+        agent.signal(signal.SIGCONT)
+        wait_until(lambda: host_state(aggregator, "laptop") == "online", 40)
+        new = {h["host"]: h for h in aggregator.get("/hosts")}["laptop"]
+        assert new["bdseq"] > bdseq
+        wait_until(lambda: aggregator.sessions()[SID]["status"] == "waiting_for_input", 10)
+        time.sleep(KEEPALIVE)  # any late Will of the old connection would arrive by now
+        assert host_state(aggregator, "laptop") == "online"
+    finally:
+        agent.stop()
+    assert elapsed < 1.5 * KEEPALIVE + 7
+
+
+def test_hooks_during_a_broker_outage_are_spooled_and_replayed_in_order(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """Broker down while hooks keep firing: nothing lost, every transition arrives in order."""
+    agent = start_agent(own_broker)
+    files = [
+        "hook-SessionStart-1.json",
+        "hook-UserPromptSubmit-1.json",
+        "hook-PreToolUse-2.json",
+        "hook-PermissionRequest-2.json",
+        "hook-PostToolUseFailure-1.json",
+        "hook-Stop-1.json",
+    ]
+    try:
+        agent.publish(load_payload(files[0]))
+        wait_until(lambda: SID in aggregator.sessions(), 15)
+        own_broker.stop()
+        for name in files[1:]:
+            result = agent.publish(load_payload(name))
+            assert result.returncode == 0
+        spool = agent.state_dir / "spool.jsonl"
+        wait_until(lambda: spool.exists() and len(spool.read_text().splitlines()) >= 5, 10)
+        own_broker.start()
+        view = wait_until(
+            lambda: (s := aggregator.sessions().get(SID)) and s["event"] == "Stop" and s, 60
+        )
+        detail = aggregator.get(f"/sessions/{SID}")
+    finally:
+        agent.stop()
+    assert view["status"] == "waiting_for_input"
+    statuses = [t["status"] for t in detail["timeline"]]
+    assert "needs_approval" in statuses  # the approval during the outage was not lost
+    assert statuses.index("needs_approval") < len(statuses) - 1
+    assert not spool.exists()
+
+
+def test_broker_restart_keeps_retained_state_and_everyone_reconnects(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """Restart Mosquitto (persistence on): sessions survive; agent and aggregator reconnect."""
+    agent = start_agent(own_broker)
+    try:
+        agent.publish(load_payload("hook-UserPromptSubmit-3.json"))
+        sid = "e36adb37-e430-4374-ab46-6bfccabf8d41"
+        wait_until(lambda: sid in aggregator.sessions(), 15)
+        own_broker.stop()
+        own_broker.start()
+        fresh = Aggregator(own_broker.url, short_tmpdir() / "fresh")
+        try:
+            # straight from the broker's retained store
+            view = wait_until(lambda: fresh.sessions().get(sid), 15)
+            assert view["status"] == "working"
+        finally:
+            fresh.stop()
+        agent.publish(load_payload("hook-Stop-2.json"))
+        wait_until(lambda: aggregator.sessions()[sid]["status"] == "waiting_for_input", 60)
+        wait_until(lambda: host_state(aggregator, "laptop") == "online", 30)
+        health = aggregator.get("/healthz")
+        assert health["broker_connected"] is True
+    finally:
+        agent.stop()
+
+
+def proc_start(pid: int) -> str:
+    """Field 22 of /proc/<pid>/stat, the value Claude Code stores as procStart on Linux."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procStart from /proc")
+def test_dead_claude_process_ends_the_session_with_process_exit(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """A registry file and a real process stand in for Claude Code: kill it, the session ends."""
+    claude = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    sid = "0f0e0d0c-1111-2222-3333-444455556666"
+    try:
+        agent = start_agent(own_broker, SESSIONBEAT_REGISTRY_POLL_INTERVAL="0.5")
+        registry = agent.state_dir / "claude" / "sessions"
+        registry.mkdir(parents=True)
+        (registry / f"{claude.pid}.json").write_text(
+            json.dumps(
+                {
+                    "pid": claude.pid,
+                    "sessionId": sid,
+                    "cwd": str(agent.state_dir),
+                    "startedAt": int(time.time() * 1000),
+                    "procStart": proc_start(claude.pid),
+                    "version": "2.1.232",
+                    "kind": "interactive",
+                    "status": "busy",
+                    "updatedAt": int(time.time() * 1000),
+                }
+            )
+        )
+        try:
+            view = wait_until(lambda: aggregator.sessions().get(sid), 15)
+            assert view["status"] == "working"
+            assert view["status_source"] == "registry"
+            claude.kill()
+            claude.wait()  # killed: its registry file stays behind, as after a crash
+            view = wait_until(
+                lambda: (s := aggregator.sessions()[sid])["published_status"] == "ended" and s,
+                KEEPALIVE + 5,
+            )
+        finally:
+            agent.stop()
+    finally:
+        claude.kill()
+    assert view["end_reason"] == "process_exit"
