@@ -73,9 +73,7 @@ def test_killed_agent_goes_offline_within_two_seconds(
 def test_frozen_agent_goes_offline_and_its_late_will_does_not_kill_it_again(
     own_broker: LocalBroker, aggregator: Aggregator
 ) -> None:
-    """SIGSTOP (network silently gone): offline within 1.5 x keepalive + 7 s; SIGCONT: back
-    online with a new bdseq, and the old Will does not flip it offline again.
-    """
+    """SIGSTOP: offline in < 1.5 x keepalive + 7 s; SIGCONT: online, no late Will flip."""
     agent = start_agent(own_broker)
     try:
         agent.publish(load_payload("hook-SessionStart-1.json"))
