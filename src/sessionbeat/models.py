@@ -327,3 +327,34 @@ class HistoryPage(BaseModel):
     offset: int
     limit: int
     next_offset: int | None
+
+
+class Health(BaseModel):
+    """The aggregator's health (``GET /healthz``): HTTP 200 when ``status`` is ``ok``, else 503.
+
+    ``status`` is ``ok`` while the aggregator is connected to the broker. ``now`` is the
+    aggregator's clock (``sessionbeat doctor`` measures clock skew against it);
+    ``last_message_at`` is when the last MQTT message arrived (None before the first);
+    ``history_ok`` is False while the SQLite history cannot be written.
+    """
+
+    status: Literal["ok", "degraded"]
+    broker_connected: bool
+    now: datetime
+    sessions: int
+    hosts: int
+    last_message_at: datetime | None
+    history_ok: bool
+    version: str
+
+
+class SessionRemoved(BaseModel):
+    """A session left the live state (``GET /events``, event ``removed``).
+
+    ``reason`` is ``ended`` or ``expired`` (reaped by the aggregator) or ``cleared`` (its
+    retained topic was cleared by someone else).
+    """
+
+    host: str
+    session_id: str
+    reason: str

@@ -1,10 +1,98 @@
-"""Run the aggregator (to be written)."""
+"""``sessionbeat aggregator``: run the aggregator (MQTT in, HTTP API out) until stopped.
+
+uvicorn serves the API in the main thread; paho's own thread receives MQTT. SIGTERM and Ctrl-C
+stop both cleanly: the HTTP server drains, then the service stops its reaper, flushes the
+history and disconnects from the broker. The command prints the API's URL once it listens
+(``--port 0`` picks a free port and prints it).
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import socket
+from typing import Annotated, Any
+
 import typer
 
+from sessionbeat.cli_support import get_settings
+from sessionbeat.errors import ConfigError
 
-def aggregator(ctx: typer.Context) -> None:
-    """Run the aggregator."""
-    raise typer.Exit(1)
+log = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN = 3
+"""Seconds uvicorn waits for open requests (``/events`` streams) before closing them."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Return a listening TCP socket on ``host:port`` (port 0: a free one).
+
+    Raises ``ConfigError`` when the address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def aggregator(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="HTTP bind address (default 127.0.0.1)")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="HTTP port (default 8787; 0: a free one)"),
+    ] = None,
+) -> None:
+    """Run the aggregator: subscribe to the broker and serve the JSON API and /metrics."""
+    import uvicorn
+
+    from sessionbeat.aggregator.api import create_app
+    from sessionbeat.aggregator.service import AggregatorService
+
+    settings = get_settings(ctx)
+    bind = host or settings.http_host
+    sock = listen_socket(bind, settings.http_port if port is None else port)
+    actual = sock.getsockname()[1]
+    shown = f"[{bind}]" if ":" in bind else bind
+    url = f"http://{shown}:{actual}"
+    service = AggregatorService(settings)
+    app = create_app(service, settings, manage_service=True)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # keep the logging configured by the root command
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+    )
+    server = uvicorn.Server(config)
+    typer.echo(
+        f"sessionbeat aggregator: API on {url} (broker {settings.broker.display()}, "
+        f"history {settings.history_path})"
+    )
+    log.info("serving the API on %s", url)
+    # uvicorn re-raises the signal that stopped it once it has shut down (lifespan included);
+    # these handlers make that re-raise a no-op, so a clean stop exits 0.
+    stopped_by: list[int] = []
+
+    def _note(signum: int, frame: Any) -> None:
+        stopped_by.append(signum)
+
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+    if not server.started:
+        raise typer.Exit(1)
+    log.info("aggregator exited")

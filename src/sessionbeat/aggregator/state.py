@@ -94,13 +94,18 @@ class HostRecord:
 
 @dataclass(slots=True)
 class Counters:
-    """Monotonic counts since start (exported as Prometheus ``_total`` counters)."""
+    """Monotonic counts since start (exported as Prometheus ``_total`` counters).
+
+    ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk);
+    the service sets it, the pure core never does.
+    """
 
     received: int = 0
     accepted: int = 0
     out_of_order: int = 0
     stale_deaths: int = 0
     removed: int = 0
+    history_errors: int = 0
     rejected: Counter[RejectReason] = field(default_factory=Counter)
     reaped: Counter[str] = field(default_factory=Counter)
     hook_events: Counter[str] = field(default_factory=Counter)
@@ -361,19 +366,23 @@ def _apply_host(
     return Applied(Outcome.ACCEPTED)
 
 
-def expire(state: AggregatorState, now: datetime) -> list[Reaped]:
+def expire(
+    state: AggregatorState, now: datetime, changed: list[SessionKey] | None = None
+) -> list[Reaped]:
     """Advance time to ``now``: update derived statuses and reap dead sessions.
 
     Records derived changes (idle, stale) in each session's timeline, removes sessions ``ended``
     for more than ``ended_linger`` seconds (reason ``ended``) or not heard from for more than
     ``reap_after`` seconds (reason ``expired``), counts them in ``state.counters.reaped`` and
-    returns them so the caller can write the history and clear their retained topics.
+    returns them so the caller can write the history and clear their retained topics. When
+    ``changed`` is a list, the keys of the sessions whose effective status changed (and that
+    stay live) are appended to it, so the caller can tell its readers.
     """
     timings = state.timings
     reaped: list[Reaped] = []
     for key, record in list(state.sessions.items()):
         status = effective_status(record, state.hosts.get(key[0]), now, timings)
-        _set_effective(record, status, now, record.beat.event)
+        moved = _set_effective(record, status, now, record.beat.event)
         reason: str | None = None
         if status is SessionStatus.ENDED:
             if _seconds(now - record.status_since) >= timings.ended_linger:
@@ -384,4 +393,6 @@ def expire(state: AggregatorState, now: datetime) -> list[Reaped]:
             del state.sessions[key]
             state.counters.reaped[reason] += 1
             reaped.append(Reaped(key, record, reason))
+        elif moved and changed is not None:
+            changed.append(key)
     return reaped

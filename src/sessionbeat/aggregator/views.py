@@ -19,6 +19,7 @@ from sessionbeat.aggregator.state import (
     idle_seconds,
 )
 from sessionbeat.models import (
+    HistoryEntry,
     HostState,
     HostView,
     SessionDetail,
@@ -125,6 +126,40 @@ def session_detail(
     """Build the API detail of one session: its view plus its status timeline."""
     view = session_view(record, host, now, state)
     return SessionDetail(**view.model_dump(), timeline=list(record.timeline))
+
+
+def history_entry(
+    record: SessionRecord,
+    host: HostRecord | None,
+    now: datetime,
+    state: AggregatorState,
+    reap_reason: str,
+) -> HistoryEntry:
+    """Build the history row of a session leaving the live state at ``now``.
+
+    ``reap_reason`` is ``ended`` or ``expired`` (``aggregator.state.expire``) or ``cleared``
+    (its retained topic was emptied by someone else). ``status`` is its last effective status.
+    """
+    beat = record.beat
+    return HistoryEntry(
+        session_id=beat.session_id,
+        host=beat.host,
+        repo=beat.repo,
+        branch=beat.branch,
+        cwd=beat.cwd,
+        model=beat.model,
+        task=beat.task,
+        status=effective_status(record, host, now, state.timings),
+        end_reason=beat.end_reason,
+        reap_reason=reap_reason,
+        started_at=beat.started_at,
+        last_activity_at=beat.last_activity_at,
+        reaped_at=now,
+        context_tokens=beat.context_tokens,
+        context_window=beat.context_window,
+        transcript_path=beat.transcript_path,
+        timeline=list(record.timeline),
+    )
 
 
 def _sort_key(view: SessionView) -> tuple[int, float, str, str]:

@@ -1,0 +1,294 @@
+"""The aggregator's HTTP API (FastAPI). Every response model is in ``sessionbeat.models``.
+
+Endpoints (JSON unless said otherwise):
+
+* ``GET /healthz`` -> :class:`~sessionbeat.models.Health`; HTTP 503 while the broker is not
+  connected, so container healthchecks work. Never needs the token.
+* ``GET /sessions?host=&repo=&status=&all=`` -> ``list[SessionView]``, needs-approval first,
+  then newest first. Stale and ended sessions are left out unless ``all=true`` (or asked for
+  with ``status=``).
+* ``GET /sessions/{id}?host=`` -> :class:`~sessionbeat.models.SessionDetail` of a **live**
+  session (with its status timeline); 404 otherwise. A reaped session is not returned here, so
+  the response has one shape: ask ``GET /history/{id}`` for it (the 404's ``detail`` says so
+  when the history has it).
+* ``GET /sessions/{id}/export?format=json|md&host=`` -> the session as a JSON document or a
+  Markdown report, live or else from the history (a download: ``Content-Disposition``).
+* ``GET /hosts`` -> ``list[HostView]``; ``GET /summary`` -> :class:`~sessionbeat.models.Summary`.
+* ``GET /history?limit=&offset=&host=&repo=&since=&until=`` -> :class:`HistoryPage`, newest
+  first; ``since``/``until`` are ISO 8601 times bounding ``reaped_at`` (``[since, until)``).
+* ``GET /history/export?format=json|md&host=&repo=&since=&until=&limit=`` -> every matching
+  entry (up to ``limit``) as a JSON array or a Markdown report.
+* ``GET /history/{id}?host=`` -> the newest :class:`HistoryEntry` of a reaped session, or 404.
+* ``GET /events`` -> Server-Sent Events (FastAPI's built-in ``EventSourceResponse``): first a
+  ``ready`` event, then ``session`` (data: ``SessionView``), ``removed`` (``SessionRemoved``) and
+  ``host`` (``HostView``) events as the state changes. Changes to one session between two
+  deliveries are merged into one event with the latest state.
+* ``GET /metrics`` -> the Prometheus text exposition of the service's registry.
+
+When ``settings.api_token`` is set, every endpoint but ``/healthz`` requires
+``Authorization: Bearer <token>`` (401 otherwise). Named errors become statuses here:
+``NotFoundError`` 404, ``HistoryUnavailableError`` 503, ``TopicError`` 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+
+from sessionbeat import __version__
+from sessionbeat.aggregator import exports
+from sessionbeat.aggregator.exports import ExportFormat
+from sessionbeat.aggregator.history import EXPORT_LIMIT, HistoryUnavailableError
+from sessionbeat.aggregator.service import AggregatorService
+from sessionbeat.aggregator.views import SessionFilter
+from sessionbeat.errors import NotFoundError, SessionbeatError, TopicError
+from sessionbeat.models import (
+    Health,
+    HistoryEntry,
+    HistoryPage,
+    HostView,
+    SessionDetail,
+    SessionStatus,
+    SessionView,
+    Summary,
+)
+from sessionbeat.settings import Settings
+
+EVENTS_WAKEUP = 1.0
+"""Seconds an ``/events`` stream waits for changes before checking for shutdown."""
+
+ERROR_STATUS: dict[type[SessionbeatError], int] = {
+    NotFoundError: 404,
+    HistoryUnavailableError: 503,
+    TopicError: 400,
+}
+"""HTTP status of each named error; any other ``SessionbeatError`` is a 500."""
+
+HostQuery = Annotated[str | None, Query(description="only this host id")]
+RepoQuery = Annotated[str | None, Query(description="only this repo (git top-level name)")]
+SinceQuery = Annotated[datetime | None, Query(description="reaped at or after (ISO 8601)")]
+UntilQuery = Annotated[datetime | None, Query(description="reaped before (ISO 8601)")]
+FormatQuery = Annotated[ExportFormat, Query(description="json or md (Markdown)")]
+
+
+_BEARER = HTTPBearer(auto_error=False, description="the aggregator's api_token")
+
+
+def _token_guard(settings: Settings) -> Callable[..., None]:
+    """Return a dependency enforcing ``Authorization: Bearer <api_token>`` when one is set."""
+    expected = settings.api_token.get_secret_value() if settings.api_token else None
+
+    def require_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
+        if expected is None:
+            return
+        if credentials is None or not secrets.compare_digest(
+            credentials.credentials.encode(), expected.encode()
+        ):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong bearer token (Authorization: Bearer <token>)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return require_token
+
+
+def _download(body: str, fmt: ExportFormat, stem: str) -> Response:
+    return Response(
+        content=body,
+        media_type=exports.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{exports.filename(stem, fmt)}"'},
+    )
+
+
+def create_app(
+    service: AggregatorService, settings: Settings, *, manage_service: bool = False
+) -> FastAPI:
+    """Build the FastAPI app serving ``service``'s state.
+
+    With ``manage_service`` the app's lifespan starts the service and stops it on shutdown
+    (what ``sessionbeat aggregator`` does); otherwise the caller starts and stops it.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if manage_service:
+            service.start()
+        try:
+            yield
+        finally:
+            if manage_service:
+                await run_in_threadpool(service.stop)
+
+    app = FastAPI(
+        title="sessionbeat aggregator",
+        version=__version__,
+        description="Live Claude Code sessions across hosts (see docs/architecture.md).",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(SessionbeatError)
+    async def named_error(request: Request, exc: SessionbeatError) -> JSONResponse:
+        status = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+    def healthz() -> JSONResponse:
+        """Health: 200 while connected to the broker, 503 otherwise (body says why)."""
+        health = service.health()
+        return JSONResponse(
+            status_code=200 if health.broker_connected else 503,
+            content=health.model_dump(mode="json"),
+        )
+
+    router = APIRouter(dependencies=[Depends(_token_guard(settings))])
+    _add_session_routes(router, service)
+    _add_history_routes(router, service)
+
+    @router.get("/hosts", response_model=list[HostView])
+    def hosts() -> list[HostView]:
+        """Every known host with its state and live session counts."""
+        return service.hosts()
+
+    @router.get("/summary", response_model=Summary)
+    def summary() -> Summary:
+        """Totals for the phone's first line."""
+        return service.summary()
+
+    @router.get("/metrics", response_class=Response)
+    def metrics() -> Response:
+        """Prometheus text exposition of the aggregator's registry."""
+        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/events", response_class=EventSourceResponse)
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        """Server-Sent Events: ``ready``, then ``session``, ``removed`` and ``host`` changes."""
+        sub = service.feed.subscribe(asyncio.get_running_loop())
+        try:
+            yield ServerSentEvent(event="ready", data=service.health())
+            while not sub.closed:
+                batch = await sub.next_batch(EVENTS_WAKEUP)
+                if batch:
+                    for name, model in await run_in_threadpool(service.render_changes, batch):
+                        yield ServerSentEvent(event=name, data=model)
+        finally:
+            service.feed.unsubscribe(sub)
+
+    app.include_router(router)
+    return app
+
+
+def _add_session_routes(router: APIRouter, service: AggregatorService) -> None:
+    @router.get("/sessions", response_model=list[SessionView])
+    def list_sessions(
+        host: HostQuery = None,
+        repo: RepoQuery = None,
+        status: Annotated[SessionStatus | None, Query(description="only this status")] = None,
+        all: Annotated[bool, Query(description="also stale and ended sessions")] = False,
+    ) -> list[SessionView]:
+        """Live sessions, needs-approval first, then newest first."""
+        return service.sessions(SessionFilter(host=host, repo=repo, status=status, all=all))
+
+    @router.get(
+        "/sessions/{session_id}",
+        response_model=SessionDetail,
+        responses={404: {"description": "no live session with this id"}},
+    )
+    def session(session_id: str, host: HostQuery = None) -> SessionDetail:
+        """One live session with its status timeline."""
+        try:
+            return service.session(session_id, host)
+        except NotFoundError as exc:
+            reaped = _find_reaped(service, session_id, host)
+            if reaped is not None:
+                raise NotFoundError(
+                    f"{exc}; it was reaped at {reaped.reaped_at.isoformat()} "
+                    f"({reaped.reap_reason}): see /history/{session_id}"
+                ) from None
+            raise
+
+    @router.get("/sessions/{session_id}/export", response_class=Response)
+    def export_session(
+        session_id: str, format: FormatQuery = ExportFormat.JSON, host: HostQuery = None
+    ) -> Response:
+        """One session, live or reaped, as a JSON document or a Markdown report."""
+        item: SessionDetail | HistoryEntry
+        try:
+            item = service.session(session_id, host)
+        except NotFoundError:
+            reaped = _find_reaped(service, session_id, host)
+            if reaped is None:
+                raise NotFoundError(f"no session {session_id!r} live or in the history") from None
+            item = reaped
+        if format is ExportFormat.MD:
+            body = exports.sessions_markdown([item], f"Claude Code session {session_id}")
+        else:
+            body = exports.to_json(item)
+        return _download(body, format, f"session-{session_id}")
+
+
+def _find_reaped(
+    service: AggregatorService, session_id: str, host: str | None
+) -> HistoryEntry | None:
+    try:
+        return service.history.find(session_id, host)
+    except HistoryUnavailableError:
+        return None
+
+
+def _add_history_routes(router: APIRouter, service: AggregatorService) -> None:
+    @router.get("/history", response_model=HistoryPage)
+    def history(
+        limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = 50,
+        offset: Annotated[int, Query(ge=0, description="entries to skip")] = 0,
+        host: HostQuery = None,
+        repo: RepoQuery = None,
+        since: SinceQuery = None,
+        until: UntilQuery = None,
+    ) -> HistoryPage:
+        """Reaped sessions, newest first, one page at a time."""
+        return service.history.page(
+            limit=limit, offset=offset, host=host, repo=repo, since=since, until=until
+        )
+
+    @router.get("/history/export", response_class=Response)
+    def export_history(
+        format: FormatQuery = ExportFormat.JSON,
+        host: HostQuery = None,
+        repo: RepoQuery = None,
+        since: SinceQuery = None,
+        until: UntilQuery = None,
+        limit: Annotated[int, Query(ge=1, le=EXPORT_LIMIT)] = EXPORT_LIMIT,
+    ) -> Response:
+        """Reaped sessions, newest first, as a JSON array or a Markdown report."""
+        items = service.history.entries(host=host, repo=repo, since=since, until=until, limit=limit)
+        if format is ExportFormat.MD:
+            body = exports.sessions_markdown(list(items), "Claude Code session history")
+        else:
+            body = exports.to_json(list(items))
+        return _download(body, format, "sessionbeat-history")
+
+    @router.get(
+        "/history/{session_id}",
+        response_model=HistoryEntry,
+        responses={404: {"description": "not in the history"}},
+    )
+    def history_entry(session_id: str, host: HostQuery = None) -> HistoryEntry:
+        """Return the newest history entry of a reaped session."""
+        entry = service.history.find(session_id, host)
+        if entry is None:
+            raise NotFoundError(f"session {session_id!r} is not in the history")
+        return entry

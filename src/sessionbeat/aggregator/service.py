@@ -1,0 +1,451 @@
+"""The aggregator service: MQTT in, pure state core behind a lock, reaper, history, readers.
+
+Threads:
+
+* paho's network thread (``loop_start``) calls :meth:`AggregatorService._on_message`, which
+  applies each message to the :class:`~sessionbeat.aggregator.state.AggregatorState` under
+  ``self.lock``;
+* the reaper thread runs :func:`~sessionbeat.aggregator.state.expire` about once a second,
+  writes reaped sessions to the SQLite history and clears their retained topics;
+* readers (HTTP handlers, the Prometheus collector) take the lock briefly to build views or a
+  :class:`~sessionbeat.aggregator.snapshot.StateSnapshot`.
+
+**The subscription is QoS 0, on purpose.** A cold start replays every retained session at once
+(10,000 and more). Measured with stock Mosquitto limits (``max_queued_messages 1000``,
+``max_inflight_messages 20``), a QoS 1 subscriber to ``sessionbeat/v1/#`` received only 1,020 of
+10,000 retained messages, silently; a QoS 0 subscription is never queued against those limits
+and got all of them (docs/architecture.md, "Measured here"). QoS 0 loses nothing we cannot get
+back: every beat is retained and a reconnect (clean start) replays the whole retained snapshot,
+and the ordering rule (``sent_at``, ``seq``) makes the replay idempotent.
+
+Rejected messages are counted in the state's counters and logged once per (reason, host or
+topic) at WARNING with the reason; repeats go to DEBUG.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from pydantic import BaseModel
+
+from sessionbeat import __version__, topics
+from sessionbeat.aggregator import views
+from sessionbeat.aggregator.events import ChangeFeed, ChangeKey
+from sessionbeat.aggregator.history import History
+from sessionbeat.aggregator.snapshot import StateSnapshot, take_snapshot
+from sessionbeat.aggregator.state import (
+    AggregatorState,
+    Applied,
+    Message,
+    Outcome,
+    SessionKey,
+    Timings,
+    apply,
+    expire,
+)
+from sessionbeat.errors import NotFoundError, RejectReason, TopicError
+from sessionbeat.models import (
+    Health,
+    HistoryEntry,
+    HostView,
+    SessionDetail,
+    SessionRemoved,
+    SessionView,
+    Summary,
+    utc_now,
+)
+from sessionbeat.mqtt import connect_properties, make_client, reason_text
+from sessionbeat.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_QOS = 0
+"""QoS of the aggregator's subscription: 0, so a retained flood cannot be cut (module doc)."""
+
+REAP_INTERVAL = 1.0
+"""Seconds between two runs of the reaper."""
+
+PRUNE_INTERVAL = 3600.0
+"""Seconds between two prunes of the history."""
+
+MAX_LOGGED_ORIGINS = 10_000
+"""Distinct (reason, origin) pairs remembered for log-once; beyond this, rejects log at DEBUG."""
+
+ChangeEvent = tuple[str, BaseModel]
+"""An event for ``GET /events``: (``session`` | ``removed`` | ``host``, its payload model)."""
+
+
+def _origin(topic: str) -> str:
+    """Return the host part of a sessionbeat topic, else the (cut) topic: the log-once key."""
+    parts = topic.split("/", 3)
+    if len(parts) >= 3 and parts[0] == "sessionbeat" and topics.is_valid_id(parts[2]):
+        return parts[2]
+    return topic[:120]
+
+
+class AggregatorService:
+    """The running aggregator: one MQTT client, the state, the reaper and the history.
+
+    ``settings`` gives the broker, the timings (seconds) and the history path; ``clock``
+    returns aware UTC datetimes (tests inject one); ``registry`` is the Prometheus registry the
+    :class:`~sessionbeat.exporter.collector.SessionbeatCollector` is registered in (default: a
+    new registry that also holds the process and platform collectors). ``reap_interval`` is
+    the reaper's period in seconds; ``history`` replaces the default store (tests).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+        registry: CollectorRegistry | None = None,
+        *,
+        reap_interval: float = REAP_INTERVAL,
+        history: History | None = None,
+    ) -> None:
+        from sessionbeat.exporter.collector import SessionbeatCollector
+
+        self.settings = settings
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.state = AggregatorState(
+            timings=Timings(
+                stale_after=settings.stale_after,
+                idle_after=settings.idle_after,
+                reap_after=settings.reap_after,
+                ended_linger=settings.ended_linger,
+            )
+        )
+        self.history = history or History(
+            settings.history_path, settings.history_keep_days, clock=clock
+        )
+        self.feed = ChangeFeed()
+        self.reap_interval = reap_interval
+        if registry is None:
+            registry = CollectorRegistry()
+            ProcessCollector(registry=registry)
+            PlatformCollector(registry=registry)
+        self.registry = registry
+        registry.register(SessionbeatCollector(self.snapshot))
+        self.client_id = f"sessionbeat-aggregator-{settings.host}-{uuid.uuid4().hex[:8]}"
+        self.client = make_client(self.client_id, settings.broker, ca_file=settings.broker_ca_file)
+        self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.broker_connected = False
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._reaper: threading.Thread | None = None
+        self._pending_history: list[HistoryEntry] = []
+        self._logged: set[tuple[RejectReason, str]] = set()
+        self._unreachable_logged = False
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the history, connect to the broker (in the background) and start the reaper.
+
+        Returns at once; paho keeps reconnecting with backoff while the broker is away
+        (:attr:`broker_connected` tells). Use :meth:`wait_connected` to wait.
+        """
+        if self._started:
+            return
+        self._started = True
+        self.history.open()
+        self._sync_history_errors()
+        broker = self.settings.broker
+        log.info("connecting to %s as %s", broker.display(), self.client_id)
+        self.client.connect_async(
+            broker.host,
+            broker.port,
+            keepalive=self.settings.mqtt_keepalive,
+            clean_start=True,
+            properties=connect_properties(0),
+        )
+        self.client.loop_start()
+        self._reaper = threading.Thread(
+            target=self._reap_loop, name="sessionbeat-reaper", daemon=True
+        )
+        self._reaper.start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until connected and subscribed; return the flag."""
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the reaper, disconnect cleanly, close the readers' streams and the history."""
+        if not self._started:
+            return
+        self._started = False
+        self._stop.set()
+        if self._reaper is not None:
+            self._reaper.join(timeout=10)
+        self._flush_history()
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.broker_connected = False
+        self._connected.clear()
+        self.feed.close()
+        self.history.close()
+        log.info("aggregator stopped")
+
+    # -- MQTT callbacks (paho's thread) ------------------------------------------------------
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if reason_code.is_failure:
+            log.warning(
+                "broker %s refused the connection: %s",
+                self.settings.broker.display(),
+                reason_text(reason_code),
+            )
+            return
+        client.subscribe(topics.SUBSCRIBE_ALL, qos=SUBSCRIBE_QOS)
+        self.broker_connected = True
+        self._unreachable_logged = False
+        self._connected.set()
+        log.info(
+            "connected to %s; subscribed to %s (QoS %d)",
+            self.settings.broker.display(),
+            topics.SUBSCRIBE_ALL,
+            SUBSCRIBE_QOS,
+        )
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        level = logging.DEBUG if self._unreachable_logged else logging.WARNING
+        self._unreachable_logged = True
+        log.log(
+            level,
+            "cannot reach broker %s; retrying with backoff",
+            self.settings.broker.display(),
+        )
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        was_connected = self.broker_connected
+        self.broker_connected = False
+        self._connected.clear()
+        if was_connected and not self._stop.is_set():
+            log.warning(
+                "lost the broker connection (%s); reconnecting with backoff",
+                reason_text(reason_code),
+            )
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # MQTT requires UTF-8 topics; a broker might not check
+            topic = msg._topic.decode("utf-8", "replace")
+        try:
+            self.ingest(Message(topic, msg.payload, msg.retain))
+        except Exception:  # never let a bug kill paho's network thread
+            log.exception("unexpected error on a message for %s", topic[:200])
+
+    def ingest(self, message: Message) -> Applied:
+        """Apply one MQTT message now (the ingest path; also used by benchmarks and tests).
+
+        Returns what :func:`~sessionbeat.aggregator.state.apply` did.
+        """
+        now = self.clock()
+        with self.lock:
+            applied = apply(self.state, message, now)
+            outcome = applied.outcome
+            if outcome is Outcome.REMOVED and applied.removed is not None:
+                self._pending_history.append(
+                    views.history_entry(
+                        applied.removed,
+                        self.state.hosts.get(applied.removed.beat.host),
+                        now,
+                        self.state,
+                        "cleared",
+                    )
+                )
+            if self.feed.active:
+                self._notify(message.topic, applied)
+        if outcome is Outcome.REJECTED:
+            self._log_reject(message.topic, applied)
+        return applied
+
+    def _notify(self, topic: str, applied: Applied) -> None:
+        """Tell the readers what ``applied`` changed (caller holds the lock)."""
+        outcome = applied.outcome
+        if applied.key is not None:
+            if outcome is Outcome.ACCEPTED:
+                self.feed.push(applied.key)
+            elif outcome is Outcome.REMOVED:
+                self.feed.push(applied.key, "cleared")
+            return
+        if outcome not in (Outcome.ACCEPTED, Outcome.REMOVED):
+            return
+        try:
+            host = topics.parse(topic).host
+        except TopicError:
+            return
+        self.feed.push(host)
+        for key in self.state.sessions:
+            if key[0] == host:
+                self.feed.push(key)
+
+    def _log_reject(self, topic: str, applied: Applied) -> None:
+        assert applied.reason is not None
+        key = (applied.reason, _origin(topic))
+        first = key not in self._logged and len(self._logged) < MAX_LOGGED_ORIGINS
+        if first:
+            self._logged.add(key)
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "rejected a message on %s: %s (%s)%s",
+            topic[:200],
+            applied.reason.value,
+            applied.detail,
+            "; further ones like it are logged at DEBUG" if first else "",
+        )
+
+    # -- reaper ------------------------------------------------------------------------------
+
+    def _reap_loop(self) -> None:
+        next_prune = 0.0
+        elapsed = 0.0
+        while not self._stop.wait(self.reap_interval):
+            try:
+                self.reap()
+                elapsed += self.reap_interval
+                if elapsed >= next_prune:
+                    self.history.prune()
+                    next_prune = elapsed + PRUNE_INTERVAL
+            except Exception:  # the reaper must survive anything
+                log.exception("reaper run failed")
+
+    def reap(self) -> list[HistoryEntry]:
+        """Run one reaper pass now: expire, write the history, clear the retained topics.
+
+        Returns the history entries of the sessions reaped in this pass (reasons ``ended`` and
+        ``expired``); entries of sessions cleared by others are written too.
+        """
+        now = self.clock()
+        changed: list[SessionKey] = []
+        with self.lock:
+            reaped = expire(self.state, now, changed)
+            entries = [
+                views.history_entry(
+                    r.record, self.state.hosts.get(r.key[0]), now, self.state, r.reason
+                )
+                for r in reaped
+            ]
+            if self.feed.active:
+                for key in changed:
+                    self.feed.push(key)
+                for r in reaped:
+                    self.feed.push(r.key, r.reason)
+        for r in reaped:
+            host, session_id = r.key
+            log.info("reaped %s/%s (%s)", host, session_id, r.reason)
+            self.client.publish(topics.session_topic(host, session_id), b"", qos=1, retain=True)
+        self._flush_history(entries)
+        return entries
+
+    def _flush_history(self, entries: list[HistoryEntry] | None = None) -> None:
+        with self.lock:
+            pending, self._pending_history = self._pending_history, []
+        batch = [*(entries or []), *pending]
+        if batch:
+            self.history.add(batch)
+            self._sync_history_errors()
+
+    def _sync_history_errors(self) -> None:
+        with self.lock:
+            self.state.counters.history_errors = self.history.errors
+
+    # -- readers -----------------------------------------------------------------------------
+
+    def snapshot(self) -> StateSnapshot:
+        """Return a consistent copy of the state's facts at the clock's now (for the exporter)."""
+        now = self.clock()
+        with self.lock:
+            return take_snapshot(self.state, now, self.broker_connected)
+
+    def sessions(self, flt: views.SessionFilter | None = None) -> list[SessionView]:
+        """Return the live sessions matching ``flt`` in ``GET /sessions`` order."""
+        now = self.clock()
+        with self.lock:
+            return views.list_sessions(self.state, now, flt)
+
+    def session(self, session_id: str, host: str | None = None) -> SessionDetail:
+        """Return one live session with its timeline; raises ``NotFoundError``."""
+        now = self.clock()
+        with self.lock:
+            record = views.find_session(self.state, session_id, host)
+            if record is None:
+                where = f" on host {host!r}" if host else ""
+                raise NotFoundError(f"no live session {session_id!r}{where}")
+            return views.session_detail(
+                record, self.state.hosts.get(record.beat.host), now, self.state
+            )
+
+    def hosts(self) -> list[HostView]:
+        """Return every known host, sorted by id."""
+        now = self.clock()
+        with self.lock:
+            return views.list_hosts(self.state, now)
+
+    def summary(self) -> Summary:
+        """Return the totals of ``GET /summary``."""
+        now = self.clock()
+        with self.lock:
+            return views.summarize(self.state, now, self.broker_connected)
+
+    def health(self) -> Health:
+        """Return the health document of ``GET /healthz``."""
+        now = self.clock()
+        with self.lock:
+            sessions = len(self.state.sessions)
+            hosts = len(self.state.hosts)
+            last = self.state.last_message_at
+        connected = self.broker_connected
+        return Health(
+            status="ok" if connected else "degraded",
+            broker_connected=connected,
+            now=now,
+            sessions=sessions,
+            hosts=hosts,
+            last_message_at=last,
+            history_ok=self.history.ok,
+            version=__version__,
+        )
+
+    def render_changes(self, batch: dict[ChangeKey, str | None]) -> list[ChangeEvent]:
+        """Turn a batch of change keys into ``GET /events`` events with the current state.
+
+        A session key yields ``("session", SessionView)`` when the session is live, else
+        ``("removed", SessionRemoved)``; a host key yields ``("host", HostView)``.
+        """
+        now = self.clock()
+        out: list[ChangeEvent] = []
+        with self.lock:
+            host_views: dict[str, HostView] | None = None
+            for key, reason in batch.items():
+                if isinstance(key, str):
+                    if host_views is None:
+                        host_views = {h.host: h for h in views.list_hosts(self.state, now)}
+                    if key in host_views:
+                        out.append(("host", host_views[key]))
+                    continue
+                record = self.state.sessions.get(key)
+                if record is None:
+                    removed = SessionRemoved(
+                        host=key[0], session_id=key[1], reason=reason or "cleared"
+                    )
+                    out.append(("removed", removed))
+                else:
+                    view = views.session_view(record, self.state.hosts.get(key[0]), now, self.state)
+                    out.append(("session", view))
+        return out
