@@ -1,7 +1,349 @@
-"""Read sessions from the aggregator (to be written)."""
+"""``sessionbeat sessions``: read sessions from the aggregator's API (list, show, history, export).
+
+Every command talks to ``settings.api_url`` (``--api-url`` / ``SESSIONBEAT_API_URL``) with the
+bearer token ``SESSIONBEAT_API_TOKEN`` if set. ``--json`` prints what the API returns, so
+scripts can use the CLI and the API interchangeably. An unreachable API is a one-line error and
+exit code 4; an unknown session exits 3 (``cli_support.EXIT_CODES``).
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from sessionbeat.cli_support import get_settings
+from sessionbeat.errors import ConfigError, NotFoundError
+from sessionbeat.models import SessionStatus, utc_now
+from sessionbeat.render import (
+    STATUS_STYLES,
+    ago,
+    ago_since,
+    duration,
+    parse_since,
+    percent,
+    short_id,
+    status_label,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sessionbeat.client import ApiClient
+    from sessionbeat.models import HistoryEntry, HistoryPage, SessionDetail, SessionView
+
 app = typer.Typer(help="Read sessions from the aggregator.", no_args_is_help=True)
+
+HISTORY_ROWS = 20
+"""History rows ``sessions list --all`` shows (``sessions history`` pages through all)."""
+
+HostOpt = Annotated[str | None, typer.Option("--host", help="only this host id")]
+RepoOpt = Annotated[str | None, typer.Option("--repo", help="only this repo")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="reaped since: 30m, 12h, 7d or an ISO 8601 time")
+]
+
+
+def _client(ctx: typer.Context) -> ApiClient:
+    from sessionbeat.client import ApiClient
+
+    settings = get_settings(ctx)
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    return ApiClient(settings.api_url, token=token)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_since(text, utc_now())
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _doing(view: SessionView) -> str:
+    """Return the task, with the tool in use first while working or awaiting approval."""
+    busy = view.status in (SessionStatus.WORKING, SessionStatus.NEEDS_APPROVAL)
+    parts = [p for p in (view.tool if busy else None, view.task) if p]
+    return " · ".join(parts) or "-"
+
+
+def _sessions_table(views: list[SessionView]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("HOST", "REPO", "ID", "STATUS", "TASK / TOOL", "CTX", "ACTIVE"):
+        table.add_column(name, overflow="fold" if name == "TASK / TOOL" else "ellipsis")
+    for v in views:
+        label = status_label(v.status.value)
+        if v.waiting_seconds is not None:
+            label += f" {duration(v.waiting_seconds)}"
+        active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
+        table.add_row(
+            v.host,
+            v.repo or "-",
+            short_id(v.session_id),
+            Text(label, style=STATUS_STYLES.get(v.status.value, "")),
+            _doing(v),
+            percent(v.context_pct),
+            ago(active),
+        )
+    return table
+
+
+def _history_table(page: HistoryPage) -> Any:
+    from rich.table import Table
+
+    now = utc_now()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("HOST", "REPO", "ID", "LAST STATUS", "WHY", "REAPED", "LENGTH", "TASK"):
+        table.add_column(name, overflow="fold" if name == "TASK" else "ellipsis")
+    for e in page.items:
+        end = e.last_activity_at or e.reaped_at
+        length = (end - e.started_at).total_seconds() if e.started_at else None
+        why = e.reap_reason + (f" ({e.end_reason})" if e.end_reason else "")
+        table.add_row(
+            e.host,
+            e.repo or "-",
+            short_id(e.session_id),
+            status_label(e.status.value),
+            why,
+            ago_since(e.reaped_at, now),
+            duration(length),
+            e.task or "-",
+        )
+    return table
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    repo: RepoOpt = None,
+    status: Annotated[
+        SessionStatus | None, typer.Option("--status", help="only this status")
+    ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option("--all", "-a", help="also stale and ended sessions, and the history"),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List live sessions: needs-approval first, then the most recent.
+
+    ``--json`` prints exactly the array ``GET /sessions`` returns for the same filters.
+    """
+    with _client(ctx) as api:
+        if as_json:
+            _print_json(api.sessions_json(host=host, repo=repo, status=status, all=all_))
+            return
+        views = api.list_sessions(host=host, repo=repo, status=status, all=all_)
+        history = api.history(limit=HISTORY_ROWS, host=host, repo=repo) if all_ else None
+    console = _console()
+    if views:
+        console.print(_sessions_table(views))
+    else:
+        hint = "" if all_ else " (--all also shows stale, ended and reaped sessions)"
+        console.print(f"No live sessions{hint}.")
+    if history is not None:
+        console.print()
+        console.print(f"[bold]History[/bold] ({history.total} reaped)")
+        if history.items:
+            console.print(_history_table(history))
+        if history.total > len(history.items):
+            console.print(
+                f"{len(history.items)} newest shown; `sessionbeat sessions history` for more."
+            )
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    host: HostOpt = None,
+    repo: RepoOpt = None,
+    since: SinceOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="entries per page")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="entries to skip")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """List reaped sessions from the aggregator's history, newest first."""
+    with _client(ctx) as api:
+        page = api.history(limit=limit, offset=offset, host=host, repo=repo, since=_since(since))
+    if as_json:
+        typer.echo(page.model_dump_json(indent=2))
+        return
+    console = _console()
+    if not page.items:
+        console.print("No reaped sessions match.")
+        return
+    console.print(_history_table(page))
+    end = page.offset + len(page.items)
+    more = f"; next: --offset {page.next_offset}" if page.next_offset is not None else ""
+    console.print(f"{page.offset + 1}-{end} of {page.total}{more}")
+
+
+def _resolve(api: ApiClient, session_id: str, host: str | None) -> tuple[str, str | None]:
+    """Expand a unique id prefix (as the tables show) to a full ``(session_id, host)``."""
+    candidates = {
+        (v.session_id, v.host)
+        for v in api.list_sessions(host=host, all=True)
+        if v.session_id.startswith(session_id)
+    }
+    if not candidates:
+        candidates = {
+            (e.session_id, e.host)
+            for e in api.history(limit=200, host=host).items
+            if e.session_id.startswith(session_id)
+        }
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    if not candidates:
+        raise NotFoundError(f"no session {session_id!r} live or in the recent history")
+    listing = ", ".join(f"{sid} on {h}" for sid, h in sorted(candidates))
+    raise NotFoundError(f"{session_id!r} is ambiguous: {listing}; give more of the id or --host")
+
+
+def _facts_table(item: SessionDetail | HistoryEntry) -> Any:
+    from rich.table import Table
+
+    from sessionbeat.models import HistoryEntry
+
+    now = utc_now()
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    rows: list[tuple[str, str]] = [
+        ("session", item.session_id),
+        ("host", item.host),
+        ("repo", item.repo or "-"),
+        ("branch", item.branch or "-"),
+        ("directory", item.cwd or "-"),
+        ("model", item.model or "-"),
+        ("status", status_label(item.status.value)),
+        ("task", item.task or "-"),
+    ]
+    if isinstance(item, HistoryEntry):
+        rows += [
+            ("reaped", f"{ago_since(item.reaped_at, now)} ({item.reap_reason})"),
+            ("end reason", item.end_reason or "-"),
+        ]
+    else:
+        rows += [
+            ("tool", item.tool or "-"),
+            ("subagents", str(item.subagents)),
+            ("context", percent(item.context_pct)),
+            ("last seen", ago(item.last_seen_seconds)),
+            ("age", duration(item.age_seconds)),
+        ]
+        if item.waiting_seconds is not None:
+            rows.append(("waiting", duration(item.waiting_seconds)))
+        if item.detail:
+            rows.append(("detail", item.detail))
+    rows += [
+        ("started", ago_since(item.started_at, now)),
+        ("transcript", item.transcript_path or "-"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def _timeline_table(item: SessionDetail | HistoryEntry) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("AT (UTC)", "STATUS", "EVENT"):
+        table.add_column(name)
+    for change in item.timeline:
+        table.add_row(
+            change.at.strftime("%Y-%m-%d %H:%M:%S"),
+            status_label(change.status.value),
+            change.event or "-",
+        )
+    return table
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="session id (or a unique prefix of it)")],
+    host: HostOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one session with its status timeline (live, else from the history)."""
+    item: SessionDetail | HistoryEntry
+    with _client(ctx) as api:
+        try:
+            item = api.session(session_id, host)
+        except NotFoundError:
+            full, found_host = _resolve(api, session_id, host)
+            try:
+                item = api.session(full, found_host)
+            except NotFoundError:
+                item = api.history_entry(full, found_host)
+    if as_json:
+        typer.echo(item.model_dump_json(indent=2))
+        return
+    console = _console()
+    from sessionbeat.models import HistoryEntry
+
+    if isinstance(item, HistoryEntry):
+        console.print("[bold]Reaped session[/bold] (from the history)")
+    console.print(_facts_table(item))
+    console.print()
+    console.print(_timeline_table(item))
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    session_id: Annotated[
+        str | None, typer.Argument(help="one session (live or reaped); omit for the history")
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="json or md (Markdown report)")
+    ] = "json",
+    host: HostOpt = None,
+    repo: RepoOpt = None,
+    since: SinceOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file, not stdout")
+    ] = None,
+) -> None:
+    """Export one session, or the reaped history, as JSON or a Markdown report."""
+    if fmt not in ("json", "md"):
+        raise ConfigError(f"--format must be json or md, not {fmt!r}")
+    with _client(ctx) as api:
+        if session_id is not None:
+            try:
+                body = api.export_session(session_id, "json" if fmt == "json" else "md", host)
+            except NotFoundError:
+                full, found_host = _resolve(api, session_id, host)
+                body = api.export_session(full, "json" if fmt == "json" else "md", found_host)
+        else:
+            body = api.export_history(
+                "json" if fmt == "json" else "md", host=host, repo=repo, since=_since(since)
+            )
+    if output is None:
+        typer.echo(body, nl=False)
+        return
+    try:
+        output.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    typer.echo(f"wrote {output} ({len(body.encode())} bytes)", err=True)
