@@ -16,7 +16,6 @@ from sessionbeat.models import HostState
 from tests.aggregator.support import (
     ManualClock,
     Publisher,
-    Watcher,
     beat,
     retained_now,
     running,

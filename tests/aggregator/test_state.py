@@ -95,7 +95,7 @@ def test_same_sent_at_is_ordered_by_seq(state: AggregatorState) -> None:
 def test_hook_sourced_session_goes_idle_after_idle_after(
     state: AggregatorState, published: PublishedStatus
 ) -> None:
-    """working / waiting_for_input with no hook activity for idle_after becomes idle."""
+    """Working / waiting_for_input with no hook activity for idle_after becomes idle."""
     b = beat(H, "s1", status=published, last_activity_at=at(0), sent_at=at(0))
     apply(state, msg(b), at(0))
     # keepalives keep it fresh (not stale) while the hook activity gets older
