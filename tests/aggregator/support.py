@@ -150,7 +150,7 @@ class Watcher:
         self._subscribed = threading.Event()
         self.client = make_client(f"test-watch-{uuid.uuid4().hex[:8]}", _address(broker))
         self.client.on_message = lambda c, u, m: self.messages.append(
-            (m.topic, m.payload, m.retain)
+            (m.topic, bytes(m.payload), m.retain)
         )
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_connect = lambda c, *a: c.subscribe(flt, qos=0)

@@ -219,7 +219,8 @@ def test_zero_length_payload_removes_a_session(state: AggregatorState) -> None:
 
 
 def _good() -> dict[str, object]:
-    return json.loads(beat(H, "s1").model_dump_json())
+    data: dict[str, object] = json.loads(beat(H, "s1").model_dump_json())
+    return data
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from sessionbeat import topics
 from sessionbeat.aggregator import views
 from sessionbeat.aggregator.state import AggregatorState, Message, Timings, apply, expire
 from sessionbeat.aggregator.views import SessionFilter
-from sessionbeat.models import HostState, HostStatus, SessionBeat, SessionStatus
+from sessionbeat.models import HostState, HostStatus, SessionBeat, SessionStatus, SessionView
 from tests.aggregator.support import T0, beat
 
 
@@ -35,8 +35,8 @@ def state() -> AggregatorState:
     return s
 
 
-def ids(views_: list[object]) -> list[str]:
-    return [v.session_id for v in views_]  # type: ignore[attr-defined]
+def ids(views_: list[SessionView]) -> list[str]:
+    return [v.session_id for v in views_]
 
 
 def test_default_list_hides_stale_and_ended_and_puts_approvals_first(

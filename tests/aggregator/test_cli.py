@@ -1,0 +1,91 @@
+"""``sessionbeat aggregator`` as a real process: prints its URL, serves, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from sessionbeat.aggregator.cli import listen_socket
+from sessionbeat.broker import LocalBroker
+from sessionbeat.cli import app
+from sessionbeat.errors import ConfigError
+from sessionbeat.models import utc_now
+from tests.aggregator.support import Publisher, beat, unique_host, wait_until
+
+
+def start(broker: LocalBroker, tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start ``sessionbeat aggregator --port 0`` and return it with the URL it printed."""
+    env = {
+        **os.environ,
+        "SESSIONBEAT_BROKER_URL": broker.url,
+        "SESSIONBEAT_HISTORY_DB": str(tmp / "history.sqlite3"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sessionbeat", "aggregator", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    assert match, f"no URL in {line!r}"
+    return proc, match.group(0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_aggregator_process_serves_and_stops_cleanly(
+    broker: LocalBroker, publisher: Publisher, tmp: Path, sig: signal.Signals
+) -> None:
+    """The command prints its URL, serves published sessions, and exits 0 on SIGTERM/Ctrl-C."""
+    proc, url = start(broker, tmp)
+    try:
+        wait_until(lambda: _status(url) == 200, what="healthz 200")
+        host = unique_host()
+        publisher.beat(beat(host, "s1", repo="web", sent_at=utc_now()))
+        wait_until(lambda: httpx.get(f"{url}/sessions", params={"host": host}).json())
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "aggregator stopped" in err
+    assert "Traceback" not in err
+
+
+def test_port_in_use_is_a_clear_error(broker: LocalBroker) -> None:
+    """A taken port is a one-line error with exit code 2, not a traceback."""
+    taken = listen_socket("127.0.0.1", 0)
+    try:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["--broker-url", broker.url, "aggregator", "--port", str(port)]
+        )
+    finally:
+        taken.close()
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_listen_socket_raises_config_error() -> None:
+    """Binding an address that is not local raises ConfigError."""
+    with pytest.raises(ConfigError):
+        listen_socket("192.0.2.1", 0)
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(f"{url}/healthz").status_code
+    except httpx.HTTPError:
+        return 0
