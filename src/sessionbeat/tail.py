@@ -13,7 +13,7 @@ import contextlib
 import queue
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -27,49 +27,53 @@ CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the first connection to the broker."""
 
 
-def _local_time(moment: datetime | None) -> str:
-    if moment is None:
-        return "--:--:--"
+def _local_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
 
 
-def format_message(topic: str, payload: bytes, retained: bool) -> tuple[str, str]:
+def format_message(
+    topic: str, payload: bytes, retained: bool, received: datetime | None = None
+) -> tuple[str, str]:
     """Return one readable line for an MQTT message and its rich style.
 
-    Takes the topic, the raw payload and the retained flag; never raises (an invalid topic or
-    payload gives a line saying so, with the reason).
+    Takes the topic, the raw payload, the retained flag and the receive time (default now);
+    the line's time is the payload's ``sent_at`` when it has one, else the receive time, in
+    local time. Never raises: an invalid topic or payload gives a line saying so, with the
+    reason.
     """
     from sessionbeat.aggregator.state import parse_host_status, parse_session_beat
 
+    now = _local_time(received or datetime.now(UTC))
     mark = "  (retained)" if retained else ""
     try:
         parsed = topics.parse(topic)
     except TopicError as exc:
-        return f"{_local_time(None)}  ?  not a sessionbeat topic: {exc}{mark}", "red"
+        return f"{now}  ?  not a sessionbeat topic: {exc}{mark}", "red"
     host = f"{parsed.host:<16}"
     if parsed.kind is topics.TopicKind.STATUS:
         if not payload:
-            return f"{_local_time(None)}  {host}  status cleared{mark}", "dim"
+            return f"{now}  {host}  status cleared{mark}", "dim"
         try:
             status = parse_host_status(payload, parsed.host)
         except PayloadError as exc:
-            return f"{_local_time(None)}  {host}  invalid status: {exc}{mark}", "red"
+            return f"{now}  {host}  invalid status: {exc}{mark}", "red"
         extra = [f"bdseq {status.bdseq}"]
         if status.agent_version:
             extra.append(f"agent {status.agent_version}")
         if status.platform:
             extra.append(status.platform)
         state = status.state.value
-        line = f"{_local_time(status.sent_at)}  {host}  {status_label(state)}  ({', '.join(extra)})"
+        when = _local_time(status.sent_at) if status.sent_at else now
+        line = f"{when}  {host}  {status_label(state)}  ({', '.join(extra)})"
         return line + mark, STATUS_STYLES.get(state, "")
     assert parsed.session_id is not None
     sid = short_id(parsed.session_id)
     if not payload:
-        return f"{_local_time(None)}  {host}  {sid:<8}  {status_label('removed')}{mark}", "dim"
+        return f"{now}  {host}  {sid:<8}  {status_label('removed')}{mark}", "dim"
     try:
         beat = parse_session_beat(payload, parsed.host, parsed.session_id)
     except PayloadError as exc:
-        return f"{_local_time(None)}  {host}  {sid:<8}  invalid payload: {exc}{mark}", "red"
+        return f"{now}  {host}  {sid:<8}  invalid payload: {exc}{mark}", "red"
     what = [p for p in (beat.event, beat.tool, beat.task) if p]
     if beat.keepalive:
         what.append("(keepalive)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +31,13 @@ def publisher(broker: LocalBroker) -> Iterator[Publisher]:
     pub = Publisher(broker)
     yield pub
     pub.close()
+
+
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    """A CLI run (CliRunner) points root logging at its own stream; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -1,0 +1,241 @@
+"""``sessionbeat sessions`` via typer's CliRunner against a real aggregator over HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner, Result
+
+from sessionbeat.aggregator.service import AggregatorService
+from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.cli import app
+from sessionbeat.cli_support import EXIT_CODES
+from sessionbeat.errors import ApiUnavailableError, NotFoundError
+from tests.aggregator.support import (
+    ManualClock,
+    Publisher,
+    ServedApi,
+    beat,
+    running,
+    unique_host,
+    wait_until,
+)
+from tests.conftest import short_tmpdir
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def publisher(broker: LocalBroker) -> Iterator[Publisher]:
+    pub = Publisher(broker)
+    yield pub
+    pub.close()
+
+
+@pytest.fixture
+def served(
+    broker: LocalBroker, clock: ManualClock
+) -> Iterator[tuple[AggregatorService, ServedApi]]:
+    with running(broker, short_tmpdir(), clock=clock, ended_linger=60) as pair:
+        yield pair
+
+
+@pytest.fixture
+def host(served: tuple[AggregatorService, ServedApi], publisher: Publisher) -> str:
+    """A host with an approval, a working and an ended session, all visible in the API."""
+    _, api = served
+    name = unique_host()
+    publisher.beat(
+        beat(
+            name,
+            "3f2a1b9c-approval",
+            status="needs_approval",
+            repo="api",
+            tool="Bash",
+            task="deploy",
+        )
+    )
+    publisher.beat(
+        beat(
+            name,
+            "77aa0000-working",
+            repo="web",
+            task="fix login",
+            context_tokens=44000,
+            context_window=200000,
+        )
+    )
+    publisher.beat(beat(name, "99ee0000-ended", status="ended", repo="web", task="old work"))
+    wait_until(
+        lambda: (
+            len(httpx.get(f"{api.url}/sessions", params={"host": name, "all": True}).json()) == 3
+        )
+    )
+    return name
+
+
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    """The CLI's root callback points logging at CliRunner's stream; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def cli(api: ServedApi, *args: str) -> Result:
+    """Invoke the CLI against ``api`` with a wide terminal; the service's logs stay out."""
+    argv = ["--api-url", api.url, "--log-level", "ERROR", *args]
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, argv)
+
+
+def test_list_json_is_exactly_get_sessions(
+    served: tuple[AggregatorService, ServedApi], host: str
+) -> None:
+    """`sessions list --json` prints the same array GET /sessions returns for the same filters."""
+    _, api = served
+    for flags, params, count in (
+        ([], {}, 2),
+        (["--all"], {"all": "true"}, 3),
+        (["--status", "ended"], {"status": "ended"}, 1),
+        (["--repo", "web"], {"repo": "web"}, 1),
+    ):
+        result = cli(api, "sessions", "list", "--host", host, "--json", *flags)
+        assert result.exit_code == 0, result.output
+        expected = httpx.get(f"{api.url}/sessions", params={"host": host, **params}).json()
+        assert json.loads(result.output) == expected
+        assert len(expected) == count
+
+
+def test_list_table_is_readable(
+    served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
+) -> None:
+    """The table shows host, repo, status icon and words, tool/task, context % and age."""
+    _, api = served
+    clock.advance(90)
+    result = cli(api, "sessions", "list", "--host", host)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == [
+        "HOST",
+        "REPO",
+        "ID",
+        "STATUS",
+        "TASK",
+        "/",
+        "TOOL",
+        "CTX",
+        "ACTIVE",
+    ]
+    approval = next(line for line in lines if "3f2a1b9c" in line)
+    for part in (host, "api", "⚠ needs approval 1 min", "Bash · deploy", "1 min ago"):
+        assert part in approval
+    working = next(line for line in lines if "77aa0000" in line)
+    for part in ("web", "● working", "fix login", "22%"):
+        assert part in working
+    assert "99ee0000" not in result.output  # ended: only with --all
+    assert lines.index(approval) < lines.index(working)
+
+
+def test_list_all_adds_ended_and_history(
+    served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
+) -> None:
+    """--all shows ended live sessions and a second table with the reaped history."""
+    _, api = served
+    before = cli(api, "sessions", "list", "--host", host, "--all")
+    assert "■ ended" in before.output
+    assert "History (0 reaped)" in before.output
+    clock.advance(61)
+    wait_until(lambda: httpx.get(f"{api.url}/history", params={"host": host}).json()["total"])
+    after = cli(api, "sessions", "list", "--host", host, "--all")
+    assert after.exit_code == 0, after.output
+    live, history = after.output.split("History (1 reaped)")
+    assert "99ee0000" not in live
+    row = next(line for line in history.splitlines() if "99ee0000" in line)
+    for part in (host, "web", "■ ended", "ended", "old work"):
+        assert part in row
+
+
+def test_empty_list_says_so(served: tuple[AggregatorService, ServedApi]) -> None:
+    """No sessions: one plain sentence with the --all hint."""
+    _, api = served
+    result = cli(api, "sessions", "list", "--host", unique_host())
+    assert result.exit_code == 0
+    assert result.output.startswith("No live sessions (--all also shows")
+
+
+def test_show_by_prefix_with_timeline(
+    served: tuple[AggregatorService, ServedApi], host: str
+) -> None:
+    """`sessions show` takes the short id the table shows and prints facts and timeline."""
+    _, api = served
+    result = cli(api, "sessions", "show", "77aa0000", "--host", host)
+    assert result.exit_code == 0, result.output
+    assert "77aa0000-working" in result.output
+    assert "fix login" in result.output
+    assert "AT (UTC)" in result.output and "● working" in result.output
+    as_json = cli(api, "sessions", "show", "77aa0000-working", "--json")
+    assert json.loads(as_json.output)["timeline"][0]["status"] == "working"
+
+
+def test_show_reaped_session_from_history(
+    served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
+) -> None:
+    """A reaped session is shown from the history, marked as such."""
+    _, api = served
+    clock.advance(61)
+    wait_until(lambda: httpx.get(f"{api.url}/history", params={"host": host}).json()["total"])
+    result = cli(api, "sessions", "show", "99ee0000", "--host", host)
+    assert result.exit_code == 0, result.output
+    assert "Reaped session" in result.output
+    assert "old work" in result.output
+
+
+def test_export_markdown_to_file_and_history_json(
+    served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
+) -> None:
+    """`sessions export` writes one session's Markdown report, or the history as JSON."""
+    _, api = served
+    out = short_tmpdir() / "report.md"
+    result = cli(api, "sessions", "export", "3f2a1b9c", "--format", "md", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("# Claude Code session 3f2a1b9c-approval")
+    assert "| tool | Bash |" in text
+    clock.advance(61)
+    wait_until(lambda: httpx.get(f"{api.url}/history", params={"host": host}).json()["total"])
+    history = cli(api, "sessions", "export", "--host", host, "--since", "2025-06-01T12:00:00")
+    assert [e["session_id"] for e in json.loads(history.output)] == ["99ee0000-ended"]
+
+
+def test_unreachable_api_is_one_line_and_exit_code() -> None:
+    """No aggregator: a single error line naming the URL, exit code for ApiUnavailableError."""
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(app, ["--api-url", url, "sessions", "list"])
+    assert result.exit_code == EXIT_CODES[ApiUnavailableError]
+    assert len(result.output.strip().splitlines()) == 1
+    assert result.output.startswith(f"sessionbeat: cannot reach the aggregator at {url}")
+
+
+def test_unknown_session_exit_code(served: tuple[AggregatorService, ServedApi]) -> None:
+    """An id that is neither live nor reaped exits with NotFoundError's code."""
+    _, api = served
+    result = cli(api, "sessions", "show", "does-not-exist")
+    assert result.exit_code == EXIT_CODES[NotFoundError]
+    assert "does-not-exist" in result.output
+
+
+def test_bad_since_is_a_config_error(served: tuple[AggregatorService, ServedApi]) -> None:
+    """An unreadable --since is a clear error (exit 2), before any request."""
+    _, api = served
+    result = cli(api, "sessions", "export", "--since", "last tuesday")
+    assert result.exit_code == 2
+    assert "30m, 12h, 7d" in result.output
