@@ -23,12 +23,13 @@ def have_prometheus() -> bool:
 
 
 def config_for_test(
-    aggregator_target: str, own_target: str, interval: str = "1s"
+    aggregator_target: str, own_target: str, token_file: Path, interval: str = "1s"
 ) -> dict[str, Any]:
     """Return the repository's prometheus.yml pointed at a test aggregator, scraping fast.
 
     The jobs, paths and rule files stay those of ``prometheus/prometheus.yml``; only the
-    targets, the intervals and the rule file path (made absolute) change.
+    targets, the intervals, the rule file path (made absolute) and the API token file (the
+    container path compose.yaml mounts) change.
     """
     config: dict[str, Any] = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
     config["global"]["scrape_interval"] = interval
@@ -36,6 +37,8 @@ def config_for_test(
     config["rule_files"] = [str(PROM_DIR / pattern) for pattern in config["rule_files"]]
     for job in config["scrape_configs"]:
         target = aggregator_target if job["job_name"] == "sessionbeat" else own_target
+        if "authorization" in job:
+            job["authorization"]["credentials_file"] = str(token_file)
         for static in job["static_configs"]:
             static["targets"] = [target]
     return config
@@ -44,14 +47,15 @@ def config_for_test(
 class PrometheusServer:
     """``prometheus`` on 127.0.0.1 with its config and TSDB in ``workdir``; stop() it."""
 
-    def __init__(self, workdir: Path, aggregator_target: str) -> None:
+    def __init__(self, workdir: Path, aggregator_target: str, token: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "prometheus.yml"
-        self.config_path.write_text(
-            yaml.safe_dump(config_for_test(aggregator_target, f"127.0.0.1:{self.port}"))
-        )
+        token_file = workdir / "api-token"
+        token_file.write_text(token)
+        config = config_for_test(aggregator_target, f"127.0.0.1:{self.port}", token_file)
+        self.config_path.write_text(yaml.safe_dump(config))
         self.log = workdir / "prometheus.log"
         self._out = self.log.open("wb")
         self.process = subprocess.Popen(

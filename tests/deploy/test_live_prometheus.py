@@ -32,6 +32,8 @@ pytestmark = [
 ]
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
+TOKEN = "test-token-7f3a"
+"""The aggregator's API token: Prometheus must send it (prometheus.yml credentials_file)."""
 FLAPS = 8
 """Agent reconnects (births with a new bdseq) of host "pi": SessionbeatHostFlapping needs > 6."""
 
@@ -136,6 +138,18 @@ def feed(client: mqtt.Client) -> None:
     publish(client, "sessionbeat/v1/mac/sessions/not-json", b"{oops")
 
 
+def api_get(aggregator: Aggregator, path: str, **params: str) -> Any:
+    """GET a JSON endpoint of the token-guarded aggregator."""
+    response = httpx.get(
+        f"{aggregator.url}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """Broker, aggregator, publisher and Prometheus of this module, stopped at its end."""
@@ -143,7 +157,7 @@ def stack() -> Iterator[Stack]:
     broker.start()
     aggregator = prometheus = client = None
     try:
-        aggregator = Aggregator(broker.url, short_tmpdir() / "agg")
+        aggregator = Aggregator(broker.url, short_tmpdir() / "agg", SESSIONBEAT_API_TOKEN=TOKEN)
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id="test-publisher",
@@ -152,8 +166,10 @@ def stack() -> Iterator[Stack]:
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
         feed(client)
-        wait_until(lambda: len(aggregator.get("/sessions", all="true")) == 4, 15)
-        prometheus = PrometheusServer(short_tmpdir("sb-prom-"), f"127.0.0.1:{aggregator.port}")
+        wait_until(lambda: len(api_get(aggregator, "/sessions", all="true")) == 4, 15)
+        prometheus = PrometheusServer(
+            short_tmpdir("sb-prom-"), f"127.0.0.1:{aggregator.port}", TOKEN
+        )
         yield Stack(broker, aggregator, prometheus, client)
     finally:
         if prometheus is not None:

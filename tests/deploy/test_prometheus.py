@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.promserver import config_for_test
+
 REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "prometheus"
 
@@ -36,9 +38,16 @@ def alerts() -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_scrape_config_is_valid() -> None:
-    """The scrape config passes `promtool check config` prometheus.yml and finds its rule files."""
-    result = promtool("check", "config", PROM / "prometheus.yml")
+def test_scrape_config_is_valid(tmp_path: Path) -> None:
+    """The scrape config passes `promtool check config` and finds its rule files."""
+    result = promtool("check", "config", "--syntax-only", PROM / "prometheus.yml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The full check needs the files it names: the token file compose.yaml mounts is made here.
+    token = tmp_path / "api-token"
+    token.write_text("secret")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(config_for_test("127.0.0.1:8787", "127.0.0.1:9090", token)))
+    result = promtool("check", "config", config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rule_files())} rule files found" in result.stdout
 
@@ -84,3 +93,7 @@ def test_scrape_job_targets_the_compose_aggregator() -> None:
     job = next(j for j in config["scrape_configs"] if j["job_name"] == "sessionbeat")
     assert job["static_configs"][0]["targets"] == ["aggregator:8787"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
+    assert job["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/etc/prometheus/api-token",
+    }
