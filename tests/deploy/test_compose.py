@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,37 @@ def test_mosquitto_accepts_the_production_config_and_answers_the_healthcheck() -
     # With the broker stopped the same check fails: it tells up from down.
     down = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
     assert down.returncode != 0
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv not installed")
+def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
+    """The build stage's COPYs carry all the wheel needs, its broker configs and fixtures too."""
+    commands = dockerfile.parse_file(str(REPO / "Dockerfile"))
+    stages = [i for i, c in enumerate(commands) if c.cmd == "FROM"]
+    context = tmp_path / "src"
+    for command in commands[stages[0] : stages[1]]:
+        if command.cmd != "COPY":
+            continue
+        *sources, dest = command.value
+        for source in sources:
+            target = context / dest
+            if (REPO / source).is_dir():
+                shutil.copytree(REPO / source, target, dirs_exist_ok=True)
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy(REPO / source, target / Path(source).name)
+    result = subprocess.run(
+        ["uv", "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(context)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = (tmp_path / "dist").glob("sessionbeat-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "sessionbeat/_data/mosquitto/local.conf",
+        "sessionbeat/_data/fixtures/hook-SessionStart-1.json",
+        "sessionbeat/exporter/collector.py",
+    ):
+        assert needed in names

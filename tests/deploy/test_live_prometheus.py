@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -287,3 +289,20 @@ def test_rules_are_loaded_and_healthy(scraped: Stack) -> None:
     rules = [r for g in body["data"]["groups"] for r in g["rules"]]
     assert {r["name"] for r in rules} == {name for name, _ in rule_exprs()}
     assert {r["health"] for r in rules} == {"ok"}
+
+
+def test_compose_healthchecks_pass_on_the_real_services(scraped: Stack) -> None:
+    """compose.yaml's aggregator and Prometheus healthchecks succeed against the real servers."""
+    services = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]
+    ports = {
+        "aggregator": (8787, scraped.aggregator.port),
+        "prometheus": (9090, scraped.prometheus.port),
+    }
+    for name, (inside, actual) in ports.items():
+        kind, *argv = services[name]["healthcheck"]["test"]
+        assert kind == "CMD"
+        argv = [a.replace(f"127.0.0.1:{inside}/", f"127.0.0.1:{actual}/") for a in argv]
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        assert result.returncode == 0, (name, result.stderr)
