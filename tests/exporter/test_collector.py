@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -356,3 +358,12 @@ def test_exposition_passes_promtool_lint() -> None:
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert result.stdout.decode().strip() == ""
+
+
+def test_docs_list_every_metric() -> None:
+    """docs/metrics.md has a table row for every metric the collector exports, and no other."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(sessionbeat_\w+)` \|", doc, flags=re.MULTILINE))
+    families = SessionbeatCollector(lambda: take_snapshot(AggregatorState(), T0, True)).describe()
+    exported = {f.name + ("_total" if f.type == "counter" else "") for f in families}
+    assert documented == exported
