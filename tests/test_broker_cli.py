@@ -231,6 +231,9 @@ def test_wrong_password_and_anonymous_are_refused(
     wrong = Client(f"mqtt://mac:{parts.password}x@127.0.0.1", broker.port)
     assert wrong.connect_rc == NOT_AUTHORIZED
     wrong.close()
+    anonymous = Client("mqtt://127.0.0.1", broker.port)
+    assert anonymous.connect_rc == NOT_AUTHORIZED
+    anonymous.close()
 
 
 def test_acl_keeps_each_host_in_its_subtree_and_viewers_read_only(
