@@ -367,3 +367,10 @@ def test_docs_list_every_metric() -> None:
     families = SessionbeatCollector(lambda: take_snapshot(AggregatorState(), T0, True)).describe()
     exported = {f.name + ("_total" if f.type == "counter" else "") for f in families}
     assert documented == exported
+
+
+def test_overlong_repo_name_is_cut_in_the_label() -> None:
+    """A host-supplied repository name longer than 100 characters is cut to 100 in the label."""
+    w = World()
+    w.beat("mac", SID_A, "working", repo="r" * 5000)
+    assert w.value("sessionbeat_sessions", host="mac", repo="r" * 100, status="working") == 1

@@ -100,9 +100,16 @@ def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
+REPO_LABEL_MAX = 100
+"""Characters of a repository name kept in the ``repo`` label (the name comes from a host)."""
+
+
 def _repo(facts: SessionFacts) -> str:
-    """Return the ``repo`` label: the git top-level's name, or ``""`` (absent) outside a repo."""
-    return facts.repo or ""
+    """Return the ``repo`` label: the git top-level's name, or ``""`` (absent) outside a repo.
+
+    Names longer than :data:`REPO_LABEL_MAX` characters are cut to that length.
+    """
+    return (facts.repo or "")[:REPO_LABEL_MAX]
 
 
 @dataclass(slots=True)
