@@ -2,7 +2,8 @@
 
 ``sessionbeat publish`` (the hook Claude Code runs for every event) goes down the stdlib-only
 fast path in :mod:`sessionbeat.publisher.hook` without importing typer, pydantic or paho
-(together ~300 ms of start-up here); every other command loads the typer CLI.
+(together ~300 ms of start-up here); ``sessionbeat statusline`` likewise goes to
+:mod:`sessionbeat.publisher.statusline`. Every other command loads the typer CLI.
 """
 
 import sys
@@ -15,6 +16,10 @@ def main() -> int:
         from sessionbeat.publisher.hook import main as hook_main
 
         return hook_main(argv[2:])
+    if len(argv) == 2 and argv[1] == "statusline":
+        from sessionbeat.publisher.statusline import main as statusline_main
+
+        return statusline_main(argv[2:])
     from sessionbeat.cli import main as cli_main
 
     return cli_main()

@@ -76,11 +76,11 @@ def _register() -> None:
     from sessionbeat import broker_cli, doctor, sessions_cli, stack, tail
     from sessionbeat.aggregator import cli as aggregator_cli
     from sessionbeat.dashboard import cli as dashboard_cli
-    from sessionbeat.publisher import agent_cli, hooks_cli, statusline
+    from sessionbeat.publisher import agent_cli, hooks_cli, statusline_cli
 
     app.command("aggregator")(aggregator_cli.aggregator)
     app.command("dashboard")(dashboard_cli.dashboard)
-    app.command("statusline")(statusline.statusline)
+    app.command("statusline")(statusline_cli.statusline)
     app.command("up")(stack.up)
     app.command("demo")(stack.demo)
     app.command("doctor")(doctor.doctor)

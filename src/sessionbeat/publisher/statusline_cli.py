@@ -1,0 +1,20 @@
+"""The typer face of ``sessionbeat statusline`` (for ``--help`` and ``CliRunner``).
+
+The console script runs :func:`sessionbeat.publisher.statusline.main` directly, without typer.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def statusline(ctx: typer.Context) -> None:
+    """Status-line command for Claude Code: publishes exact context data, then shows a line.
+
+    Reads Claude Code's status-line JSON on stdin, hands it to the host agent, then runs the
+    status line you had before `sessionbeat hooks install --statusline` (output unchanged) or
+    prints `model · ctx N% · repo`.
+    """
+    from sessionbeat.publisher.statusline import main
+
+    raise typer.Exit(main([]))

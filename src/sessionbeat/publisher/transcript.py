@@ -1,0 +1,126 @@
+"""Context size and recent facts from the TAIL of a Claude Code transcript (JSONL).
+
+Format: one JSON object per line (docs/claude-code-formats.md section 3; the same method as
+ccusage ``calculateContextTokens`` and ccstatusline ``jsonl-metrics.ts``). Context tokens =
+``input_tokens + cache_creation_input_tokens + cache_read_input_tokens`` of the last main-chain
+``assistant`` entry with ``message.usage``, skipping sidechain entries and API-error stubs
+(``isApiErrorMessage`` / model ``<synthetic>``). A ``system`` entry with subtype
+``compact_boundary`` newer than that entry means the context was just compacted: its
+``compactMetadata.postTokens`` (or 0) is the size.
+
+Transcripts grow to many MB, so the file is read from the end in growing chunks (64 KiB,
+doubling) up to ``max_bytes``; unknown entry types and broken lines are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+FIRST_CHUNK = 64 * 1024
+MAX_BYTES = 8 * 1024 * 1024
+"""Bytes read from the end at most; older context is not looked for."""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptContext:
+    """What the tail of a transcript says (tokens; None where not found).
+
+    ``compacted`` is True when the newest relevant entry was a compact boundary;
+    ``bytes_read`` is how much of the file was read.
+    """
+
+    context_tokens: int | None
+    model: str | None
+    cwd: str | None
+    branch: str | None
+    compacted: bool
+    bytes_read: int
+
+
+def usage_tokens(usage: Any) -> int | None:
+    """Return input + cache creation + cache read tokens of a ``usage`` object, or None."""
+    if not isinstance(usage, dict):
+        return None
+    total = 0
+    for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+        value = usage.get(key) or 0
+        if not isinstance(value, int):
+            return None
+        total += value
+    return total
+
+
+def _usable_assistant(entry: dict[str, Any]) -> dict[str, Any] | None:
+    if (
+        entry.get("type") != "assistant"
+        or entry.get("isSidechain")
+        or entry.get("isApiErrorMessage")
+    ):
+        return None
+    message = entry.get("message")
+    if not isinstance(message, dict) or message.get("model") == "<synthetic>":
+        return None
+    return message if isinstance(message.get("usage"), dict) else None
+
+
+def _scan(lines: list[bytes]) -> tuple[bool, int | None, str | None, bool, str | None, str | None]:
+    """Walk ``lines`` newest first; returns (found, tokens, model, compacted, cwd, branch)."""
+    cwd = branch = None
+    for raw in reversed(lines):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if cwd is None and isinstance(entry.get("cwd"), str):
+            cwd = entry["cwd"]
+        if branch is None and isinstance(entry.get("gitBranch"), str) and entry["gitBranch"]:
+            branch = entry["gitBranch"]
+        if entry.get("type") == "system" and entry.get("subtype") == "compact_boundary":
+            meta = entry.get("compactMetadata")
+            post = meta.get("postTokens") if isinstance(meta, dict) else None
+            return True, post if isinstance(post, int) else 0, None, True, cwd, branch
+        message = _usable_assistant(entry)
+        if message is not None:
+            tokens = usage_tokens(message["usage"])
+            if tokens is not None:
+                model = message.get("model") if isinstance(message.get("model"), str) else None
+                return True, tokens, model, False, cwd, branch
+    return False, None, None, False, cwd, branch
+
+
+def read_context(path: str, max_bytes: int = MAX_BYTES) -> TranscriptContext | None:
+    """Read the context facts of the transcript at ``path`` from its tail.
+
+    Returns None if the file cannot be opened (missing, another host's path, no permission).
+    Reads at most ``max_bytes`` bytes, from the end; never raises on content.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, size needed first
+    except OSError:
+        return None
+    with f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+        except OSError:
+            return None
+        chunk = min(FIRST_CHUNK, max_bytes)
+        cwd = branch = None
+        while True:
+            start = max(0, size - chunk)
+            f.seek(start)
+            data = f.read(size - start)
+            lines = data.split(b"\n")
+            if start > 0:
+                lines = lines[1:]  # the first line is cut
+            found, tokens, model, compacted, c, b = _scan(lines)
+            cwd, branch = cwd or c, branch or b
+            if found or start == 0 or chunk >= max_bytes:
+                return TranscriptContext(tokens, model, cwd, branch, compacted, len(data))
+            chunk = min(chunk * 2, max_bytes)
