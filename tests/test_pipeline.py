@@ -21,7 +21,7 @@ from sessionbeat.replay import SESSIONS, load_payload
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.procs import Agent, Aggregator, wait_until
 
-HOST = "kai-server"
+HOSTS = iter(range(1_000_000))
 
 # The status, repo and other fields a user must see for each recorded session once all of
 # its hook events went through (derivation: DESIGN.md status table; repo of a path that does
@@ -40,7 +40,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "published_status": "ended",
         "end_reason": "clear",
         "repo": "cka-buddy",
-        "permission_mode": "plan",
+        "permission_mode": "default",  # plan mode was left before the approval
     },
     "ec846986-c581-4e68-93c8-9ab26ec047ad": {
         "published_status": "waiting_for_input",
@@ -82,10 +82,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
 
 @pytest.fixture
 def stack(broker: LocalBroker) -> Iterator[tuple[Agent, Aggregator]]:
-    """A real agent (host kai-server) and a real aggregator on the session's broker."""
+    """A real agent and aggregator; a host id per test (the broker keeps retained state)."""
     root = short_tmpdir()
     aggregator = Aggregator(broker.url, root / "aggregator")
-    agent = Agent(broker.url, root / "agent", HOST)
+    agent = Agent(broker.url, root / "agent", f"kai-server-{next(HOSTS)}")
     try:
         yield agent, aggregator
     finally:
@@ -117,7 +117,7 @@ def test_real_sessions_reach_the_api_with_the_right_status(
     after = datetime.now(UTC)
 
     def all_final() -> dict[str, dict[str, Any]] | None:
-        seen = aggregator.sessions()
+        seen = aggregator.sessions(host=agent.host)
         done = all(
             sid in seen
             and seen[sid]["published_status"] == exp["published_status"]
@@ -129,13 +129,13 @@ def test_real_sessions_reach_the_api_with_the_right_status(
     seen = wait_until(all_final, 15)
     for sid, expected in EXPECTED.items():
         view = seen[sid]
-        assert view["host"] == HOST
+        assert view["host"] == agent.host
         for field, value in expected.items():
             assert view[field] == value, (sid, field, view[field])
         started, last = _iso(view["started_at"]), _iso(view["last_activity_at"])
         assert before <= started <= last <= after
     # The ended sessions are hidden from the default list; the rest are live.
-    live = {s["session_id"] for s in aggregator.get("/sessions")}
+    live = {s["session_id"] for s in aggregator.get("/sessions", host=agent.host)}
     assert live == {sid for sid, e in EXPECTED.items() if e["published_status"] != "ended"}
 
 
@@ -150,14 +150,18 @@ def test_needs_approval_is_visible_while_the_approval_waits(
     for name in upto:
         agent.publish(load_payload(name))
     view = wait_until(
-        lambda: (s := aggregator.sessions().get(sid)) and s["seq"] >= len(upto) and s, 15
+        lambda: (
+            (s := aggregator.sessions(host=agent.host).get(sid)) and s["seq"] >= len(upto) and s
+        ),
+        15,
     )
     assert view["status"] == "needs_approval"
     assert view["tool"] == "AskUserQuestion"
     assert view["subagents"] == 1  # the Explore subagent started and not yet stopped
     assert view["waiting_seconds"] is not None
     summary = aggregator.get("/summary")
-    assert summary["needs_approval"] == 1
+    assert summary["by_host"][agent.host] == 1
+    assert summary["needs_approval"] >= 1
     assert "1 approval" in summary["title"]
 
 
@@ -166,10 +170,12 @@ def test_sessions_list_json_equals_the_api(stack: tuple[Agent, Aggregator]) -> N
     agent, aggregator = stack
     for name in ("hook-UserPromptSubmit-3.json", "hook-PreToolUse-3.json"):
         agent.publish(load_payload(name))
-    wait_until(lambda: aggregator.get("/sessions"), 15)
+    wait_until(lambda: aggregator.get("/sessions", host=agent.host), 15)
     time.sleep(0.2)  # let both beats land, then compare two reads taken back to back
-    result = CliRunner().invoke(app, ["--api-url", aggregator.url, "sessions", "list", "--json"])
-    api = aggregator.get("/sessions")
+    result = CliRunner().invoke(
+        app, ["--api-url", aggregator.url, "sessions", "list", "--json", "--host", agent.host]
+    )
+    api = aggregator.get("/sessions", host=agent.host)
     assert result.exit_code == 0, result.output
     cli = json.loads(result.stdout)
     strip = ("age_seconds", "idle_seconds", "last_seen_seconds", "waiting_seconds")
