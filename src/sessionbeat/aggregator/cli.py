@@ -59,7 +59,7 @@ def aggregator(
     import uvicorn
 
     from sessionbeat.aggregator.api import create_app
-    from sessionbeat.aggregator.service import AggregatorService
+    from sessionbeat.aggregator.service import AggregatorService, tune_gc
 
     settings = get_settings(ctx)
     bind = host or settings.http_host
@@ -69,6 +69,7 @@ def aggregator(
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
     app = create_app(service, settings, manage_service=True)
+    tune_gc()
     config = uvicorn.Config(
         app,
         log_config=None,  # keep the logging configured by the root command

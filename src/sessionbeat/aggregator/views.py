@@ -25,6 +25,7 @@ from sessionbeat.models import (
     SessionDetail,
     SessionStatus,
     SessionView,
+    StatusChange,
     Summary,
 )
 
@@ -125,7 +126,12 @@ def session_detail(
 ) -> SessionDetail:
     """Build the API detail of one session: its view plus its status timeline."""
     view = session_view(record, host, now, state)
-    return SessionDetail(**view.model_dump(), timeline=list(record.timeline))
+    return SessionDetail(**view.model_dump(), timeline=timeline(record))
+
+
+def timeline(record: SessionRecord) -> list[StatusChange]:
+    """Return a record's status timeline as API models, oldest first."""
+    return [StatusChange(at=c.at, status=c.status, event=c.event) for c in record.timeline]
 
 
 def history_entry(
@@ -158,7 +164,7 @@ def history_entry(
         context_tokens=beat.context_tokens,
         context_window=beat.context_window,
         transcript_path=beat.transcript_path,
-        timeline=list(record.timeline),
+        timeline=timeline(record),
     )
 
 
