@@ -129,9 +129,9 @@ def test_list_table_is_readable(
         "REPO",
         "ID",
         "STATUS",
-        "TASK",
-        "/",
         "TOOL",
+        "·",
+        "TASK",
         "CTX",
         "ACTIVE",
     ]

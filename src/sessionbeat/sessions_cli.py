@@ -87,8 +87,8 @@ def _sessions_table(views: list[SessionView]) -> Any:
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("HOST", "REPO", "ID", "STATUS", "TASK / TOOL", "CTX", "ACTIVE"):
-        table.add_column(name, overflow="fold" if name == "TASK / TOOL" else "ellipsis")
+    for name in ("HOST", "REPO", "ID", "STATUS", "TOOL · TASK", "CTX", "ACTIVE"):
+        table.add_column(name, overflow="fold" if name == "TOOL · TASK" else "ellipsis")
     for v in views:
         label = status_label(v.status.value)
         if v.waiting_seconds is not None:
