@@ -1,0 +1,173 @@
+"""Merging sessionbeat's hooks into Claude Code's ``settings.json`` and taking them out again.
+
+Format (https://code.claude.com/docs/en/hooks, docs/claude-code-formats.md section 2)::
+
+    {"hooks": {"<Event>": [{"matcher": "...", "hooks": [{"type": "command", "command": "...",
+                                                           "async": true, "timeout": 5}]}]},
+     "statusLine": {"type": "command", "command": "...", "padding": 0}}
+
+Our handlers are recognised by their command (``<...>sessionbeat publish``); nothing else in the
+file is touched. Pure functions over parsed JSON; the CLI does the file I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+HOOK_EVENTS: tuple[str, ...] = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PermissionRequest",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "Notification",
+    "SubagentStart",
+    "SubagentStop",
+    "PreCompact",
+    "Stop",
+    "StopFailure",
+    "SessionEnd",
+    "TaskCreated",
+    "TaskCompleted",
+    "CwdChanged",
+)
+"""Events the agent uses: every event of the status table plus task and cwd changes."""
+
+SYNC_EVENTS = frozenset({"SessionEnd"})
+"""Run synchronously: Claude Code kills still-running async hooks when a ``-p`` run ends, and
+the SessionEnd budget (1.5 s) is far above the hook's ~10 ms."""
+
+HOOK_TIMEOUT = 5
+"""Seconds Claude Code waits at most; the hook returns in milliseconds."""
+
+
+def hook_command(script: str) -> str:
+    """Return the hook command for the console script at ``script`` (quoted if needed)."""
+    quoted = f'"{script}"' if " " in script else script
+    return f"{quoted} publish"
+
+
+def statusline_command(script: str) -> str:
+    """Return the status-line command for the console script at ``script``."""
+    quoted = f'"{script}"' if " " in script else script
+    return f"{quoted} statusline"
+
+
+def is_ours(handler: Any) -> bool:
+    """Return True for a handler that runs ``sessionbeat publish``."""
+    if not isinstance(handler, dict):
+        return False
+    command = handler.get("command")
+    return (
+        isinstance(command, str)
+        and command.rstrip().endswith(" publish")
+        and "sessionbeat" in command
+    )
+
+
+def is_our_statusline(statusline: Any) -> bool:
+    """Return True for a statusLine that runs ``sessionbeat statusline``."""
+    command = statusline.get("command") if isinstance(statusline, dict) else None
+    return isinstance(command, str) and command.rstrip().endswith("sessionbeat statusline")
+
+
+def _handler(event: str, script: str) -> dict[str, Any]:
+    handler: dict[str, Any] = {"type": "command", "command": hook_command(script)}
+    if event in SYNC_EVENTS:
+        handler["timeout"] = 2
+    else:
+        handler["async"] = True
+        handler["timeout"] = HOOK_TIMEOUT
+    return handler
+
+
+def remove_hooks(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``settings`` without any of our handlers (empty groups/events go)."""
+    result = copy.deepcopy(settings)
+    hooks = result.get("hooks")
+    if not isinstance(hooks, dict):
+        return result
+    for event in list(hooks):
+        groups = hooks[event]
+        if not isinstance(groups, list):
+            continue
+        kept = []
+        for group in groups:
+            if isinstance(group, dict) and isinstance(group.get("hooks"), list):
+                had = len(group["hooks"])
+                group["hooks"] = [h for h in group["hooks"] if not is_ours(h)]
+                if had and not group["hooks"]:
+                    continue  # the group held only our handler
+            kept.append(group)
+        if kept:
+            hooks[event] = kept
+        else:
+            del hooks[event]
+    return result
+
+
+def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
+    """Return a copy of ``settings`` with one group of ours per event in :data:`HOOK_EVENTS`.
+
+    Previous handlers of ours are replaced (e.g. after the venv moved); other hooks stay as and
+    where they are. Applying it twice gives the same result.
+    """
+    result = remove_hooks(settings)
+    hooks = result.setdefault("hooks", {})
+    if not isinstance(hooks, dict):
+        raise ValueError("settings.json: 'hooks' is not an object")
+    for event in HOOK_EVENTS:
+        groups = hooks.setdefault(event, [])
+        if not isinstance(groups, list):
+            raise ValueError(f"settings.json: hooks.{event} is not a list")
+        groups.append({"hooks": [_handler(event, script)]})
+    return result
+
+
+def set_statusline(settings: dict[str, Any], script: str) -> tuple[dict[str, Any], Any]:
+    """Return ``(settings with our statusLine, the previous statusLine or None)``.
+
+    The previous line's other fields (``padding``, ``refreshInterval``) are kept. If ours is
+    already in place, nothing changes and the previous value returned is None.
+    """
+    result = copy.deepcopy(settings)
+    previous = result.get("statusLine")
+    if is_our_statusline(previous):
+        return result, None
+    line: dict[str, Any] = {"type": "command", "padding": 0}
+    if isinstance(previous, dict):
+        line.update({k: v for k, v in previous.items() if k not in ("command", "type")})
+    line["type"] = "command"
+    line["command"] = statusline_command(script)
+    line.setdefault("refreshInterval", 10)
+    result["statusLine"] = line
+    return result, previous
+
+
+def restore_statusline(settings: dict[str, Any], previous: Any) -> dict[str, Any]:
+    """Return ``settings`` with our statusLine replaced by ``previous`` (removed if None)."""
+    result = copy.deepcopy(settings)
+    if not is_our_statusline(result.get("statusLine")):
+        return result
+    if previous is None:
+        result.pop("statusLine", None)
+    else:
+        result["statusLine"] = previous
+    return result
+
+
+def installed_events(settings: dict[str, Any]) -> list[str]:
+    """Return the events that have a handler of ours."""
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return []
+    return [
+        event
+        for event, groups in hooks.items()
+        if isinstance(groups, list)
+        and any(
+            isinstance(g, dict) and any(is_ours(h) for h in g.get("hooks") or []) for g in groups
+        )
+    ]
