@@ -1,0 +1,88 @@
+"""Repo and branch of a working directory without running git (publisher/git.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sessionbeat.publisher.git import RepoInfo, repo_info
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A real repository 'kai-app' on branch main with one commit."""
+    top = tmp_path / "kai-app"
+    top.mkdir()
+    git(top, "init", "-q", "-b", "main")
+    git(top, "commit", "-q", "--allow-empty", "-m", "first")
+    (top / "src" / "pkg").mkdir(parents=True)
+    return top
+
+
+def test_top_level_and_subdirectory(repo: Path) -> None:
+    """A session anywhere inside the repo reports the repo's name and branch."""
+    assert repo_info(str(repo)) == RepoInfo("kai-app", "main", False, str(repo))
+    assert repo_info(str(repo / "src" / "pkg")).repo == "kai-app"
+
+
+def test_linked_worktree_reports_the_main_repository(repo: Path, tmp_path: Path) -> None:
+    """A worktree elsewhere belongs to its main repo; its own branch is reported."""
+    worktree = tmp_path / "feature-x-checkout"
+    git(repo, "worktree", "add", "-q", "-b", "feature-x", str(worktree))
+    info = repo_info(str(worktree))
+    assert (info.repo, info.branch, info.detached) == ("kai-app", "feature-x", False)
+
+
+def test_detached_head_gives_the_short_commit(repo: Path) -> None:
+    """A detached checkout shows the short commit id and says it is detached."""
+    git(repo, "checkout", "-q", "--detach")
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD"],
+        cwd=repo,
+        text=True,
+        capture_output=True,
+        check=True,
+    ).stdout.strip()
+    info = repo_info(str(repo))
+    assert (info.branch, info.detached) == (sha, True)
+
+
+def test_deleted_subdirectory_still_finds_the_repo(repo: Path) -> None:
+    """A cwd that no longer exists inside a repo still names that repo."""
+    assert repo_info(str(repo / "gone" / "deeper")).repo == "kai-app"
+
+
+def test_not_a_repository_gives_none(tmp_path: Path) -> None:
+    """An existing directory outside any repository has no repo."""
+    assert repo_info(str(tmp_path)) == RepoInfo(None, None)
+
+
+@pytest.mark.parametrize(
+    ("cwd", "repo"),
+    [
+        ("/Users/akinpound/Documents/cka-buddy", "cka-buddy"),
+        (
+            "C:\\Users\\Oliver Productions\\Desktop\\1.SMG-BUSINESS\\0b.)SMG-Main Brands Dev"
+            "\\livestream-copilot",
+            "livestream-copilot",
+        ),
+        ("C:\\Users\\noahm\\Project\\", "Project"),
+        ("", None),
+    ],
+)
+def test_paths_from_other_machines_fall_back_to_their_last_component(
+    cwd: str, repo: str | None
+) -> None:
+    """Real cwds from the fixtures (macOS, Windows) that do not exist here keep a useful name."""
+    assert repo_info(cwd).repo == repo

@@ -1,0 +1,105 @@
+"""Context tokens from the tail of real transcripts (publisher/transcript.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sessionbeat.publisher.transcript import FIRST_CHUNK, read_context
+from tests.conftest import FIXTURES
+
+
+@pytest.mark.parametrize(
+    ("name", "tokens", "model"),
+    [
+        ("transcript-1.jsonl", 103_530, "claude-opus-4-6"),
+        ("transcript-2.jsonl", 41_585, "claude-opus-4-20250514"),
+        ("transcript-3.jsonl", 62_048, "nvidia/nemotron-3-ultra-550b-a55b"),
+    ],
+)
+def test_real_transcripts_give_the_reference_values(name: str, tokens: int, model: str) -> None:
+    """The three real transcripts give the values of reference section 3.3."""
+    ctx = read_context(str(FIXTURES / name))
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.model, ctx.compacted) == (tokens, model, False)
+
+
+def test_cwd_and_branch_come_from_the_newest_entries() -> None:
+    """The tail also tells where the session works (old hooks carry no cwd)."""
+    ctx = read_context(str(FIXTURES / "transcript-1.jsonl"))
+    assert ctx is not None
+    assert (ctx.cwd, ctx.branch) == ("/Users/akinpound/Documents/cka-buddy", "master")
+
+
+def test_only_the_tail_is_read_of_a_large_file(tmp_path: Path) -> None:
+    """On a big transcript the reader reads one chunk from the end, not the file."""
+    lines = (FIXTURES / "transcript-1.jsonl").read_bytes()
+    big = tmp_path / "big.jsonl"
+    with big.open("wb") as f:
+        for _ in range(40):
+            f.write(lines)
+    ctx = read_context(str(big))
+    assert ctx is not None
+    assert ctx.context_tokens == 103_530
+    assert ctx.bytes_read == FIRST_CHUNK < big.stat().st_size // 20
+
+
+def _assistant(tokens: int, **extra: object) -> dict[str, object]:
+    return {
+        "type": "assistant",
+        "isSidechain": False,
+        **extra,
+        "message": {
+            "model": "claude-opus-4-6",
+            "usage": {
+                "input_tokens": tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+            },
+        },
+    }
+
+
+def test_sidechain_error_stubs_and_compaction(tmp_path: Path) -> None:
+    """Sidechain and API-error entries are skipped; a newer compact boundary wins."""
+    path = tmp_path / "t.jsonl"
+    entries = [
+        _assistant(5000),
+        _assistant(9999, isSidechain=True),
+        {
+            "type": "assistant",
+            "isApiErrorMessage": True,
+            "message": {"model": "<synthetic>", "usage": {"input_tokens": 1}},
+        },
+        {"type": "unknown-future-type"},
+    ]
+    path.write_text("\n".join(json.dumps(e) for e in entries) + "\n{broken")
+    ctx = read_context(str(path))
+    assert ctx is not None
+    assert ctx.context_tokens == 5000
+    with path.open("a") as f:
+        f.write(
+            "\n"
+            + json.dumps(
+                {
+                    "type": "system",
+                    "subtype": "compact_boundary",
+                    "compactMetadata": {
+                        "trigger": "auto",
+                        "preTokens": 160000,
+                        "postTokens": 12000,
+                    },
+                }
+            )
+            + "\n"
+        )
+    ctx = read_context(str(path))
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.compacted) == (12000, True)
+
+
+def test_missing_transcript_is_none() -> None:
+    """A transcript path from another host (or a deleted file) gives None, no exception."""
+    assert read_context("/Users/someone/.claude/projects/x/y.jsonl") is None
