@@ -294,8 +294,13 @@ class AgentCore:
             updated = apply_registry(session, entry.status_word, entry.pid, entry.create_time)
             beats.append(self._emit(updated, now))
         for sid, session in list(self.sessions.items()):
-            if sid not in seen and session.registry_status is not None and not session.ended:
-                beats.append(self._emit(apply_registry(session, None, None, None), now))
+            if sid in seen or session.registry_status is None or session.ended:
+                continue
+            if session.pid is not None and not self.readers.is_alive(
+                session.pid, session.pid_create_time
+            ):
+                continue  # the process died: the liveness check ends it (process_exit)
+            beats.append(self._emit(apply_registry(session, None, None, None), now))
         return beats
 
     def _forget(self, now: datetime) -> None:
