@@ -7,10 +7,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
+from httpx_sse import connect_sse
 from typer.testing import CliRunner
 
 from sessionbeat.aggregator.cli import listen_socket
@@ -46,22 +48,39 @@ def start(broker: LocalBroker, tmp: Path) -> tuple[subprocess.Popen[str], str]:
 def test_aggregator_process_serves_and_stops_cleanly(
     broker: LocalBroker, publisher: Publisher, tmp: Path, sig: signal.Signals
 ) -> None:
-    """The command prints its URL, serves published sessions, and exits 0 on SIGTERM/Ctrl-C."""
+    """The command prints its URL, serves, and exits 0 on SIGTERM/Ctrl-C, open streams included."""
     proc, url = start(broker, tmp)
+    events: list[str] = []
     try:
         wait_until(lambda: _status(url) == 200, what="healthz 200")
+        reader = threading.Thread(target=_read_events, args=(url, events), daemon=True)
+        reader.start()
+        wait_until(lambda: "ready" in events, what="the stream's ready event")
         host = unique_host()
         publisher.beat(beat(host, "s1", repo="web", sent_at=utc_now()))
         wait_until(lambda: httpx.get(f"{url}/sessions", params={"host": host}).json())
+        wait_until(lambda: "session" in events, what="an event on the open stream")
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=30)
+        reader.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, err
+    assert not reader.is_alive()  # the server ended the event stream
     assert "aggregator stopped" in err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "ERROR" not in err
+
+
+def _read_events(url: str, names: list[str]) -> None:
+    """Hold GET /events open, noting event names, until the server ends the stream."""
+    with (
+        httpx.Client(timeout=httpx.Timeout(5, read=60)) as client,
+        connect_sse(client, "GET", f"{url}/events") as source,
+    ):
+        for sse in source.iter_sse():
+            names.append(sse.event)
 
 
 def test_port_in_use_is_a_clear_error(broker: LocalBroker) -> None:

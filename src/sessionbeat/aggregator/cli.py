@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -45,6 +46,26 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server_class(base: type[Any]) -> type[Any]:
+    """Return a uvicorn ``Server`` subclass that also runs ``on_exit`` when told to stop.
+
+    uvicorn waits for open responses before it shuts down; ``GET /events`` streams never end
+    on their own, so the signal closes the change feed first and the streams finish at once
+    (instead of being cancelled with an error after the graceful timeout). ``on_exit`` runs
+    on its own thread: a signal handler must not take a lock its thread may hold.
+    """
+
+    class Server(base):  # type: ignore[misc, valid-type]
+        on_exit: Any = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.on_exit is not None:
+                threading.Thread(target=self.on_exit, name="sessionbeat-close-streams").start()
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
 def aggregator(
     ctx: typer.Context,
     host: Annotated[
@@ -77,7 +98,8 @@ def aggregator(
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )
-    server = uvicorn.Server(config)
+    server = _server_class(uvicorn.Server)(config)
+    server.on_exit = service.feed.close
     typer.echo(
         f"sessionbeat aggregator: API on {url} (broker {settings.broker.display()}, "
         f"history {settings.history_path})"
