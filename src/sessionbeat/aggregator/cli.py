@@ -55,7 +55,7 @@ def _server_class(base: type[Any]) -> type[Any]:
     on its own thread: a signal handler must not take a lock its thread may hold.
     """
 
-    class Server(base):  # type: ignore[misc, valid-type]
+    class Server(base):  # type: ignore[misc]
         on_exit: Any = None
 
         def handle_exit(self, sig: int, frame: Any) -> None:
