@@ -103,3 +103,16 @@ def test_sidechain_error_stubs_and_compaction(tmp_path: Path) -> None:
 def test_missing_transcript_is_none() -> None:
     """A transcript path from another host (or a deleted file) gives None, no exception."""
     assert read_context("/Users/someone/.claude/projects/x/y.jsonl") is None
+
+
+def test_read_stops_at_the_byte_cap(tmp_path: Path) -> None:
+    """With no usable entry near the end, reading stops at max_bytes instead of the whole file."""
+    path = tmp_path / "t.jsonl"
+    filler = json.dumps({"type": "user", "message": {"content": "x" * 500}}) + "\n"
+    path.write_text(json.dumps(_assistant(7)) + "\n" + filler * 2000)
+    ctx = read_context(str(path), max_bytes=256 * 1024)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.bytes_read) == (None, 256 * 1024)
+    whole = read_context(str(path), max_bytes=10 * 1024 * 1024)
+    assert whole is not None
+    assert whole.context_tokens == 7  # found once the cap allows reaching it

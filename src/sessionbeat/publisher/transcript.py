@@ -112,15 +112,19 @@ def read_context(path: str, max_bytes: int = MAX_BYTES) -> TranscriptContext | N
             return None
         chunk = min(FIRST_CHUNK, max_bytes)
         cwd = branch = None
+        end, carry, total = size, b"", 0
         while True:
-            start = max(0, size - chunk)
+            # Read the block before what was already scanned; the first line of the block
+            # may be cut, so it is carried into the next (older) block.
+            start = max(0, end - chunk)
             f.seek(start)
-            data = f.read(size - start)
+            data = f.read(end - start) + carry
+            total += end - start
             lines = data.split(b"\n")
-            if start > 0:
-                lines = lines[1:]  # the first line is cut
+            carry = lines.pop(0) if start > 0 else b""
             found, tokens, model, compacted, c, b = _scan(lines)
             cwd, branch = cwd or c, branch or b
-            if found or start == 0 or chunk >= max_bytes:
-                return TranscriptContext(tokens, model, cwd, branch, compacted, len(data))
-            chunk = min(chunk * 2, max_bytes)
+            if found or start == 0 or total >= max_bytes:
+                return TranscriptContext(tokens, model, cwd, branch, compacted, total)
+            end = start
+            chunk = min(chunk * 2, max_bytes - total)

@@ -1,0 +1,113 @@
+"""Benchmark reading context tokens from the tail of a 200 MB transcript.
+
+Usage: .venv/bin/python bench/bench_transcript.py [--size-mb 200] [--rounds 20]
+
+The transcript is made at run time (in a temp dir, deleted afterwards) by repeating the lines of
+the real fixture transcript-1.jsonl until it reaches the size. Measured, in the same run:
+
+* ``read_context`` (publisher/transcript.py): ms per read, bytes read, peak memory;
+* baseline A, a raw read of the same number of bytes from the end of the file (the floor);
+* baseline B, what a naive reader does: ``json.loads`` of every line of the whole file (once).
+
+The bar (issue 4): bounded time and memory, i.e. independent of the file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from sessionbeat.publisher.transcript import read_context  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "transcript-1.jsonl"
+
+
+def make_transcript(path: Path, size: int) -> None:
+    """Write ``size`` bytes (rounded up to whole copies) of repeated real transcript lines."""
+    lines = FIXTURE.read_bytes()
+    with path.open("wb") as f:
+        written = 0
+        while written < size:
+            f.write(lines)
+            written += len(lines)
+
+
+def raw_tail(path: Path, count: int) -> int:
+    """Read the last ``count`` bytes; return how many were read."""
+    with path.open("rb") as f:
+        f.seek(-count, os.SEEK_END)
+        return len(f.read())
+
+
+def main() -> None:
+    """Build the file, time the three readers, print a report."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sbb-") as tmp:
+        path = Path(tmp) / "big.jsonl"
+        make_transcript(path, args.size_mb * 1024 * 1024)
+        size = path.stat().st_size
+        ours: list[float] = []
+        floor: list[float] = []
+        bytes_read = 0
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            ctx = read_context(str(path))
+            ours.append((time.perf_counter() - start) * 1000)
+            assert ctx is not None, path
+            assert ctx.context_tokens == 103_530, ctx
+            bytes_read = ctx.bytes_read
+            start = time.perf_counter()
+            raw_tail(path, bytes_read)
+            floor.append((time.perf_counter() - start) * 1000)
+        tracemalloc.start()
+        read_context(str(path))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        start = time.perf_counter()
+        with path.open("rb") as f:
+            last = None
+            for line in f:
+                entry = json.loads(line)
+                if entry.get("type") == "assistant":
+                    last = entry
+        naive = (time.perf_counter() - start) * 1000
+        assert last is not None
+        # Worst case: 20 MB of lines without any usable assistant entry at the end (e.g. a
+        # huge run of tool results): the read stops at its byte cap.
+        with path.open("ab") as f:
+            filler = json.dumps({"type": "user", "message": {"content": "x" * 900}}).encode()
+            for _ in range(20 * 1024):
+                f.write(filler + b"\n")
+        start = time.perf_counter()
+        worst_ctx = read_context(str(path))
+        worst = (time.perf_counter() - start) * 1000
+        assert worst_ctx is not None
+    med, low = statistics.median(ours), statistics.median(floor)
+    print(f"transcript {size / 1e6:.0f} MB ({args.rounds} rounds, medians)")
+    print(
+        f"read_context         {med:8.2f} ms  bytes read {bytes_read:,}  peak {peak / 1e6:.2f} MB"
+    )
+    print(f"raw tail read (same) {low:8.2f} ms  -> ratio {med / low:.1f} x the floor")
+    print(f"naive full json scan {naive:8.0f} ms  -> read_context is {naive / med:,.0f} x faster")
+    print(f"bytes read / file    {bytes_read / size:.5%}")
+    print(
+        f"worst case (no usage in the last 20 MB): {worst:.0f} ms, "
+        f"{worst_ctx.bytes_read:,} bytes read (the cap), tokens {worst_ctx.context_tokens}"
+    )
+
+
+if __name__ == "__main__":
+    main()
