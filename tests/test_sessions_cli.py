@@ -239,3 +239,17 @@ def test_bad_since_is_a_config_error(served: tuple[AggregatorService, ServedApi]
     result = cli(api, "sessions", "export", "--since", "last tuesday")
     assert result.exit_code == 2
     assert "30m, 12h, 7d" in result.output
+
+
+def test_list_all_with_unavailable_history(broker: LocalBroker, publisher: Publisher) -> None:
+    """A history that cannot be read (503) still lists live sessions, with a note."""
+    tmp = short_tmpdir()
+    (tmp / "file").write_text("x")
+    with running(broker, tmp, history_db=tmp / "file" / "h.sqlite3") as (_service, api):
+        host = unique_host()
+        publisher.beat(beat(host, "abcdef12-live"))
+        wait_until(lambda: httpx.get(f"{api.url}/sessions", params={"host": host}).json())
+        result = cli(api, "sessions", "list", "--all", "--host", host)
+    assert result.exit_code == 0, result.output
+    assert "abcdef12" in result.output
+    assert "History unavailable:" in result.output and "503" in result.output

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sessionbeat.cli_support import get_settings
-from sessionbeat.errors import ConfigError, NotFoundError
+from sessionbeat.errors import ApiUnavailableError, ConfigError, NotFoundError
 from sessionbeat.models import SessionStatus, utc_now
 from sessionbeat.render import (
     STATUS_STYLES,
@@ -153,13 +153,20 @@ def list_(
             _print_json(api.sessions_json(host=host, repo=repo, status=status, all=all_))
             return
         views = api.list_sessions(host=host, repo=repo, status=status, all=all_)
-        history = api.history(limit=HISTORY_ROWS, host=host, repo=repo) if all_ else None
+        history, history_error = None, None
+        if all_:
+            try:
+                history = api.history(limit=HISTORY_ROWS, host=host, repo=repo)
+            except ApiUnavailableError as exc:  # e.g. 503: the history's disk is full
+                history_error = str(exc)
     console = _console()
     if views:
         console.print(_sessions_table(views))
     else:
         hint = "" if all_ else " (--all also shows stale, ended and reaped sessions)"
         console.print(f"No live sessions{hint}.")
+    if history_error is not None:
+        console.print(f"\nHistory unavailable: {history_error}", markup=False)
     if history is not None:
         console.print()
         console.print(f"[bold]History[/bold] ({history.total} reaped)")
