@@ -83,14 +83,13 @@ class Agent(Proc):
         state_dir.mkdir(parents=True, exist_ok=True)
         claude = state_dir / "claude"
         claude.mkdir(exist_ok=True)
-        env = base_env(
-            broker_url,
-            SESSIONBEAT_STATE_DIR=str(state_dir),
-            SESSIONBEAT_HOST=host,
-            CLAUDE_CONFIG_DIR=str(claude),
-            SESSIONBEAT_LOG_LEVEL="DEBUG",
-            **extra,
-        )
+        settings = {
+            "SESSIONBEAT_STATE_DIR": str(state_dir),
+            "SESSIONBEAT_HOST": host,
+            "CLAUDE_CONFIG_DIR": str(claude),
+            "SESSIONBEAT_LOG_LEVEL": "DEBUG",
+        }
+        env = base_env(broker_url, **{**settings, **extra})
         self.env = env
         super().__init__([SCRIPT, "agent", "run"], env, state_dir / "agent-test.log")
         wait_until(lambda: (state_dir / "agent.sock").exists() or self.popen.poll() is not None, 20)
