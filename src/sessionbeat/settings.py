@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     ended_linger: float = Field(300.0, ge=0, description="ended sessions shown this long")
     keepalive_interval: float = Field(30.0, gt=0, description="agent re-publishes idle sessions")
     mqtt_keepalive: int = Field(30, ge=2, le=65535, description="MQTT keepalive of agent/aggr.")
+    replay_grace: float = Field(
+        3.0, ge=0, description="agent waits this long after a reconnect before replaying"
+    )
     registry_poll_interval: float = Field(2.0, gt=0, description="Claude registry scan period")
     include_detail: bool = Field(False, description="publish a truncated command for approvals")
     detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")

@@ -150,6 +150,24 @@ def test_host_offline_makes_its_sessions_offline(state: AggregatorState) -> None
     assert status_of(state, "s2", at(2)) is SessionStatus.NEEDS_APPROVAL
 
 
+def test_live_beat_after_the_will_shows_again(state: AggregatorState) -> None:
+    """A live beat received after the host's Will is shown; silent sessions stay offline."""
+    apply(state, status_msg(HostState.ONLINE, 3), at(0))
+    apply(state, msg(beat(H, "s1")), at(0))
+    apply(state, msg(beat(H, "s2")), at(0))
+    apply(state, status_msg(HostState.OFFLINE, 3), at(5))
+    replayed = beat(H, "s1", status="needs_approval", seq=2, sent_at=at(3))
+    apply(state, msg(replayed), at(10))
+    assert status_of(state, "s1", at(10)) is SessionStatus.NEEDS_APPROVAL
+    assert status_of(state, "s2", at(10)) is SessionStatus.OFFLINE
+    # A retained copy of an old beat (cold start) does not count as a sign of life.
+    cold = AggregatorState(timings=TIMINGS)
+    will = HostStatus(host=H, state=HostState.OFFLINE, bdseq=3)  # a Will has no sent_at
+    apply(cold, Message(topics.status_topic(H), will.model_dump_json().encode(), True), at(100))
+    apply(cold, msg(replayed, retained=True), at(100))
+    assert status_of(cold, "s1", at(100)) is SessionStatus.OFFLINE
+
+
 def test_late_will_with_older_bdseq_is_ignored(state: AggregatorState) -> None:
     """An offline whose bdseq is older than the last online (a late Will) does not kill the host."""
     apply(state, status_msg(HostState.ONLINE, 7), at(0))

@@ -10,13 +10,19 @@ Threads:
 * readers (HTTP handlers, the Prometheus collector) take the lock briefly to build views or a
   :class:`~sessionbeat.aggregator.snapshot.StateSnapshot`.
 
-**The subscription is QoS 0, on purpose.** A cold start replays every retained session at once
-(10,000 and more). Measured with stock Mosquitto limits (``max_queued_messages 1000``,
-``max_inflight_messages 20``), a QoS 1 subscriber to ``sessionbeat/v1/#`` received only 1,020 of
-10,000 retained messages, silently; a QoS 0 subscription is never queued against those limits
-and got all of them (docs/architecture.md, "Measured here"). QoS 0 loses nothing we cannot get
-back: every beat is retained and a reconnect (clean start) replays the whole retained snapshot,
-and the ordering rule (``sent_at``, ``seq``) makes the replay idempotent.
+**The retained snapshot is taken at QoS 0, the live feed at QoS 1.** A cold start replays every
+retained session at once (10,000 and more). Measured with stock Mosquitto limits
+(``max_queued_messages 1000``, ``max_inflight_messages 20``), a QoS 1 subscriber to
+``sessionbeat/v1/#`` received only 1,020 of 10,000 retained messages, silently; a QoS 0
+subscription is never queued against those limits and got all of them (docs/architecture.md,
+"Measured here"). So on a fresh MQTT session the aggregator subscribes twice to the same filter:
+first with QoS 0 (the broker sends the whole retained snapshot, uncut), then with QoS 1 and
+Retain Handling 2 ("do not send retained"), which replaces the subscription without a second
+flood. The session is persistent within one process (``clean_start`` first time only, Session
+Expiry :data:`SESSION_EXPIRY`): while the aggregator is disconnected (its network, a broker
+restart with persistence) the broker queues what hosts publish, and the reconnect delivers every
+transition in order instead of only the final retained state. A new process starts clean and
+takes a fresh snapshot. The ordering rule (``sent_at``, ``seq``) makes any overlap idempotent.
 
 Rejected messages are counted in the state's counters and logged once per (reason, host or
 topic) at WARNING with the reason; repeats go to DEBUG.
@@ -32,6 +38,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from pydantic import BaseModel
 
@@ -67,7 +75,13 @@ from sessionbeat.settings import Settings
 log = logging.getLogger(__name__)
 
 SUBSCRIBE_QOS = 0
-"""QoS of the aggregator's subscription: 0, so a retained flood cannot be cut (module doc)."""
+"""QoS of the snapshot subscription: 0, so a retained flood cannot be cut (module doc)."""
+LIVE_QOS = 1
+"""QoS the subscription is upgraded to after the snapshot, so a disconnect loses nothing."""
+RECONNECT_MAX_DELAY = 2
+"""Seconds between the aggregator's reconnect attempts at most (see the agent's replay_grace)."""
+SESSION_EXPIRY = 900
+"""Seconds the broker keeps the aggregator's session (and queues for it) while it is away."""
 
 REAP_INTERVAL = 1.0
 """Seconds between two runs of the reaper."""
@@ -153,7 +167,14 @@ class AggregatorService:
         self.registry = registry
         registry.register(SessionbeatCollector(self.snapshot))
         self.client_id = f"sessionbeat-aggregator-{settings.host}-{uuid.uuid4().hex[:8]}"
-        self.client = make_client(self.client_id, settings.broker, ca_file=settings.broker_ca_file)
+        # Reconnect quickly (every <= 2 s): agents wait replay_grace (3 s) after a broker restart
+        # before replaying what they spooled, and the aggregator must be subscribed by then.
+        self.client = make_client(
+            self.client_id,
+            settings.broker,
+            ca_file=settings.broker_ca_file,
+            reconnect_max_delay=RECONNECT_MAX_DELAY,
+        )
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
@@ -186,8 +207,8 @@ class AggregatorService:
             broker.host,
             broker.port,
             keepalive=self.settings.mqtt_keepalive,
-            clean_start=True,
-            properties=connect_properties(0),
+            clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=connect_properties(SESSION_EXPIRY),
         )
         self.client.loop_start()
         self._reaper = threading.Thread(
@@ -228,15 +249,25 @@ class AggregatorService:
                 reason_text(reason_code),
             )
             return
-        client.subscribe(topics.SUBSCRIBE_ALL, qos=SUBSCRIBE_QOS)
+        resumed = bool(getattr(flags, "session_present", False))
+        if not resumed:
+            # Fresh session: the retained snapshot at QoS 0, then the same filter at QoS 1
+            # without retained messages (it replaces the first subscription).
+            client.subscribe(topics.SUBSCRIBE_ALL, qos=SUBSCRIBE_QOS)
+            client.subscribe(
+                topics.SUBSCRIBE_ALL,
+                options=SubscribeOptions(
+                    qos=LIVE_QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+                ),
+            )
         self.broker_connected = True
         self._unreachable_logged = False
         self._connected.set()
         log.info(
-            "connected to %s; subscribed to %s (QoS %d)",
+            "connected to %s; %s %s",
             self.settings.broker.display(),
+            "resumed the session on" if resumed else "subscribed to",
             topics.SUBSCRIBE_ALL,
-            SUBSCRIBE_QOS,
         )
 
     def _on_connect_fail(self, client: Any, userdata: Any) -> None:

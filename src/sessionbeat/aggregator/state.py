@@ -9,7 +9,9 @@ Rules (DESIGN.md "Status model"):
 
 * beats of one session are ordered by ``(sent_at, seq)``; an older or equal one never overwrites;
 * a host's ``offline`` whose ``bdseq`` is older than its last ``online`` is a late Will: ignored;
-* effective status: ``ended`` > ``offline`` (host down) > ``stale`` (nothing received for
+* effective status: ``ended`` > ``offline`` (host down, for sessions last heard from before
+  the host's death: a live beat received afterwards proves the host is back) > ``stale``
+  (nothing received for
   ``stale_after``) > ``idle`` (hook-sourced working/waiting_for_input without hook activity for
   ``idle_after``) > the published status. ``needs_approval`` never becomes idle;
 * reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``.
@@ -224,7 +226,14 @@ def effective_status(
     published = beat.status
     if published is PublishedStatus.ENDED:
         return SessionStatus.ENDED
-    if host is not None and host.state is HostState.OFFLINE:
+    if (
+        host is not None
+        and host.state is HostState.OFFLINE
+        and (host.since is None or record.last_seen <= host.since)
+    ):
+        # Offline covers what was last heard before the host's death. A live beat received
+        # after it proves the host is connected again (e.g. replaying its spool before the
+        # birth): that beat's own status is shown.
         return SessionStatus.OFFLINE
     silent = now - record.last_seen
     if silent > timings.stale_delta:

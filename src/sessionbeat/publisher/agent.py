@@ -6,9 +6,10 @@ every publish, so ordering is simple. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style):
 
 * a retained Last Will ``{"state":"offline","bdseq":N}`` on ``sessionbeat/v1/<host>/status``,
   where ``bdseq`` (Sparkplug B) is persisted and incremented before every CONNECT;
-* on CONNECT: replay the offline spool (bounded in flight: paho loses messages past 65,535
-  outstanding packet ids), re-publish every live session, then the retained birth (``online``,
-  same ``bdseq``);
+* on CONNECT: replay the offline spool (after ``replay_grace`` seconds, so that subscribers
+  that lost their session in a broker restart are back; bounded in flight: paho loses messages
+  past 65,535 outstanding packet ids), re-publish every live session, then the retained birth
+  (``online``, same ``bdseq``);
 * a clean stop (SIGTERM, Ctrl-C) publishes ``offline`` itself before DISCONNECT.
 
 Beats are retained, QoS 1, with a Message Expiry Interval of ``reap_after`` seconds.
@@ -143,6 +144,7 @@ class HostAgent:
         self.spooled = 0
         self.ipc_errors = 0
         self._online = False
+        self._replay_due: float | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -282,8 +284,12 @@ class HostAgent:
 
     def _handle(self, item: _Item) -> None:
         if isinstance(item, _Connected):
-            if self._replay_spool():
+            if self.spool.size() == 0:
                 self._birth()
+            else:
+                # After a broker restart every subscriber has lost its session; give them
+                # replay_grace seconds to subscribe again before the spooled transitions go.
+                self._replay_due = time.monotonic() + self.settings.replay_grace
             return
         if isinstance(item, _Stop):
             return
@@ -308,7 +314,8 @@ class HostAgent:
         next_tick = next_inbox = 0.0
         while True:
             now = time.monotonic()
-            timeout = max(0.0, min(next_tick, next_inbox) - now)
+            wake = min(next_tick, next_inbox, self._replay_due or next_tick)
+            timeout = max(0.0, wake - now)
             try:
                 item = self.queue.get(timeout=timeout)
             except queue.Empty:
@@ -319,6 +326,10 @@ class HostAgent:
                 if item is not None:
                     self._handle(item)
                 now = time.monotonic()
+                if self._replay_due is not None and now >= self._replay_due:
+                    self._replay_due = None
+                    if self.connected.is_set() and self._replay_spool():
+                        self._birth()
                 if now >= next_inbox:
                     self._drain_inbox()
                     next_inbox = now + INBOX_SCAN_INTERVAL
