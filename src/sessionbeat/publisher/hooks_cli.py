@@ -9,6 +9,7 @@ never touches other hooks or keys. ``--dry-run`` prints a unified diff and write
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -173,10 +174,8 @@ def uninstall(
         new.pop("hooks", None)
     chain_file = settings.state_dir / CHAIN_FILE
     previous = None
-    try:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         previous = json.loads(chain_file.read_text()).get("previous")
-    except (OSError, ValueError, AttributeError):
-        pass
     new = cs.restore_statusline(new, previous)
     if new == data:
         typer.echo(f"{path}: no sessionbeat hooks found")
