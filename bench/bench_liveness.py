@@ -59,6 +59,7 @@ class WillWatcher:
             self.offline_at = self.offline_at or time.monotonic()
 
     def close(self) -> None:
+        """Disconnect the watcher."""
         self.client.disconnect()
         self.client.loop_stop()
 
