@@ -29,6 +29,7 @@ from sessionbeat.models import (
     HistoryEntry,
     HistoryPage,
     HostView,
+    Overview,
     SessionDetail,
     SessionRemoved,
     SessionStatus,
@@ -196,6 +197,10 @@ class ApiClient:
     def summary(self) -> Summary:
         """Return the totals (``GET /summary``)."""
         return Summary.model_validate_json(self._get("/summary").content)
+
+    def overview(self) -> Overview:
+        """Return summary, every live session and hosts in one call (``GET /overview``)."""
+        return Overview.model_validate_json(self._get("/overview").content)
 
     def history(
         self,

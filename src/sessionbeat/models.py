@@ -358,3 +358,16 @@ class SessionRemoved(BaseModel):
     host: str
     session_id: str
     reason: str
+
+
+class Overview(BaseModel):
+    """Everything the dashboard shows, in one response (``GET /overview``).
+
+    ``sessions`` holds every live session including stale and ended ones (``all=true``
+    order); ``summary`` and ``hosts`` come from the same instant (``now``, aggregator clock).
+    """
+
+    now: datetime
+    summary: Summary
+    sessions: list[SessionView]
+    hosts: list[HostView]

@@ -14,6 +14,8 @@ Endpoints (JSON unless said otherwise):
 * ``GET /sessions/{id}/export?format=json|md&host=`` -> the session as a JSON document or a
   Markdown report, live or else from the history (a download: ``Content-Disposition``).
 * ``GET /hosts`` -> ``list[HostView]``; ``GET /summary`` -> :class:`~sessionbeat.models.Summary`.
+* ``GET /overview`` -> :class:`~sessionbeat.models.Overview`: summary, every live session
+  (stale and ended too) and hosts at one instant; the dashboard's one call per refresh.
 * ``GET /history?limit=&offset=&host=&repo=&since=&until=`` -> :class:`HistoryPage`, newest
   first; ``since``/``until`` are ISO 8601 times bounding ``reaped_at`` (``[since, until)``).
 * ``GET /history/export?format=json|md&host=&repo=&since=&until=&limit=`` -> every matching
@@ -37,7 +39,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -58,6 +60,7 @@ from sessionbeat.models import (
     HistoryEntry,
     HistoryPage,
     HostView,
+    Overview,
     SessionDetail,
     SessionStatus,
     SessionView,
@@ -140,6 +143,14 @@ def create_app(
         lifespan=lifespan,
     )
 
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Callable[..., Any]) -> Any:
+        """Count each request by its route template (bounded labels), e.g. ``/sessions/{id}``."""
+        response = await call_next(request)
+        route = request.scope.get("route")
+        service.count_request(getattr(route, "path", "other"))
+        return response
+
     @app.exception_handler(SessionbeatError)
     async def named_error(request: Request, exc: SessionbeatError) -> JSONResponse:
         status = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
@@ -162,6 +173,11 @@ def create_app(
     def hosts() -> list[HostView]:
         """Every known host with its state and live session counts."""
         return service.hosts()
+
+    @router.get("/overview", response_model=Overview)
+    def overview() -> Overview:
+        """Summary, every live session (stale and ended too) and hosts: one call per refresh."""
+        return service.overview()
 
     @router.get("/summary", response_model=Summary)
     def summary() -> Summary:

@@ -63,6 +63,7 @@ from sessionbeat.models import (
     Health,
     HistoryEntry,
     HostView,
+    Overview,
     SessionDetail,
     SessionRemoved,
     SessionView,
@@ -453,6 +454,22 @@ class AggregatorService:
         now = self.clock()
         with self.lock:
             return views.summarize(self.state, now, self.broker_connected)
+
+    def count_request(self, route: str) -> None:
+        """Count one HTTP request by route template (``sessionbeat_http_requests_total``)."""
+        with self.lock:
+            self.state.counters.http_requests[route] += 1
+
+    def overview(self) -> Overview:
+        """Return summary, every live session (stale and ended too) and hosts at one instant."""
+        now = self.clock()
+        with self.lock:
+            return Overview(
+                now=now,
+                summary=views.summarize(self.state, now, self.broker_connected),
+                sessions=views.list_sessions(self.state, now, views.SessionFilter(all=True)),
+                hosts=views.list_hosts(self.state, now),
+            )
 
     def health(self) -> Health:
         """Return the health document of ``GET /healthz``."""

@@ -131,8 +131,9 @@ class HostRecord:
 class Counters:
     """Monotonic counts since start (exported as Prometheus ``_total`` counters).
 
-    ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk);
-    the service sets it, the pure core never does.
+    ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk) and
+    ``http_requests`` the API's requests by route template; the service sets them, the pure
+    core never does.
     """
 
     received: int = 0
@@ -144,6 +145,7 @@ class Counters:
     rejected: Counter[RejectReason] = field(default_factory=Counter)
     reaped: Counter[str] = field(default_factory=Counter)
     hook_events: Counter[str] = field(default_factory=Counter)
+    http_requests: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)

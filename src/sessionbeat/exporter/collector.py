@@ -132,6 +132,8 @@ class _Families:
     removed: CounterMetricFamily
     reaped: CounterMetricFamily
     hook_events: CounterMetricFamily
+    history_errors: CounterMetricFamily
+    http_requests: CounterMetricFamily
     broker_connected: GaugeMetricFamily
     last_message: GaugeMetricFamily
     snapshot: GaugeMetricFamily
@@ -217,6 +219,15 @@ def _new_families() -> _Families:
             f"{p}_hook_events",
             "Claude Code hook events received in live session beats, by event name.",
             labels=["event"],
+        ),
+        history_errors=CounterMetricFamily(
+            f"{p}_history_errors",
+            "Failed writes to the SQLite history (full or unwritable disk).",
+        ),
+        http_requests=CounterMetricFamily(
+            f"{p}_http_requests",
+            "Requests to the aggregator's HTTP API, by route template.",
+            labels=["route"],
         ),
         broker_connected=GaugeMetricFamily(
             f"{p}_broker_connected",
@@ -333,3 +344,6 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
         events[name if name in HOOK_EVENTS else OTHER_EVENT] += n
     for name, n in sorted(events.items()):
         fam.hook_events.add_metric([name], float(n))
+    fam.history_errors.add_metric([], float(c.history_errors))
+    for route, n in sorted(c.http_requests.items()):
+        fam.http_requests.add_metric([route], float(n))
