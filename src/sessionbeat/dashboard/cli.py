@@ -1,10 +1,66 @@
-"""Serve the Streamlit page (to be written)."""
+"""``sessionbeat dashboard``: serve the phone-first Streamlit page.
+
+Runs ``streamlit run`` on ``dashboard/app.py`` headless, without usage statistics, bound to
+``--host``/``--port`` (default 127.0.0.1:8501). The page finds the aggregator through the same
+settings (``SESSIONBEAT_API_URL``, ``SESSIONBEAT_API_TOKEN``), passed on in the environment.
+The theme follows the phone's light or dark setting (no theme is forced).
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from sessionbeat.cli_support import get_settings
+from sessionbeat.settings import ENV_PREFIX
 
-def dashboard(ctx: typer.Context) -> None:
-    """Serve the Streamlit page."""
-    raise typer.Exit(1)
+APP = Path(__file__).with_name("app.py")
+
+
+def streamlit_argv(host: str, port: int) -> list[str]:
+    """Return the ``python -m streamlit run`` command line for the page."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+    ]
+
+
+def dashboard(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default 8501)")] = None,
+) -> None:
+    """Serve the phone-first page (Streamlit) for the aggregator at SESSIONBEAT_API_URL."""
+    settings = get_settings(ctx)
+    bind = host or settings.dashboard_host
+    listen = settings.dashboard_port if port is None else port
+    env = dict(os.environ)
+    env[f"{ENV_PREFIX}API_URL"] = settings.api_url
+    if settings.api_token is not None:
+        env[f"{ENV_PREFIX}API_TOKEN"] = settings.api_token.get_secret_value()
+    typer.echo(f"dashboard on http://{bind}:{listen} (aggregator {settings.api_url})", err=True)
+    try:
+        code = subprocess.call(streamlit_argv(bind, listen), env=env)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)

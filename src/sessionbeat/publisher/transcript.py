@@ -128,3 +128,62 @@ def read_context(path: str, max_bytes: int = MAX_BYTES) -> TranscriptContext | N
                 return TranscriptContext(tokens, model, cwd, branch, compacted, total)
             end = start
             chunk = min(chunk * 2, max_bytes - total)
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptMessage:
+    """One user or assistant text message of a transcript (tool calls and results skipped)."""
+
+    role: str
+    text: str
+    timestamp: str | None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def tail_messages(
+    path: str, limit: int = 8, max_bytes: int = 512 * 1024
+) -> list[TranscriptMessage]:
+    """Return the last ``limit`` main-chain user/assistant text messages, oldest first.
+
+    Reads at most ``max_bytes`` from the end of the file; a missing file gives ``[]``.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - max_bytes)
+            f.seek(start)
+            data = f.read()
+    except OSError:
+        return []
+    lines = data.split(b"\n")
+    if start > 0:
+        lines = lines[1:]
+    found: list[TranscriptMessage] = []
+    for raw in reversed(lines):
+        if len(found) >= limit:
+            break
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("isSidechain") or entry.get("isMeta"):
+            continue
+        kind = entry.get("type")
+        message = entry.get("message")
+        if kind not in ("user", "assistant") or not isinstance(message, dict):
+            continue
+        text = _text_of(message.get("content")).strip()
+        if text:
+            stamp = entry.get("timestamp")
+            found.append(TranscriptMessage(kind, text, stamp if isinstance(stamp, str) else None))
+    return list(reversed(found))

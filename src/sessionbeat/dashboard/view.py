@@ -1,0 +1,234 @@
+"""What the phone page shows, as pure functions of the API's models (no Streamlit, no I/O).
+
+Filters come from and go to the URL query (``?host=&repo=&status=&group=&session=``) so a
+bookmark keeps them. Cards are small HTML fragments (every value escaped) styled by
+:data:`CSS`, which uses only colours that read on dark and light themes: status is shown by an
+icon and a word as well as a colour, never by colour alone.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sessionbeat.models import HostView, SessionView
+from sessionbeat.render import STATUS_ICONS, duration, short_id
+
+SECTIONS = (
+    "needs_approval",
+    "working",
+    "waiting_for_input",
+    "unknown",
+    "idle",
+    "stale",
+    "offline",
+    "ended",
+)
+"""Status sections in the order the page shows them (what needs the user first)."""
+
+TITLES = {
+    "needs_approval": "Needs approval",
+    "working": "Working",
+    "waiting_for_input": "Waiting for input",
+    "unknown": "Unknown",
+    "idle": "Idle",
+    "stale": "Stale",
+    "offline": "Offline",
+    "ended": "Ended",
+}
+
+COLOURS = {
+    "needs_approval": "#e8590c",
+    "working": "#2f9e44",
+    "waiting_for_input": "#1c7ed6",
+    "unknown": "#868e96",
+    "idle": "#868e96",
+    "stale": "#ae3ec9",
+    "offline": "#e03131",
+    "ended": "#868e96",
+}
+"""Status colours: mid-tone, readable on dark and light backgrounds."""
+
+
+class Grouping(StrEnum):
+    """How the session cards are grouped."""
+
+    STATUS = "status"
+    HOST = "host"
+    REPO = "repo"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The page's filters; ``None`` means all. ``session`` opens one session's detail."""
+
+    host: str | None = None
+    repo: str | None = None
+    status: str | None = None
+    group: Grouping = Grouping.STATUS
+    session: str | None = None
+    session_host: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Filters:
+        """Read filters from URL query parameters; unknown values are ignored."""
+        group = query.get("group", Grouping.STATUS.value)
+        status = query.get("status")
+        return cls(
+            host=query.get("host") or None,
+            repo=query.get("repo") or None,
+            status=status if status in SECTIONS else None,
+            group=Grouping(group) if group in Grouping._value2member_map_ else Grouping.STATUS,
+            session=query.get("session") or None,
+            session_host=query.get("shost") or None,
+        )
+
+    def to_query(self) -> dict[str, str]:
+        """Return the query parameters that encode these filters (defaults left out)."""
+        out = {
+            "host": self.host,
+            "repo": self.repo,
+            "status": self.status,
+            "session": self.session,
+            "shost": self.session_host,
+        }
+        query = {k: v for k, v in out.items() if v}
+        if self.group is not Grouping.STATUS:
+            query["group"] = self.group.value
+        return query
+
+    def matches(self, view: SessionView) -> bool:
+        """Return True if ``view`` passes the host, repo and status filters."""
+        return (
+            (self.host is None or view.host == self.host)
+            and (self.repo is None or (view.repo or "-") == self.repo)
+            and (self.status is None or view.status.value == self.status)
+        )
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """Return ``"2 min ago"`` style text (``"-"`` for None, ``"just now"`` under 5 s)."""
+    if when is None:
+        return "-"
+    seconds = (now - when).total_seconds()
+    return "just now" if seconds < 5 else f"{duration(seconds)} ago"
+
+
+def badge(status: str) -> str:
+    """Return the HTML badge of a status: colour, icon and words."""
+    colour = COLOURS.get(status, "#868e96")
+    icon = STATUS_ICONS.get(status, "·")
+    return (
+        f'<span class="sb-badge" style="border-color:{colour};color:{colour}">'
+        f"{icon} {html.escape(TITLES.get(status, status))}</span>"
+    )
+
+
+def context_bar(pct: float | None) -> str:
+    """Return an HTML context bar (0-100 %), or an empty string when unknown."""
+    if pct is None:
+        return ""
+    width = max(0.0, min(100.0, pct))
+    colour = "#e03131" if pct >= 90 else "#e8590c" if pct >= 70 else "#2f9e44"
+    return (
+        f'<div class="sb-ctx" title="context {pct:.0f}%"><div style="width:{width:.0f}%;'
+        f'background:{colour}"></div></div><span class="sb-small">ctx {pct:.0f}%</span>'
+    )
+
+
+def doing(view: SessionView) -> str:
+    """Return what a session is doing: the tool it waits for/uses, else its task."""
+    if view.status.value == "needs_approval" and view.tool:
+        return f"wants {view.tool}" + (f": {view.detail}" if view.detail else "")
+    if view.tool and view.status.value == "working":
+        return f"{view.tool}" + (f" · {view.task}" if view.task else "")
+    return view.task or (view.event or "")
+
+
+def card(view: SessionView, now: datetime, link: str) -> str:
+    """Return the HTML card of one session; ``link`` is the detail URL (query string)."""
+    e = html.escape
+    folder = view.cwd.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] if view.cwd else ""
+    where = view.repo or folder or f"session {short_id(view.session_id)}"
+    branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
+    wait = ""
+    if view.status.value == "needs_approval" and view.waiting_seconds is not None:
+        wait = f"<span class='sb-wait'>waiting {duration(view.waiting_seconds)}</span>"
+    meta = [e(view.host)]
+    if view.model:
+        meta.append(e(view.model))
+    if view.subagents:
+        meta.append(f"{view.subagents} subagent{'s' if view.subagents != 1 else ''}")
+    meta.append(f"active {ago(view.last_activity_at, now)}")
+    colour = COLOURS.get(view.status.value, "#868e96")
+    return (
+        f'<div class="sb-card" style="border-left-color:{colour}">'
+        f'<div class="sb-head"><b>{e(where)}</b>{branch} {badge(view.status.value)} {wait}</div>'
+        f'<div class="sb-doing">{e(doing(view)) or "&nbsp;"}</div>'
+        f"{context_bar(view.context_pct)}"
+        f'<div class="sb-small">{" · ".join(meta)} · '
+        f'<a href="{e(link)}" target="_self">details</a></div></div>'
+    )
+
+
+def group_sessions(
+    views: Iterable[SessionView], grouping: Grouping
+) -> list[tuple[str, list[SessionView]]]:
+    """Group sessions for the page: by status (fixed section order), host or repo (by name).
+
+    Ended sessions are only shown when grouped by status; empty groups are left out.
+    """
+    groups: dict[str, list[SessionView]] = {}
+    for view in views:
+        if grouping is Grouping.STATUS:
+            key = view.status.value
+        elif view.status.value == "ended":
+            continue
+        elif grouping is Grouping.HOST:
+            key = view.host
+        else:
+            key = view.repo or "-"
+        groups.setdefault(key, []).append(view)
+    if grouping is Grouping.STATUS:
+        return [(TITLES[s], groups[s]) for s in SECTIONS if s in groups]
+    return sorted(groups.items())
+
+
+def host_chip(host: HostView, now: datetime) -> str:
+    """Return the HTML chip of a host: state icon and word, since when, live sessions."""
+    state = host.state.value if host.state else "unknown"
+    icon = {"online": "▲", "offline": "✕"}.get(state, "·")
+    colour = {"online": "#2f9e44", "offline": "#e03131"}.get(state, "#868e96")
+    since = f" {ago(host.since, now)}" if host.since else ""
+    approvals = f" · ⚠ {host.needs_approval}" if host.needs_approval else ""
+    return (
+        f'<span class="sb-chip" style="border-color:{colour}">'
+        f'<span style="color:{colour}">{icon} {state}</span> <b>{html.escape(host.host)}</b>'
+        f"<span class='sb-small'>{since} · {host.sessions} live{approvals}</span></span>"
+    )
+
+
+CSS = """
+<style>
+.sb-card{border:1px solid rgba(128,128,128,.35);border-left:6px solid;border-radius:8px;
+ padding:8px 10px;margin:0 0 8px 0;overflow-wrap:anywhere;word-break:break-word;max-width:100%}
+.sb-head{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+.sb-badge{border:1px solid;border-radius:10px;padding:0 6px;font-size:.8rem;white-space:nowrap}
+.sb-wait{font-size:.8rem;font-weight:600}
+.sb-doing{margin:4px 0;font-size:.95rem}
+.sb-small{font-size:.78rem;opacity:.75}
+.sb-ctx{display:inline-block;width:60%;height:6px;border-radius:3px;margin-right:6px;
+ background:rgba(128,128,128,.25);vertical-align:middle}
+.sb-ctx>div{height:6px;border-radius:3px}
+.sb-chip{display:inline-block;border:1px solid;border-radius:14px;padding:2px 8px;
+ margin:0 6px 6px 0;
+ font-size:.85rem;max-width:100%;overflow-wrap:anywhere}
+.sb-title{font-size:1.25rem;font-weight:700;overflow-wrap:anywhere}
+.block-container{padding-top:1rem !important;padding-left:.75rem;padding-right:.75rem}
+header[data-testid="stHeader"]{height:0;min-height:0}
+</style>
+"""
+"""Styles of the cards and chips (they inherit text colours from the active theme)."""
