@@ -133,6 +133,12 @@ class Aggregator(Proc):
         assert response.status_code == 200, response.text
         return response.json()
 
+    def get_text(self, path: str) -> str:
+        """GET a text endpoint (e.g. /metrics) and return the body (asserting HTTP 200)."""
+        response = httpx.get(f"{self.url}{path}", timeout=5)
+        assert response.status_code == 200, response.text
+        return response.text
+
     def sessions(self, **params: Any) -> dict[str, dict[str, Any]]:
         """GET /sessions (all=true) as a dict by session id."""
         return {s["session_id"]: s for s in self.get("/sessions", all="true", **params)}

@@ -1,0 +1,124 @@
+"""The page's pure parts: filters in the URL, grouping, cards (dashboard/view.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sessionbeat.dashboard.view import Filters, Grouping, ago, card, group_sessions
+from sessionbeat.models import SessionView
+
+NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+def view(sid: str, status: str = "working", **fields: Any) -> SessionView:
+    base: dict[str, Any] = {
+        "host": "kai-server",
+        "session_id": sid,
+        "status": status,
+        "published_status": status
+        if status in ("working", "needs_approval", "ended", "waiting_for_input")
+        else "working",
+        "status_source": "hook",
+        "event": "PreToolUse",
+        "seq": 1,
+        "sent_at": NOW,
+        "received_at": NOW,
+        "started_at": NOW,
+        "last_activity_at": NOW - timedelta(minutes=2),
+        "end_reason": None,
+        "cwd": "/home/kai/app",
+        "repo": "app",
+        "branch": "main",
+        "transcript_path": None,
+        "tool": None,
+        "task": None,
+        "model": None,
+        "context_tokens": None,
+        "context_window": None,
+        "context_pct": None,
+        "subagents": 0,
+        "permission_mode": None,
+        "pid": None,
+        "keepalive": False,
+        "detail": None,
+        "host_online": True,
+        "age_seconds": 60.0,
+        "idle_seconds": 120.0,
+        "last_seen_seconds": 1.0,
+        "status_since": NOW,
+        "waiting_seconds": None,
+    }
+    base.update(fields)
+    return SessionView.model_validate(base)
+
+
+def test_filters_round_trip_through_the_url() -> None:
+    """Filters read from the query come back as the same query (a phone bookmark keeps them)."""
+    query = {"host": "macbook", "status": "needs_approval", "group": "repo"}
+    filters = Filters.from_query(query)
+    assert (filters.host, filters.status, filters.group) == (
+        "macbook",
+        "needs_approval",
+        Grouping.REPO,
+    )
+    assert filters.to_query() == query
+    assert Filters.from_query({"status": "bogus", "group": "nope"}) == Filters()
+
+
+def test_grouping_by_status_host_and_repo() -> None:
+    """Status sections follow the fixed order; host/repo groups are by name, ended left out."""
+    views = [
+        view("a", "idle", repo="web"),
+        view("b", "needs_approval", host="macbook"),
+        view("c", "ended"),
+        view("d", "working", repo=None),
+    ]
+    assert [t for t, _ in group_sessions(views, Grouping.STATUS)] == [
+        "Needs approval",
+        "Working",
+        "Idle",
+        "Ended",
+    ]
+    by_host = group_sessions(views, Grouping.HOST)
+    assert [(h, [v.session_id for v in vs]) for h, vs in by_host] == [
+        ("kai-server", ["a", "d"]),
+        ("macbook", ["b"]),
+    ]
+    assert [r for r, _ in group_sessions(views, Grouping.REPO)] == ["-", "app", "web"]
+
+
+def test_card_says_status_in_words_and_escapes_values() -> None:
+    """A card names the status (icon + words, not colour only), the tool and wait; HTML-safe."""
+    html = card(
+        view(
+            "s1",
+            "needs_approval",
+            tool="Bash",
+            detail="rm -rf <b>x</b>",
+            waiting_seconds=125.0,
+            repo="<script>",
+            subagents=2,
+        ),
+        NOW,
+        "?session=s1",
+    )
+    assert "⚠ Needs approval" in html
+    assert "waiting 2 min" in html
+    assert "wants Bash: rm -rf &lt;b&gt;x&lt;/b&gt;" in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "2 subagents" in html
+    assert 'href="?session=s1"' in html
+
+
+def test_card_without_repo_or_cwd_uses_the_short_id() -> None:
+    """Old sessions without cwd are named by their short id instead of a dash."""
+    html = card(view("21da9dd0-cce2-402a", repo=None, cwd=None), NOW, "?")
+    assert "session 21da9dd0" in html
+
+
+def test_ago() -> None:
+    """Relative times read like a phone app."""
+    assert ago(NOW - timedelta(seconds=2), NOW) == "just now"
+    assert ago(NOW - timedelta(minutes=2), NOW) == "2 min ago"
+    assert ago(None, NOW) == "-"
