@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 
 from sessionbeat import topics
-from sessionbeat.broker import INSTALL_HINT, LocalBroker, find_mosquitto, wait_for_port
+from sessionbeat.broker import INSTALL_HINT, LocalBroker, find_mosquitto
 from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.settings import ENV_PREFIX, Settings
@@ -62,6 +63,15 @@ class Children:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Return True if something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for_http(url: str, timeout: float) -> None:
@@ -122,8 +132,7 @@ def up(
         nonlocal stop_requested
         stop_requested = True
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         if external:
             broker_url = str(settings.broker_url)
@@ -133,8 +142,7 @@ def up(
             except NotFoundError:
                 typer.echo(INSTALL_HINT, err=True)
                 raise typer.Exit(2) from None
-            with contextlib.suppress(OSError):
-                wait_for_port("127.0.0.1", broker_port, 0)
+            if port_in_use("127.0.0.1", broker_port):
                 typer.echo(
                     f"sessionbeat: port {broker_port} is in use (a system mosquitto? "
                     "`sudo systemctl disable --now mosquitto`). Use --broker-port N, or "
@@ -203,6 +211,8 @@ def up(
         children.stop()
         if broker is not None:
             broker.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def demo(

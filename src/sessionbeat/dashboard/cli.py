@@ -59,8 +59,9 @@ def dashboard(
     if settings.api_token is not None:
         env[f"{ENV_PREFIX}API_TOKEN"] = settings.api_token.get_secret_value()
     typer.echo(f"dashboard on http://{bind}:{listen} (aggregator {settings.api_url})", err=True)
-    try:
-        code = subprocess.call(streamlit_argv(bind, listen), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    argv = streamlit_argv(bind, listen)
+    if os.name == "nt":  # no exec on Windows: run it as a child and pass its exit code on
+        raise typer.Exit(subprocess.call(argv, env=env))
+    # Become Streamlit, so SIGTERM/Ctrl-C from `sessionbeat up` or a service manager reach
+    # the server itself and no orphan is left behind.
+    os.execve(sys.executable, argv, env)

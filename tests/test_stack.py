@@ -1,0 +1,102 @@
+"""`sessionbeat up` (the embedded local stack) and `sessionbeat demo`, as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import httpx
+import psutil
+import pytest
+from typer.testing import CliRunner
+
+from sessionbeat import broker as broker_module
+from sessionbeat.broker import free_port
+from sessionbeat.cli import app
+from tests.conftest import short_tmpdir
+from tests.procs import SCRIPT, Proc, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
+    """Up starts broker, aggregator, agent and page; demo shows three hosts; Ctrl-C cleans up."""
+    state = short_tmpdir()
+    mqtt, api, page = free_port(), free_port(), free_port()
+    env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state))
+    env.pop("SESSIONBEAT_BROKER_URL", None)
+    up = Proc(
+        [
+            SCRIPT,
+            "up",
+            "--broker-port",
+            str(mqtt),
+            "--port",
+            str(api),
+            "--dashboard-port",
+            str(page),
+        ],
+        env,
+        state / "up.log",
+    )
+    try:
+        wait_until(lambda: "Ctrl-C stops everything" in up.output() or up.popen.poll(), 60)
+        out = up.output()
+        assert f"mosquitto_sub -h 127.0.0.1 -p {mqtt} -v -t 'sessionbeat/#'" in out
+        assert f"http://127.0.0.1:{api}/sessions" in out
+        assert httpx.get(f"http://127.0.0.1:{api}/healthz").json()["broker_connected"]
+        wait_until(lambda: _answers(f"http://127.0.0.1:{page}/_stcore/health"), 60)
+        children = psutil.Process(up.pid).children(recursive=True)
+        assert len(children) >= 4  # mosquitto, aggregator, agent, dashboard
+
+        demo_env = dict(env, SESSIONBEAT_BROKER_URL=f"mqtt://127.0.0.1:{mqtt}")
+        done = subprocess.run(
+            [SCRIPT, "demo", "--delay", "0", "--linger", "2"],
+            env=demo_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        hosts = {
+            s["host"]
+            for s in httpx.get(f"http://127.0.0.1:{api}/sessions", params={"all": "true"}).json()
+        }
+        assert {"macbook", "kai-server", "winbox"} <= hosts
+    finally:
+        up.signal(signal.SIGINT)
+        code = up.popen.wait(30)
+        up.stop()
+    assert code == 0
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_up_without_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No mosquitto binary: up exits 2 with apt and brew instructions."""
+    monkeypatch.setenv("PATH", str(short_tmpdir()))
+    monkeypatch.setattr(broker_module, "_EXTRA_DIRS", ())
+    result = CliRunner().invoke(app, ["up", "--broker-port", str(free_port())])
+    assert result.exit_code == 2
+    assert "apt-get install -y mosquitto mosquitto-clients" in result.output
+    assert "brew install mosquitto" in result.output
+
+
+def test_up_refuses_a_busy_broker_port() -> None:
+    """If the broker port is taken (a system mosquitto), up says so instead of failing later."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["up", "--broker-port", str(port)])
+    assert result.exit_code == 2
+    assert f"port {port} is in use" in result.output
