@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from sessionbeat.cli_support import get_settings
+from sessionbeat.publisher.claude_settings import HOOK_EVENTS, installed_events, our_command
 from sessionbeat.settings import CONFIG_ENV, Settings, default_config_file
 
 SKEW_WARN_SECONDS = 2.0
@@ -121,18 +122,10 @@ def check_hooks(settings: Settings) -> Check:
         )
     except (OSError, ValueError) as exc:
         return Check("hooks", Level.FAIL, f"cannot read {path}: {exc}")
-    commands: dict[str, str] = {}
-    hooks = data.get("hooks") if isinstance(data, dict) else None
-    for event, groups in (hooks or {}).items():
-        for group in groups if isinstance(groups, list) else []:
-            for handler in group.get("hooks", []) if isinstance(group, dict) else []:
-                command = handler.get("command", "") if isinstance(handler, dict) else ""
-                if (
-                    isinstance(command, str)
-                    and command.endswith(" publish")
-                    and ("sessionbeat" in command)
-                ):
-                    commands[event] = command
+    if not isinstance(data, dict):
+        return Check("hooks", Level.FAIL, f"{path} does not hold a JSON object")
+    events = installed_events(data)
+    commands = {e: our_command(data, e) for e in events}
     if not commands:
         return Check(
             "hooks",
@@ -140,11 +133,7 @@ def check_hooks(settings: Settings) -> Check:
             f"no sessionbeat hooks in {path}",
             "run `sessionbeat hooks install`",
         )
-    missing = [
-        e
-        for e in ("SessionStart", "PreToolUse", "PermissionRequest", "Stop", "SessionEnd")
-        if e not in commands
-    ]
+    missing = [e for e in HOOK_EVENTS if e not in commands]
     script = next(iter(commands.values())).rsplit(" publish", 1)[0].strip().strip('"')
     if not Path(script).is_absolute() or not Path(script).exists():
         return Check(

@@ -171,3 +171,13 @@ def installed_events(settings: dict[str, Any]) -> list[str]:
             isinstance(g, dict) and any(is_ours(h) for h in g.get("hooks") or []) for g in groups
         )
     ]
+
+
+def our_command(settings: dict[str, Any], event: str) -> str:
+    """Return the command of our handler for ``event`` ('' if there is none)."""
+    groups = (settings.get("hooks") or {}).get(event) or []
+    for group in groups if isinstance(groups, list) else []:
+        for handler in group.get("hooks") or [] if isinstance(group, dict) else []:
+            if is_ours(handler):
+                return str(handler["command"])
+    return ""

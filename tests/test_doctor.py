@@ -1,0 +1,90 @@
+"""`sessionbeat doctor` against real parts: a broker, an agent, an aggregator, Claude settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.cli import app
+from tests.conftest import short_tmpdir
+from tests.procs import Agent, Aggregator, wait_until
+
+
+def doctor(*args: str) -> tuple[int, dict[str, dict[str, str]]]:
+    result = CliRunner().invoke(app, [*args, "doctor", "--json"])
+    return result.exit_code, {c["name"]: c for c in json.loads(result.stdout)}
+
+
+def test_nothing_set_up_fails_with_hints() -> None:
+    """No broker, no hooks, no agent: doctor fails and says what to do for each."""
+    code, checks = doctor(
+        "--broker-url",
+        f"mqtt://127.0.0.1:{free_port()}",
+        "--api-url",
+        f"http://127.0.0.1:{free_port()}",
+    )
+    assert code == 1
+    assert checks["broker"]["level"] == "fail"
+    assert "unreachable" in checks["broker"]["detail"]
+    assert checks["hooks"]["level"] == "fail"
+    assert "sessionbeat hooks install" in checks["hooks"]["hint"]
+    assert checks["agent"]["level"] == "warn"
+    assert checks["api"]["level"] == "warn"
+
+
+def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> None:
+    """Broker reachable, hooks installed, agent connected, API up, clock in step: exit 0."""
+    root = short_tmpdir()
+    aggregator = Aggregator(broker.url, root / "agg")
+    state = Path(isolated_env) / "state"
+    agent = Agent(broker.url, state, "doctor-host")
+    try:
+        script = str(Path(sys.executable).parent / "sessionbeat")
+        CliRunner().invoke(app, ["hooks", "install", "--script", script])
+        status = state / "agent-status.json"
+        wait_until(lambda: status.exists() and json.loads(status.read_text())["connected"], 15)
+        code, checks = doctor("--broker-url", broker.url, "--api-url", aggregator.url)
+    finally:
+        agent.stop()
+        aggregator.stop()
+    assert {name: c["level"] for name, c in checks.items()} == {
+        "config": "ok",
+        "broker": "ok",
+        "hooks": "ok",
+        "agent": "ok",
+        "api": "ok",
+        "clock": "ok",
+    }
+    assert code == 0
+    assert "skew against the aggregator host" in checks["clock"]["detail"]
+
+
+def test_wrong_credentials_are_reported(tmp_path: Path) -> None:
+    """A broker that refuses the user: the broker check fails and points at the URL."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("")
+    data = tmp_path / "data"
+    data.mkdir()
+    port = free_port()
+    conf = tmp_path / "m.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\nuser root\n"
+    )
+    import subprocess
+
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        from sessionbeat.broker import wait_for_port
+
+        wait_for_port("127.0.0.1", port, 10)
+        code, checks = doctor("--broker-url", f"mqtt://nobody:wrong@127.0.0.1:{port}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert code == 1
+    assert checks["broker"]["level"] == "fail"
+    assert "refused" in checks["broker"]["detail"]
