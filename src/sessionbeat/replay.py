@@ -80,6 +80,12 @@ SESSIONS: tuple[ReplaySession, ...] = (
 )
 """Every real hook fixture, each in exactly one session."""
 
+STATUSLINES: tuple[tuple[str, str], ...] = (
+    ("kai-server", "statusline-2.json"),  # voter-api, Opus 4.6, 23 % of 200k
+    ("macbook", "statusline-4.json"),  # alpha, Opus 5, 32 % of 1M, session name
+)
+"""Real status-line inputs (with context data) and the demo host each is replayed on."""
+
 
 def load_payload(name: str, directory: Path | None = None) -> bytes:
     """Return a fixture as compact one-line JSON bytes, the way Claude Code writes stdin."""

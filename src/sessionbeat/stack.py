@@ -228,7 +228,7 @@ def demo(
     Starts one real agent per demo host (macbook, kai-server, winbox) on the configured broker
     and pipes each recorded hook payload through the real ``sessionbeat publish``.
     """
-    from sessionbeat.replay import SESSIONS, interleaved
+    from sessionbeat.replay import SESSIONS, STATUSLINES, interleaved, load_payload
 
     settings = get_settings(ctx)
     hosts = sorted({s.host for s in SESSIONS})
@@ -251,6 +251,15 @@ def demo(
         )
         publish = [*_self_argv(), "publish"]
         while True:
+            for host, name in STATUSLINES:  # sessions known from their status line (context)
+                env = dict(os.environ, **{f"{ENV_PREFIX}STATE_DIR": str(root / host)})
+                subprocess.run(
+                    [*_self_argv(), "statusline"],
+                    input=load_payload(name),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    check=False,
+                )
             for session, payload in interleaved():
                 env = dict(os.environ, **{f"{ENV_PREFIX}STATE_DIR": str(root / session.host)})
                 subprocess.run(publish, input=payload, env=env, check=False)
