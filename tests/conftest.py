@@ -7,6 +7,7 @@ SESSIONBEAT_* pointed at temporary directories (autouse ``isolated_env``).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from sessionbeat.broker import LocalBroker
+from tests.aggregator.support import ManualClock, Publisher
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 
@@ -87,3 +89,27 @@ def load_fixture(name: str) -> dict[str, Any]:
 def fixture_bytes(name: str) -> bytes:
     """Return a real fixture as compact one-line JSON bytes, as Claude Code writes it to stdin."""
     return json.dumps(load_fixture(name), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock standing at tests.aggregator.support.T0 until the test moves it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def publisher(broker: LocalBroker) -> Iterator[Publisher]:
+    """A paho publisher on the shared broker; clears its retained topics afterwards."""
+    pub = Publisher(broker)
+    yield pub
+    pub.close()
+
+
+@pytest.fixture(autouse=True)
+def keep_logging() -> Iterator[None]:
+    """A CLI run (CliRunner) points root logging at its own stream; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -32,18 +32,6 @@ from tests.conftest import short_tmpdir
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def publisher(broker: LocalBroker) -> Iterator[Publisher]:
-    pub = Publisher(broker)
-    yield pub
-    pub.close()
-
-
-@pytest.fixture
 def served(
     broker: LocalBroker, clock: ManualClock
 ) -> Iterator[tuple[AggregatorService, ServedApi]]:

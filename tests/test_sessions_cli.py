@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 
 import httpx
@@ -25,18 +24,6 @@ from tests.aggregator.support import (
     wait_until,
 )
 from tests.conftest import short_tmpdir
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def publisher(broker: LocalBroker) -> Iterator[Publisher]:
-    pub = Publisher(broker)
-    yield pub
-    pub.close()
 
 
 @pytest.fixture
@@ -79,16 +66,6 @@ def host(served: tuple[AggregatorService, ServedApi], publisher: Publisher) -> s
         )
     )
     return name
-
-
-@pytest.fixture(autouse=True)
-def keep_logging() -> Iterator[None]:
-    """The CLI's root callback points logging at CliRunner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def cli(api: ServedApi, *args: str) -> Result:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -18,23 +16,6 @@ from sessionbeat.errors import BrokerUnavailableError
 from sessionbeat.models import HostState, HostStatus
 from sessionbeat.tail import format_message
 from tests.aggregator.support import T0, Publisher, beat, unique_host
-
-
-@pytest.fixture(autouse=True)
-def keep_logging() -> Iterator[None]:
-    """The CLI's root callback points logging at CliRunner's stream; put it back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-@pytest.fixture
-def publisher(broker: LocalBroker) -> Iterator[Publisher]:
-    pub = Publisher(broker)
-    yield pub
-    pub.close()
 
 
 def local(moment: datetime) -> str:

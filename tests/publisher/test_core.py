@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -114,17 +113,6 @@ def test_restart_restores_seq_and_started_at(core: AgentCore) -> None:
     assert again.restore() == 1
     (beat,) = again.handle(event("hook-Stop-1.json", T0 + timedelta(seconds=2)), T0)
     assert (beat.seq, beat.started_at) == (3, T0)
-
-
-@pytest.fixture
-def claude_process() -> Iterator[subprocess.Popen[bytes]]:
-    """A real process standing in for Claude Code."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    try:
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procStart from /proc")

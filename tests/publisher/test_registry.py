@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,6 @@ from sessionbeat.publisher.liveness import find_claude_process, is_alive
 from sessionbeat.publisher.registry import entry_alive, linux_proc_start, scan_registry
 
 LINUX = sys.platform.startswith("linux")
-
-
-@pytest.fixture
-def claude() -> Iterator[subprocess.Popen[bytes]]:
-    """A real long-running process standing in for Claude Code."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    try:
-        yield proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def write_entry(directory: Path, pid: int, **fields: object) -> None:
@@ -63,23 +51,23 @@ def test_scan_reads_live_entries_leniently(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not LINUX, reason="procStart is /proc field 22 on Linux")
 def test_proc_start_guards_against_pid_reuse(
-    tmp_path: Path, claude: subprocess.Popen[bytes]
+    tmp_path: Path, claude_process: subprocess.Popen[bytes]
 ) -> None:
     """The same pid with another start time is a different process: not alive."""
-    start = linux_proc_start(claude.pid)
-    write_entry(tmp_path, claude.pid, procStart=start)
+    start = linux_proc_start(claude_process.pid)
+    write_entry(tmp_path, claude_process.pid, procStart=start)
     (entry,) = scan_registry(tmp_path)
     assert entry_alive(entry)
-    write_entry(tmp_path, claude.pid, procStart=str(int(start or 0) + 1))
+    write_entry(tmp_path, claude_process.pid, procStart=str(int(start or 0) + 1))
     (entry,) = scan_registry(tmp_path)
     assert not entry_alive(entry)
 
 
-def test_dead_process_is_not_alive(tmp_path: Path, claude: subprocess.Popen[bytes]) -> None:
+def test_dead_process_is_not_alive(tmp_path: Path, claude_process: subprocess.Popen[bytes]) -> None:
     """Once the process is killed its registry entry no longer counts as alive."""
-    write_entry(tmp_path, claude.pid)
-    claude.kill()
-    claude.wait()
+    write_entry(tmp_path, claude_process.pid)
+    claude_process.kill()
+    claude_process.wait()
     (entry,) = scan_registry(tmp_path)
     assert not entry_alive(entry)
 

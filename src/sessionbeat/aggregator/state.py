@@ -24,7 +24,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
@@ -269,17 +269,15 @@ def _reject(state: AggregatorState, reason: RejectReason, detail: str) -> Applie
     return Applied(Outcome.REJECTED, reason=reason, detail=detail)
 
 
-def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBeat:
-    """Validate a session payload against its topic.
+_Wire = TypeVar("_Wire", SessionBeat, HostStatus)
 
-    Takes the raw payload and the topic's host and session id; returns the ``SessionBeat``.
-    Raises ``PayloadError`` with reason ``too_large`` (> 64 KiB), ``bad_json``, ``schema``,
-    ``host_mismatch`` or ``session_mismatch``.
-    """
+
+def _validate(model: type[_Wire], payload: bytes, host: str) -> _Wire:
+    """Size-check and validate a wire payload, then check its host against the topic's."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
     try:
-        beat = SessionBeat.model_validate_json(payload)
+        parsed = model.model_validate_json(payload)
     except ValidationError as exc:
         reason = (
             RejectReason.BAD_JSON
@@ -287,8 +285,19 @@ def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBea
             else RejectReason.SCHEMA
         )
         raise PayloadError(reason, _short_errors(exc)) from None
-    if beat.host != host:
-        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {beat.host!r} != {host!r}")
+    if parsed.host != host:
+        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {parsed.host!r} != {host!r}")
+    return parsed
+
+
+def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBeat:
+    """Validate a session payload against its topic.
+
+    Takes the raw payload and the topic's host and session id; returns the ``SessionBeat``.
+    Raises ``PayloadError`` with reason ``too_large`` (> 64 KiB), ``bad_json``, ``schema``,
+    ``host_mismatch`` or ``session_mismatch``.
+    """
+    beat = _validate(SessionBeat, payload, host)
     if beat.session_id != session_id:
         raise PayloadError(
             RejectReason.SESSION_MISMATCH, f"payload session {beat.session_id!r} != {session_id!r}"
@@ -298,20 +307,7 @@ def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBea
 
 def parse_host_status(payload: bytes, host: str) -> HostStatus:
     """Validate a status payload against its topic's host; raises ``PayloadError`` like above."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
-    try:
-        status = HostStatus.model_validate_json(payload)
-    except ValidationError as exc:
-        reason = (
-            RejectReason.BAD_JSON
-            if any(e["type"] == "json_invalid" for e in exc.errors())
-            else RejectReason.SCHEMA
-        )
-        raise PayloadError(reason, _short_errors(exc)) from None
-    if status.host != host:
-        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {status.host!r} != {host!r}")
-    return status
+    return _validate(HostStatus, payload, host)
 
 
 def _short_errors(exc: ValidationError) -> str:
