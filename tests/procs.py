@@ -19,16 +19,22 @@ SCRIPT = str(Path(sys.executable).parent / "sessionbeat")
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], timeout: float, interval: float = 0.05) -> T:
-    """Poll ``check`` until it returns a truthy value; raise AssertionError after ``timeout``."""
+def wait_until(
+    check: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``check`` until it returns something truthy; return it.
+
+    Raises ``AssertionError`` naming ``what`` (or the last value) after ``timeout`` seconds: a
+    hang guard, not a timing assertion.
+    """
     deadline = time.monotonic() + timeout
-    last: T = check()
-    while not last:
+    while True:
+        result = check()
+        if result:
+            return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or result!r}")
         time.sleep(interval)
-        last = check()
-    return last
 
 
 class Proc:

@@ -7,7 +7,6 @@ is the FastAPI app served by uvicorn on a free loopback port.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,9 @@ from sessionbeat.broker import LocalBroker
 from sessionbeat.models import HostState, HostStatus, PublishedStatus, SessionBeat
 from sessionbeat.mqtt import make_client
 from sessionbeat.settings import Settings, load_settings
+from tests.procs import wait_until
+
+__all__ = ["wait_until"]  # re-exported: the aggregator tests import it from here
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 """A fixed start time for injected clocks."""
@@ -72,22 +74,6 @@ def beat(
         sent_at=sent_at,
         **fields,
     )
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    """Poll ``predicate`` every 20 ms until it returns something truthy; return it.
-
-    Raises ``AssertionError`` naming ``what`` after ``timeout`` seconds (a hang guard, not a
-    timing assertion).
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 class Publisher:
