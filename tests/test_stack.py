@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sessionbeat import broker as broker_module
-from sessionbeat.broker import free_port
+from sessionbeat.broker import LocalBroker, free_port
 from sessionbeat.cli import app
 from tests.conftest import short_tmpdir
 from tests.procs import SCRIPT, Proc, wait_until
@@ -100,3 +100,21 @@ def test_up_refuses_a_busy_broker_port() -> None:
         result = CliRunner().invoke(app, ["up", "--broker-port", str(port)])
     assert result.exit_code == 2
     assert f"port {port} is in use" in result.output
+
+
+def test_demo_stopped_with_sigterm_leaves_no_agents(broker: LocalBroker) -> None:
+    """SIGTERM to a running demo stops its three agents too (nothing orphaned)."""
+    state = short_tmpdir()
+    env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state), SESSIONBEAT_BROKER_URL=broker.url)
+    demo = Proc([SCRIPT, "demo", "--delay", "0.2", "--linger", "60"], env, state / "demo.log")
+    try:
+        wait_until(lambda: "demo:" in demo.output(), 60)
+        agents = [
+            c for c in psutil.Process(demo.pid).children(recursive=True) if "agent" in c.cmdline()
+        ]
+        assert len(agents) == 3
+        demo.signal(signal.SIGTERM)
+        demo.popen.wait(30)
+    finally:
+        demo.stop()
+    assert not [a for a in agents if a.is_running() and a.status() != psutil.STATUS_ZOMBIE]

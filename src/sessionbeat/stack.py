@@ -234,6 +234,11 @@ def demo(
     hosts = sorted({s.host for s in SESSIONS})
     root = settings.state_dir / "demo"
     children = Children(root / "logs")
+
+    def _on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # run the cleanup below: the demo agents must not outlive us
+
+    previous = signal.signal(signal.SIGTERM, _on_term)
     try:
         for host in hosts:
             env = _child_env(settings, str(settings.broker_url))
@@ -273,6 +278,7 @@ def demo(
         pass
     finally:
         children.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _wait_for_socket(path: Path, timeout: float) -> None:
