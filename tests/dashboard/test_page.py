@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from sessionbeat.broker import free_port
+from sessionbeat.models import utc_now
+from sessionbeat.publisher.transcript import tail_messages
+from tests.aggregator.support import Publisher, beat, unique_host
+from tests.conftest import FIXTURES, short_tmpdir
 from tests.dashboard.conftest import Loaded
+from tests.procs import wait_until
 
 APP = Path(__file__).parents[2] / "src" / "sessionbeat" / "dashboard" / "app.py"
 
@@ -87,3 +93,24 @@ def test_unreachable_aggregator_says_so(monkeypatch: pytest.MonkeyPatch) -> None
     at = run_page(monkeypatch, f"http://127.0.0.1:{free_port()}")
     assert at.error
     assert "unreachable" in at.error[0].value
+
+
+def test_detail_shows_the_transcript_on_the_same_host(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch, publisher: Publisher
+) -> None:
+    """When the page runs on the session's host, the last transcript messages are rendered."""
+    transcript = short_tmpdir() / "7da73774.jsonl"
+    shutil.copy(FIXTURES / "transcript-1.jsonl", transcript)
+    here = unique_host("here")
+    publisher.beat(beat(here, "local-1", transcript_path=str(transcript), sent_at=utc_now()))
+    wait_until(lambda: "local-1" in loaded.aggregator.sessions(host=here), 15)
+    monkeypatch.setenv("SESSIONBEAT_HOST", here)
+    at = run_page(monkeypatch, loaded.aggregator.url, session="local-1", shost=here)
+    messages = at.get("chat_message")
+    assert messages
+    last = tail_messages(str(transcript), limit=6)[-1]
+    assert last.text[:60] in markdown(at)
+    monkeypatch.setenv("SESSIONBEAT_HOST", "elsewhere")
+    at = run_page(monkeypatch, loaded.aggregator.url, session="local-1", shost=here)
+    assert not at.get("chat_message")
+    assert any(str(transcript) in c.value for c in at.caption)
