@@ -8,15 +8,18 @@ fast path in :mod:`sessionbeat.publisher.hook` without importing typer, pydantic
 
 import sys
 
+HELP_FLAGS = frozenset({"--help", "-h"})
+"""Arguments that send ``statusline`` to the typer CLI (for its help text)."""
+
 
 def main() -> int:
-    """Dispatch ``publish`` to the hook fast path, anything else to the typer app."""
+    """Dispatch ``publish`` and ``statusline`` to their fast paths, anything else to typer."""
     argv = sys.argv
     if len(argv) == 2 and argv[1] == "publish":
         from sessionbeat.publisher.hook import main as hook_main
 
         return hook_main(argv[2:])
-    if len(argv) == 2 and argv[1] == "statusline":
+    if len(argv) >= 2 and argv[1] == "statusline" and not HELP_FLAGS.intersection(argv[2:]):
         from sessionbeat.publisher.statusline import main as statusline_main
 
         return statusline_main(argv[2:])

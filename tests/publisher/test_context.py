@@ -16,6 +16,12 @@ from sessionbeat.publisher.context import context_window
         ("claude-opus-4-7", 10, 1_000_000),
         ("claude-opus-5", 10, 1_000_000),
         ("claude-fable-5-20260301", 10, 1_000_000),
+        ("claude-opus-4-10", 10, 1_000_000),
+        ("claude-opus-4-7@20260115", 10, 1_000_000),  # Vertex AI id
+        ("us.anthropic.claude-sonnet-5-v1:0", 10, 1_000_000),  # Bedrock id
+        # Opus 4 (transcript-2's model): the date suffix is not a minor version 20250514.
+        ("claude-opus-4-20250514", 41_585, 200_000),
+        ("claude-opus-4-1-20250805", 10, 200_000),
         ("nvidia/nemotron-3-ultra-550b-a55b", 62_048, 200_000),
         ("nvidia/nemotron-3-ultra-550b-a55b", 318_146, 1_000_000),
         (None, None, 200_000),
@@ -35,3 +41,10 @@ def test_claude_override_env() -> None:
     """CLAUDE_CODE_MAX_CONTEXT_TOKENS sets the window of gateway models."""
     env = {"CLAUDE_CODE_MAX_CONTEXT_TOKENS": "128000"}
     assert context_window("nvidia/x", 10, None, env) == (128_000, False)
+
+
+def test_override_must_be_a_positive_number() -> None:
+    """A malformed or zero override is ignored instead of giving a nonsense window."""
+    for value in ("", "0", "lots", "-5"):
+        env = {"CLAUDE_CODE_MAX_CONTEXT_TOKENS": value}
+        assert context_window("claude-opus-4-7", 10, None, env) == (1_000_000, False)

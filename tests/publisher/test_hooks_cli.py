@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sessionbeat.cli import app
 from sessionbeat.publisher.claude_settings import HOOK_EVENTS, installed_events
+from sessionbeat.publisher.statusline import chain_key, load_chains, previous_command
 
 SCRIPT = "/opt/venvs/sessionbeat/bin/sessionbeat"
 
@@ -74,8 +75,10 @@ def test_install_then_uninstall_restores_the_file(tmp_path: Path, original: Any)
     for event, groups in (original or {}).get("hooks", {}).items():
         assert data["hooks"][event][: len(groups)] == groups  # theirs first, untouched
     invoke("hooks", "uninstall", "--settings", str(path))
-    after = json.loads(path.read_text())
-    assert after == (original or {})
+    if original is None:
+        assert not path.exists()  # created by install, removed again
+    else:
+        assert json.loads(path.read_text()) == original
 
 
 def test_install_is_idempotent_and_keeps_a_backup(tmp_path: Path) -> None:
@@ -111,18 +114,145 @@ def test_dry_run_prints_a_diff_and_writes_nothing(tmp_path: Path) -> None:
     assert path.read_text() == before
 
 
+def chains() -> dict[str, Any]:
+    """The recorded previous status lines (the state dir's statusline.json)."""
+    return load_chains(os.environ["SESSIONBEAT_STATE_DIR"])
+
+
 def test_statusline_is_chained_and_restored(tmp_path: Path) -> None:
     """--statusline puts ours in place, remembers theirs for chaining, uninstall restores it."""
     path = tmp_path / "settings.json"
     write(path, WITH_STATUSLINE)
     invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT, "--statusline")
     data = json.loads(path.read_text())
-    assert data["statusLine"]["command"] == f"{SCRIPT} statusline"
-    assert data["statusLine"]["padding"] == 0
-    chain = json.loads((Path(os.environ["SESSIONBEAT_STATE_DIR"]) / "statusline.json").read_text())
-    assert chain["previous"] == WITH_STATUSLINE["statusLine"]
+    key = chain_key(str(path))
+    assert data["statusLine"] == {
+        "type": "command",
+        "command": f"{SCRIPT} statusline --chain {key}",
+        "padding": 0,
+        "refreshInterval": 10,
+    }
+    assert chains()[key]["previous"] == WITH_STATUSLINE["statusLine"]
     invoke("hooks", "uninstall", "--settings", str(path))
     assert json.loads(path.read_text()) == WITH_STATUSLINE
+    assert chains() == {}
+
+
+def test_user_and_project_files_keep_their_own_status_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaining in two settings files records two previous lines; each uninstall gets its own."""
+    user = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
+    write(user, WITH_STATUSLINE)
+    project_line = {"statusLine": {"type": "command", "command": "~/.claude/line.sh"}}
+    monkeypatch.chdir(tmp_path)
+    project = tmp_path / ".claude" / "settings.json"
+    write(project, project_line)
+    invoke("hooks", "install", "--script", SCRIPT, "--statusline")
+    invoke("hooks", "install", "--project", "--script", SCRIPT, "--statusline")
+    user_cmd = json.loads(user.read_text())["statusLine"]["command"]
+    project_cmd = json.loads(project.read_text())["statusLine"]["command"]
+    assert user_cmd != project_cmd
+    assert previous_command(user_cmd.rsplit(" ", 1)[1]) == "bun x ccusage statusline"
+    assert previous_command(project_cmd.rsplit(" ", 1)[1]) == "~/.claude/line.sh"
+    invoke("hooks", "uninstall")
+    assert json.loads(user.read_text()) == WITH_STATUSLINE
+    invoke("hooks", "uninstall", "--project")
+    assert json.loads(project.read_text()) == project_line
+
+
+def test_no_statusline_restores_the_previous_line(tmp_path: Path) -> None:
+    """--no-statusline takes our line out again and keeps the hooks."""
+    path = tmp_path / "settings.json"
+    write(path, WITH_STATUSLINE)
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT, "--statusline")
+    result = invoke(
+        "hooks", "install", "--settings", str(path), "--script", SCRIPT, "--no-statusline"
+    )
+    data = json.loads(path.read_text())
+    assert "restored" in result.output
+    assert data["statusLine"] == WITH_STATUSLINE["statusLine"]
+    assert sorted(installed_events(data)) == sorted(HOOK_EVENTS)
+    # Without either flag a reinstall leaves the status line alone.
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    assert json.loads(path.read_text())["statusLine"] == WITH_STATUSLINE["statusLine"]
+
+
+def test_moved_install_updates_our_status_line_and_keeps_the_chain(tmp_path: Path) -> None:
+    """Reinstalling from another venv points our line at it; the recorded one stays."""
+    path = tmp_path / "settings.json"
+    write(path, WITH_STATUSLINE)
+    old = "/old/bin/sessionbeat"
+    invoke("hooks", "install", "--settings", str(path), "--script", old, "--statusline")
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT, "--statusline")
+    assert json.loads(path.read_text())["statusLine"]["command"].startswith(f"{SCRIPT} ")
+    invoke("hooks", "uninstall", "--settings", str(path))
+    assert json.loads(path.read_text()) == WITH_STATUSLINE
+
+
+def test_paths_with_spaces_are_quoted_and_still_recognised(tmp_path: Path) -> None:
+    """A venv under a directory with a space gives a quoted command that uninstall finds."""
+    path = tmp_path / "settings.json"
+    script = "/Users/kai/My Tools/venv/bin/sessionbeat"
+    invoke("hooks", "install", "--settings", str(path), "--script", script, "--statusline")
+    data = json.loads(path.read_text())
+    assert data["hooks"]["Stop"][0]["hooks"][0]["command"] == f"'{script}' publish"
+    assert data["statusLine"]["command"].startswith(f"'{script}' statusline --chain ")
+    invoke("hooks", "uninstall", "--settings", str(path))
+    assert not path.exists()  # install created it; nothing else was ever in it
+
+
+def test_symlinked_settings_stay_a_symlink_with_their_mode(tmp_path: Path) -> None:
+    """A dotfiles-managed settings.json (a symlink, mode 600) is edited in place."""
+    real = tmp_path / "dotfiles" / "claude-settings.json"
+    before = write(real, OTHER_HOOKS)
+    real.chmod(0o600)
+    link = tmp_path / "settings.json"
+    link.symlink_to(real)
+    invoke("hooks", "install", "--settings", str(link), "--script", SCRIPT)
+    assert link.is_symlink()
+    assert sorted(installed_events(json.loads(real.read_text()))) == sorted(HOOK_EVENTS)
+    assert real.stat().st_mode & 0o777 == 0o600
+    invoke("hooks", "uninstall", "--settings", str(link))
+    assert link.is_symlink()
+    assert json.loads(real.read_text()) == json.loads(before)
+
+
+def test_backups_of_quick_successive_runs_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    """Install then uninstall within one second keeps both backups, the original among them."""
+    path = tmp_path / "settings.json"
+    before = write(path, OTHER_HOOKS)
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    installed = path.read_text()
+    invoke("hooks", "uninstall", "--settings", str(path))
+    backups = sorted(b.read_text() for b in tmp_path.glob("settings.json.sessionbeat-*.bak"))
+    assert backups == sorted([before, installed])
+
+
+def test_uninstall_dry_run_and_nothing_to_remove(tmp_path: Path) -> None:
+    """Uninstall --dry-run shows the removal only; uninstalling twice is harmless."""
+    path = tmp_path / "settings.json"
+    write(path, OTHER_HOOKS)
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    installed = path.read_text()
+    result = invoke("hooks", "uninstall", "--settings", str(path), "--dry-run")
+    removed = [line for line in result.output.splitlines() if line.startswith("-")]
+    assert any(f'"command": "{SCRIPT} publish"' in line for line in removed)
+    assert path.read_text() == installed
+    invoke("hooks", "uninstall", "--settings", str(path))
+    result = invoke("hooks", "uninstall", "--settings", str(path))
+    assert "no sessionbeat hooks found" in result.output
+    assert json.loads(path.read_text()) == OTHER_HOOKS
+
+
+def test_hooks_key_of_the_wrong_type_is_a_clear_error(tmp_path: Path) -> None:
+    """A settings file whose 'hooks' is not an object stops install (exit 2), unchanged."""
+    path = tmp_path / "settings.json"
+    before = write(path, {"hooks": ["not", "an", "object"]})
+    result = CliRunner().invoke(app, ["hooks", "install", "--settings", str(path)])
+    assert result.exit_code == 2
+    assert "'hooks' is not an object" in result.output
+    assert path.read_text() == before
 
 
 def test_unreadable_settings_are_never_overwritten(tmp_path: Path) -> None:

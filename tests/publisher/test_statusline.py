@@ -8,21 +8,37 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sessionbeat.publisher.ipc import EventKind, IpcServer
-from sessionbeat.publisher.statusline import default_line, parse_statusline
+from sessionbeat.publisher.statusline import (
+    StatusLineReading,
+    default_line,
+    parse_statusline,
+    run_chained,
+    save_chains,
+)
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.publisher.test_hook import Collector
 
 SCRIPT = Path(sys.executable).parent / "sessionbeat"
+HEAVY = ("paho", "pydantic", "typer", "rich", "platformdirs", "psutil")
 
 
-def run(data: bytes, state: Path) -> subprocess.CompletedProcess[bytes]:
+def run(data: bytes, state: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state))
     return subprocess.run(
-        [str(SCRIPT), "statusline"], input=data, env=env, capture_output=True, timeout=30
+        [str(SCRIPT), "statusline", *args], input=data, env=env, capture_output=True, timeout=30
     )
+
+
+def old_statusline(state: Path, name: str, text: str) -> str:
+    """Write a shell status-line script that prints ``text`` and the byte count of stdin."""
+    script = state / name
+    script.write_text(f"#!/bin/sh\nprintf '\\033[1m%s\\033[0m {text}' \"$(wc -c)\"\n")
+    script.chmod(0o755)
+    return str(script)
 
 
 @pytest.mark.parametrize(
@@ -37,9 +53,30 @@ def run(data: bytes, state: Path) -> subprocess.CompletedProcess[bytes]:
 def test_parse_real_inputs(name: str, tokens: int | None, size: int | None, line: str) -> None:
     """Context comes from current_usage (never the cumulative total_input_tokens)."""
     reading = parse_statusline((FIXTURES / name).read_bytes())
-    assert reading is not None
     assert (reading.context_tokens, reading.context_window_size) == (tokens, size)
     assert default_line(reading) == line
+
+
+def test_parse_keeps_what_the_agent_needs() -> None:
+    """Session, transcript, model, name and repo of a 2.1.232 input are all read."""
+    reading = parse_statusline((FIXTURES / "statusline-4.json").read_bytes())
+    doc = json.loads((FIXTURES / "statusline-4.json").read_bytes())
+    assert reading.session_id == doc["session_id"]
+    assert reading.transcript_path == doc["transcript_path"]
+    assert (reading.model_id, reading.model_name) == (doc["model"]["id"], "Opus 5")
+    assert (reading.session_name, reading.repo_name) == (doc["session_name"], "alpha")
+    assert reading.cwd == doc["workspace"]["current_dir"]
+    assert reading.used_percentage == doc["context_window"]["used_percentage"]
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\x00not json", b"[1, 2]", b'"text"', b"\xff\xfe", b'{"context_window": 7}']
+)
+def test_parse_never_raises(data: bytes) -> None:
+    """Anything that is not a status-line object gives an empty reading, no exception."""
+    reading = parse_statusline(data)
+    assert reading == StatusLineReading()
+    assert default_line(reading) == "sessionbeat"
 
 
 def test_publishes_to_the_agent_and_prints_its_own_line() -> None:
@@ -63,22 +100,80 @@ def test_publishes_to_the_agent_and_prints_its_own_line() -> None:
 def test_chained_command_output_passes_through_byte_for_byte() -> None:
     """The user's previous status line gets the same stdin; its bytes come out unchanged."""
     state = short_tmpdir()
-    script = state / "old-statusline.sh"
-    script.write_text("#!/bin/sh\nprintf '\\033[1m%s\\033[0m \\342\\234\\223' \"$(wc -c)\"\n")
-    script.chmod(0o755)
-    (state / "statusline.json").write_text(
-        json.dumps({"previous": {"type": "command", "command": str(script), "padding": 0}})
-    )
+    script = old_statusline(state, "old.sh", "\\342\\234\\223")
+    save_chains({"k1": {"settings": "/s.json", "previous": {"command": script}}}, str(state))
     data = (FIXTURES / "statusline-2.json").read_bytes()
-    expected = subprocess.run([str(script)], input=data, capture_output=True).stdout
-    result = run(data, state)
+    expected = subprocess.run([script], input=data, capture_output=True).stdout
+    result = run(data, state, "--chain", "k1")
     assert result.returncode == 0
     assert result.stdout == expected
     assert result.stdout.endswith("\u2713".encode())
     assert str(len(data)).encode() in result.stdout  # it read the very same stdin
 
 
+def test_each_settings_file_chains_its_own_previous_line() -> None:
+    """Two installs (user and project file) each run the line they replaced, by key."""
+    state = short_tmpdir()
+    user = old_statusline(state, "user.sh", "user")
+    proj = old_statusline(state, "proj.sh", "project")
+    save_chains(
+        {
+            "u": {"settings": "/home/k/.claude/settings.json", "previous": {"command": user}},
+            "p": {"settings": "/w/app/.claude/settings.json", "previous": {"command": proj}},
+        },
+        str(state),
+    )
+    data = (FIXTURES / "statusline-2.json").read_bytes()
+    assert run(data, state, "--chain", "u").stdout.endswith(b" user")
+    assert run(data, state, "--chain=p").stdout.endswith(b" project")
+    # Unknown key, or no key with two chains: nothing to guess, our own line.
+    assert run(data, state, "--chain", "zz").stdout == "Opus 4.6 · ctx 23% · voter-api\n".encode()
+    assert run(data, state).stdout == "Opus 4.6 · ctx 23% · voter-api\n".encode()
+
+
 def test_garbage_input_still_prints_a_line() -> None:
     """Non-JSON input never breaks the status line."""
     result = run(b"\x00not json", short_tmpdir())
     assert (result.returncode, result.stdout) == (0, b"sessionbeat\n")
+
+
+def test_a_hanging_chained_command_is_killed_with_its_children(tmp_path: Path) -> None:
+    """A previous status line that never ends is killed, background children included."""
+    pids = tmp_path / "pids"
+    command = f"sleep 300 & echo $$ $! > {pids}; wait"
+    assert run_chained(command, b"{}", timeout=0.5) is None
+    for pid in map(int, pids.read_text().split()):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+
+
+def test_chained_command_gets_stdin_and_gives_its_exit_code() -> None:
+    """The chained command reads the status-line bytes; its output and exit code come back."""
+    assert run_chained("printf x; exit 3", b"") == (b"x", 3)
+    assert run_chained("cat", b"same bytes") == (b"same bytes", 0)
+
+
+def test_statusline_path_imports_no_heavy_module() -> None:
+    """The status-line fast path loads none of typer, pydantic, paho, psutil or platformdirs."""
+    code = (
+        "import sys; sys.argv = ['sessionbeat', 'statusline'];"
+        "from sessionbeat._entry import main; main();"
+        f"print('|' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(short_tmpdir()))
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=b"",
+        capture_output=True,
+        env=env,
+        check=True,
+    )
+    assert out.stdout.decode().rsplit("|", 1)[1].strip() == ""
+
+
+def test_help_goes_to_the_typer_command() -> None:
+    """`sessionbeat statusline --help` shows the command's help instead of reading stdin."""
+    result = subprocess.run(
+        [str(SCRIPT), "statusline", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0
+    assert "--chain" in result.stdout

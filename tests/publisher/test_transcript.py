@@ -6,9 +6,38 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessionbeat.publisher.transcript import FIRST_CHUNK, read_context
 from tests.conftest import FIXTURES
+
+TRANSCRIPTS = ("transcript-1.jsonl", "transcript-2.jsonl", "transcript-3.jsonl")
+
+
+def whole_file_answer(path: Path) -> tuple[int | None, str | None, str | None, str | None]:
+    """The reference method applied to every line, oldest to newest (the slow, obvious way)."""
+    tokens = model = cwd = branch = None
+    for raw in path.read_bytes().splitlines():
+        entry = json.loads(raw)
+        cwd = entry.get("cwd") or cwd
+        branch = entry.get("gitBranch") or branch
+        message = entry.get("message")
+        if (
+            entry.get("type") == "assistant"
+            and not entry.get("isSidechain")
+            and not entry.get("isApiErrorMessage")
+            and isinstance(message, dict)
+            and message.get("model") != "<synthetic>"
+            and isinstance(message.get("usage"), dict)
+        ):
+            usage = message["usage"]
+            tokens = sum(
+                usage.get(k) or 0
+                for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+            )
+            model = message["model"]
+    return tokens, model, cwd, branch
 
 
 @pytest.mark.parametrize(
@@ -116,3 +145,43 @@ def test_read_stops_at_the_byte_cap(tmp_path: Path) -> None:
     whole = read_context(str(path), max_bytes=10 * 1024 * 1024)
     assert whole is not None
     assert whole.context_tokens == 7  # found once the cap allows reaching it
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(TRANSCRIPTS), first_chunk=st.integers(1, 300_000))
+def test_any_block_size_gives_the_whole_file_answer(name: str, first_chunk: int) -> None:
+    """Lines cut at any block boundary are joined again: same answer as a whole-file scan."""
+    path = FIXTURES / name
+    ctx = read_context(path, first_chunk=first_chunk)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.model, ctx.cwd, ctx.branch) == whole_file_answer(path)
+    assert ctx.bytes_read <= path.stat().st_size
+
+
+def test_new_usage_after_a_compaction_wins(tmp_path: Path) -> None:
+    """Once the compacted session answers again, its new usage is the context, not postTokens."""
+    path = tmp_path / "t.jsonl"
+    boundary = {"type": "system", "subtype": "compact_boundary", "compactMetadata": {}}
+    path.write_text("\n".join(json.dumps(e) for e in (_assistant(150_000), boundary)) + "\n")
+    ctx = read_context(path)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.compacted, ctx.model) == (0, True, None)  # no postTokens
+    with path.open("a") as f:
+        f.write(json.dumps(_assistant(21_000)) + "\n")
+    ctx = read_context(path)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.compacted, ctx.model) == (21_000, False, "claude-opus-4-6")
+
+
+def test_empty_and_usage_free_files(tmp_path: Path) -> None:
+    """An empty transcript, or one without any assistant usage yet, reads as 'unknown'."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    ctx = read_context(empty)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.bytes_read) == (None, 0)
+    start = tmp_path / "start.jsonl"
+    start.write_text(json.dumps({"type": "user", "cwd": "/w", "message": {"content": "hi"}}))
+    ctx = read_context(start)
+    assert ctx is not None
+    assert (ctx.context_tokens, ctx.cwd) == (None, "/w")

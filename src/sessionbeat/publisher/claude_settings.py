@@ -6,13 +6,17 @@ Format (https://code.claude.com/docs/en/hooks, docs/claude-code-formats.md secti
                                                            "async": true, "timeout": 5}]}]},
      "statusLine": {"type": "command", "command": "...", "padding": 0}}
 
-Our handlers are recognised by their command (``<...>sessionbeat publish``); nothing else in the
-file is touched. Pure functions over parsed JSON; the CLI does the file I/O.
+Our handlers are recognised by their command (``<any path>/sessionbeat publish``, quoted or not,
+``sessionbeat.exe`` on Windows); nothing else in the file is touched. Pure functions over parsed
+JSON; the CLI (``hooks_cli.py``) does the file I/O.
 """
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shlex
 from typing import Any
 
 HOOK_EVENTS: tuple[str, ...] = (
@@ -43,34 +47,45 @@ HOOK_TIMEOUT = 5
 """Seconds Claude Code waits at most; the hook returns in milliseconds."""
 
 
+def quote_script(script: str) -> str:
+    """Return ``script`` quoted for the shell Claude Code runs commands with.
+
+    POSIX: ``sh -c`` quoting (``shlex.quote``); Windows paths: double quotes when needed.
+    """
+    if os.name == "nt" or "\\" in script:
+        return f'"{script}"' if any(c in script for c in " &()[]{}^=;!+,`~") else script
+    return shlex.quote(script)
+
+
 def hook_command(script: str) -> str:
     """Return the hook command for the console script at ``script`` (quoted if needed)."""
-    quoted = f'"{script}"' if " " in script else script
-    return f"{quoted} publish"
+    return f"{quote_script(script)} publish"
 
 
-def statusline_command(script: str) -> str:
-    """Return the status-line command for the console script at ``script``."""
-    quoted = f'"{script}"' if " " in script else script
-    return f"{quoted} statusline"
+def statusline_command(script: str, key: str | None = None) -> str:
+    """Return the status-line command for the console script at ``script``.
+
+    ``key`` (see :func:`sessionbeat.publisher.statusline.chain_key`) names the recorded
+    previous status line to chain.
+    """
+    command = f"{quote_script(script)} statusline"
+    return f"{command} --chain {key}" if key else command
+
+
+_OUR_HOOK = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+publish\s*$")
+_OUR_STATUSLINE = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+statusline(?:\s|$)")
 
 
 def is_ours(handler: Any) -> bool:
-    """Return True for a handler that runs ``sessionbeat publish``."""
-    if not isinstance(handler, dict):
-        return False
-    command = handler.get("command")
-    return (
-        isinstance(command, str)
-        and command.rstrip().endswith(" publish")
-        and "sessionbeat" in command
-    )
+    """Return True for a handler that runs ``sessionbeat publish`` (any install path)."""
+    command = handler.get("command") if isinstance(handler, dict) else None
+    return isinstance(command, str) and _OUR_HOOK.search(command) is not None
 
 
 def is_our_statusline(statusline: Any) -> bool:
     """Return True for a statusLine that runs ``sessionbeat statusline``."""
     command = statusline.get("command") if isinstance(statusline, dict) else None
-    return isinstance(command, str) and command.rstrip().endswith("sessionbeat statusline")
+    return isinstance(command, str) and _OUR_STATUSLINE.search(command) is not None
 
 
 def _handler(event: str, script: str) -> dict[str, Any]:
@@ -126,28 +141,38 @@ def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
     return result
 
 
-def set_statusline(settings: dict[str, Any], script: str) -> tuple[dict[str, Any], Any]:
-    """Return ``(settings with our statusLine, the previous statusLine or None)``.
+def set_statusline(
+    settings: dict[str, Any], script: str, key: str | None = None
+) -> tuple[dict[str, Any], Any, bool]:
+    """Return ``(settings with our statusLine, the previous statusLine or None, replaced)``.
 
-    The previous line's other fields (``padding``, ``refreshInterval``) are kept. If ours is
-    already in place, nothing changes and the previous value returned is None.
+    ``replaced`` is False when ours was already in place: then only its command is brought up
+    to date (e.g. after the venv moved) and the previous value returned is None (the one
+    recorded at the first install still holds). The previous line's other fields (``padding``,
+    ``refreshInterval``) are kept; ``refreshInterval`` defaults to 10 s so the context figure
+    stays fresh while Claude works.
     """
     result = copy.deepcopy(settings)
     previous = result.get("statusLine")
-    if is_our_statusline(previous):
-        return result, None
+    command = statusline_command(script, key)
+    if isinstance(previous, dict) and is_our_statusline(previous):
+        result["statusLine"] = {**previous, "command": command}
+        return result, None, False
     line: dict[str, Any] = {"type": "command", "padding": 0}
     if isinstance(previous, dict):
         line.update({k: v for k, v in previous.items() if k not in ("command", "type")})
     line["type"] = "command"
-    line["command"] = statusline_command(script)
+    line["command"] = command
     line.setdefault("refreshInterval", 10)
     result["statusLine"] = line
-    return result, previous
+    return result, previous, True
 
 
 def restore_statusline(settings: dict[str, Any], previous: Any) -> dict[str, Any]:
-    """Return ``settings`` with our statusLine replaced by ``previous`` (removed if None)."""
+    """Return ``settings`` with our statusLine replaced by ``previous`` (removed if None).
+
+    A statusLine that is not ours (the user changed it since) is left alone.
+    """
     result = copy.deepcopy(settings)
     if not is_our_statusline(result.get("statusLine")):
         return result

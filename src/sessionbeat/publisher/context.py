@@ -17,7 +17,10 @@ LARGE_WINDOW = 1_000_000
 OVERRIDE_ENV = "CLAUDE_CODE_MAX_CONTEXT_TOKENS"
 
 _ALWAYS_1M = re.compile(
-    r"claude-(?:opus-4-(?:[7-9]|\d{2,})|(?:opus|sonnet|fable)-(?:[5-9]|\d{2,}))(?:\b|[-.\[])",
+    # The minor/major version is one or two digits and not the start of a date suffix:
+    # claude-opus-4-7, claude-opus-4-10, claude-sonnet-5-20260301, vertex claude-opus-4-7@...,
+    # bedrock anthropic.claude-opus-4-7-v1:0 match; claude-opus-4-20250514 (Opus 4) does not.
+    r"claude-(?:opus-4-(?:[7-9]|[1-9]\d)|(?:opus|sonnet|fable)-(?:[5-9]|[1-9]\d))(?!\d)",
     re.IGNORECASE,
 )
 
@@ -28,7 +31,14 @@ def context_window(
     statusline_size: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> tuple[int, bool]:
-    """Return ``(window_tokens, exact)``; ``exact`` is True only for the status line's size."""
+    """Return ``(window_tokens, exact)`` for a session; ``exact`` only for the status line's size.
+
+    ``model`` is the model id (status line ``model.id``, SessionStart ``model`` or the
+    transcript's ``message.model``; None if unknown), ``used_tokens`` the context already in
+    use, ``statusline_size`` the status line's ``context_window.context_window_size``, ``env``
+    the environment of Claude Code (for ``CLAUDE_CODE_MAX_CONTEXT_TOKENS``; nothing is read
+    from ``os.environ`` here). Order: status line, override, 1M model, used > 200k, 200k.
+    """
     if statusline_size:
         return statusline_size, True
     override = (env or {}).get(OVERRIDE_ENV, "")

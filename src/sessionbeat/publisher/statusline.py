@@ -5,15 +5,24 @@ Claude Code runs the status-line command after each assistant message (and every
 docs/claude-code-formats.md section 4). It is the only first-party source of the context window
 size. This command hands the raw JSON to the host agent (like the hook, without waiting), then
 runs the user's previous status-line command with the same stdin and passes its output through
-byte for byte, or prints a compact line of its own. ``hooks install --statusline`` records the
-previous command in ``<state_dir>/statusline.json`` so uninstall can restore it.
+byte for byte, or prints a compact line of its own.
 
-Like the hook path, the command imports no third-party package (``json`` and ``subprocess``
-are fine here: the status line is not on the hook's critical path).
+Chaining: ``hooks install --statusline`` writes ``"<script>" statusline --chain <key>`` into a
+settings file and records that file's previous ``statusLine`` object in
+``<state_dir>/statusline.json``::
+
+    {"version": 1, "chains": {"<key>": {"settings": "/abs/settings.json", "previous": {...}}}}
+
+``<key>`` is derived from the settings file's path (:func:`chain_key`), so the user file and a
+project file each chain (and on uninstall restore) their own previous line.
+
+Like the hook path, this imports no third-party package (``json`` and ``subprocess`` are fine
+here: the status line is not on the hook's critical path).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -31,22 +40,26 @@ CHAIN_TIMEOUT = 5.0
 
 @dataclass(frozen=True, slots=True)
 class StatusLineReading:
-    """What one status-line input says. Tokens are tokens; ``used_percentage`` is 0-100.
+    """What one status-line input says; every field is None when absent or of the wrong type.
 
-    ``context_tokens`` = input + cache creation + cache read tokens of ``current_usage``
-    (``total_input_tokens`` is NOT used: before 2.1.132 it was a cumulative session total).
+    ``context_tokens`` = input + cache creation + cache read tokens of
+    ``context_window.current_usage`` (``total_input_tokens`` is NOT used: before Claude Code
+    2.1.132 it was a cumulative session total); None before the first API call and right after
+    ``/compact`` (``current_usage`` is null then). ``context_window_size`` is in tokens,
+    ``used_percentage`` 0-100 as Claude Code rounds it. ``cwd`` is ``workspace.current_dir``
+    (else ``cwd``); ``repo_name`` is ``workspace.repo.name`` (2.1.145+).
     """
 
-    session_id: str | None
-    transcript_path: str | None
-    cwd: str | None
-    model_id: str | None
-    model_name: str | None
-    context_tokens: int | None
-    context_window_size: int | None
-    used_percentage: float | None
-    session_name: str | None
-    repo_name: str | None
+    session_id: str | None = None
+    transcript_path: str | None = None
+    cwd: str | None = None
+    model_id: str | None = None
+    model_name: str | None = None
+    context_tokens: int | None = None
+    context_window_size: int | None = None
+    used_percentage: float | None = None
+    session_name: str | None = None
+    repo_name: str | None = None
 
 
 def _get(data: Any, *keys: str) -> Any:
@@ -65,14 +78,18 @@ def _i(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_statusline(data: bytes) -> StatusLineReading | None:
-    """Parse status-line stdin JSON leniently; None if it is not a JSON object."""
+def parse_statusline(data: bytes) -> StatusLineReading:
+    """Parse status-line stdin JSON leniently (section 4 of docs/claude-code-formats.md).
+
+    Never raises: input that is not a JSON object gives a reading with every field None (the
+    agent counts it as bad input because it names no session).
+    """
     try:
         doc = json.loads(data)
-    except ValueError:
-        return None
+    except ValueError:  # includes UnicodeDecodeError
+        return StatusLineReading()
     if not isinstance(doc, dict):
-        return None
+        return StatusLineReading()
     usage = _get(doc, "context_window", "current_usage")
     tokens = None
     if isinstance(usage, dict):
@@ -83,6 +100,7 @@ def parse_statusline(data: bytes) -> StatusLineReading | None:
         if any(p is not None for p in parts):
             tokens = sum(p or 0 for p in parts)
     pct = _get(doc, "context_window", "used_percentage")
+    size = _i(_get(doc, "context_window", "context_window_size"))
     return StatusLineReading(
         session_id=_s(doc.get("session_id")),
         transcript_path=_s(doc.get("transcript_path")),
@@ -90,19 +108,22 @@ def parse_statusline(data: bytes) -> StatusLineReading | None:
         model_id=_s(_get(doc, "model", "id")),
         model_name=_s(_get(doc, "model", "display_name")),
         context_tokens=tokens,
-        context_window_size=_i(_get(doc, "context_window", "context_window_size")),
-        used_percentage=float(pct) if isinstance(pct, int | float) else None,
+        context_window_size=size if size is not None and size > 0 else None,
+        used_percentage=(
+            float(pct) if isinstance(pct, int | float) and not isinstance(pct, bool) else None
+        ),
         session_name=_s(doc.get("session_name")),
         repo_name=_s(_get(doc, "workspace", "repo", "name")),
     )
 
 
-def default_line(reading: StatusLineReading | None) -> str:
+def default_line(reading: StatusLineReading) -> str:
     """Return the compact line shown when no previous status line is chained.
 
-    E.g. ``"Opus 4.6 · ctx 23% · voter-api"``; parts that are unknown are left out.
+    E.g. ``"Opus 4.6 · ctx 23% · voter-api"`` (model, context %, repo or directory name);
+    unknown parts are left out; an input without any of them gives ``"sessionbeat"``.
     """
-    if reading is None:
+    if reading == StatusLineReading():
         return "sessionbeat"
     parts = [reading.model_name or reading.model_id or "Claude"]
     pct = reading.used_percentage
@@ -118,65 +139,147 @@ def default_line(reading: StatusLineReading | None) -> str:
     return " · ".join(parts)
 
 
-def chain_path() -> str:
-    """Return ``<state_dir>/statusline.json`` (the hook's own state-dir rule)."""
-    return os.path.join(hook.state_dir(), CHAIN_FILE)
+# -- chaining ------------------------------------------------------------------------------
 
 
-def load_chain() -> dict[str, Any] | None:
-    """Return the recorded previous ``statusLine`` object, or None."""
+def chain_key(settings_path: str) -> str:
+    """Return the chain key of a settings file: 10 hex digits of the SHA-256 of its path."""
+    import hashlib  # only at install time
+
+    return hashlib.sha256(settings_path.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def chain_path(state_dir: str | None = None) -> str:
+    """Return ``<state_dir>/statusline.json`` (default: the hook's own state-dir rule)."""
+    return os.path.join(state_dir or hook.state_dir(), CHAIN_FILE)
+
+
+def load_chains(state_dir: str | None = None) -> dict[str, dict[str, Any]]:
+    """Return the recorded chains, ``{key: {"settings": path, "previous": obj | None}}``.
+
+    A missing or unreadable file gives ``{}``; entries that are not objects are dropped.
+    """
     try:
-        with open(chain_path(), encoding="utf-8") as f:
+        with open(chain_path(state_dir), encoding="utf-8") as f:
             data = json.load(f)
     except (OSError, ValueError):
-        return None
-    previous = data.get("previous") if isinstance(data, dict) else None
-    return previous if isinstance(previous, dict) else None
+        return {}
+    chains = data.get("chains") if isinstance(data, dict) else None
+    if not isinstance(chains, dict):
+        return {}
+    return {k: v for k, v in chains.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
-def run_chained(command: str, data: bytes) -> tuple[bytes, int]:
-    """Run the previous status-line command with ``data`` on stdin; return (stdout, code).
+def save_chains(chains: dict[str, dict[str, Any]], state_dir: str | None = None) -> None:
+    """Write the chains atomically (the file is removed when there are none).
 
-    Runs through the user's shell like Claude Code does; a timeout or failure to start gives
-    empty output and code 1.
+    Raises ``OSError`` if the state dir cannot be written.
     """
+    path = chain_path(state_dir)
+    if not chains:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"version": 1, "chains": chains}, f, indent=2)
+    os.replace(tmp, path)
+
+
+def previous_command(key: str | None, state_dir: str | None = None) -> str | None:
+    """Return the previous status-line command chained for ``key``, or None.
+
+    Without a key (a status line installed by hand as plain ``sessionbeat statusline``), the
+    only recorded chain is used if there is exactly one.
+    """
+    chains = load_chains(state_dir)
+    if key is not None:
+        chain = chains.get(key)
+    else:
+        chain = next(iter(chains.values())) if len(chains) == 1 else None
+    previous = chain.get("previous") if chain else None
+    command = previous.get("command") if isinstance(previous, dict) else None
+    return command if isinstance(command, str) and command.strip() else None
+
+
+def run_chained(
+    command: str, data: bytes, timeout: float = CHAIN_TIMEOUT
+) -> tuple[bytes, int] | None:
+    """Run the previous status-line command with ``data`` on stdin; return (stdout, exit code).
+
+    Runs through the user's shell (``$SHELL -c``; ``cmd`` on Windows) in its own process
+    group, so that on a timeout (``timeout`` seconds) the whole group is killed, children that
+    hold the output pipe included. stderr is inherited. Returns None on a timeout or when the
+    command cannot be started.
+    """
+    kwargs: dict[str, Any] = {}
     if os.name == "nt":
         argv: list[str] | str = command
-        shell = True
+        kwargs["shell"] = True
+        kwargs["creationflags"] = 0x00000200  # CREATE_NEW_PROCESS_GROUP
     else:
         argv = [os.environ.get("SHELL") or "/bin/sh", "-c", command]
-        shell = False
+        kwargs["start_new_session"] = True
     try:
-        done = subprocess.run(
-            argv,
-            input=data,
-            shell=shell,
-            stdout=subprocess.PIPE,
-            timeout=CHAIN_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return b"", 1
-    return done.stdout, done.returncode
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **kwargs)
+    except (OSError, ValueError):
+        return None
+    try:
+        out, _ = proc.communicate(data, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
+        return None
+    return out, proc.returncode
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the chained command and every process of its group (POSIX), or just it."""
+    if os.name != "nt":
+        import signal
+
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except OSError:
+            pass
+    proc.kill()
+
+
+def _chain_arg(argv: list[str]) -> str | None:
+    """Return the value of ``--chain KEY`` / ``--chain=KEY`` in ``argv``, or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--chain" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--chain="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def main(argv: list[str]) -> int:
-    """Run the status line: deliver the reading, then chain or print. Returns the exit code."""
+    """Run the status line: deliver the reading, then chain or print. Returns the exit code.
+
+    ``argv`` are the arguments after ``statusline`` (``--chain KEY``). Publishing never fails
+    the status line: a failure is noted in ``<state_dir>/hook-errors.log``. The exit code is
+    the chained command's; 0 when our own line is printed (also when the chained command timed
+    out or could not start: then our line stands in for it).
+    """
     now_ns = time.time_ns()
     stdin = sys.stdin
     data = b"" if stdin is None or stdin.isatty() else stdin.buffer.read(hook.MAX_INPUT)
-    if data.strip():
+    if data.strip() and not os.environ.get("SESSIONBEAT_DISABLE"):
         try:
             hook.deliver(hook.STATUSLINE_MAGIC, data, now_ns)
         except BaseException as exc:  # never let publishing break the status line
             hook._note_error(hook.state_dir(), exc)
-    previous = load_chain()
-    command = previous.get("command") if previous else None
-    if isinstance(command, str) and command.strip():
-        out, code = run_chained(command, data)
+    command = previous_command(_chain_arg(argv))
+    result = run_chained(command, data) if command is not None else None
+    if result is not None:
+        out, code = result
         sys.stdout.buffer.write(out)
         sys.stdout.buffer.flush()
         return code
-    sys.stdout.write(default_line(parse_statusline(data)) + "\n")
-    sys.stdout.flush()
+    sys.stdout.buffer.write((default_line(parse_statusline(data)) + "\n").encode("utf-8"))
+    sys.stdout.buffer.flush()
     return 0

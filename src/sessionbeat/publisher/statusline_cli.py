@@ -5,10 +5,18 @@ The console script runs :func:`sessionbeat.publisher.statusline.main` directly, 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 
-def statusline(ctx: typer.Context) -> None:
+def statusline(
+    ctx: typer.Context,
+    chain: Annotated[
+        str | None,
+        typer.Option(help="key of the previous status line to run (set by hooks install)"),
+    ] = None,
+) -> None:
     """Status-line command for Claude Code: publishes exact context data, then shows a line.
 
     Reads Claude Code's status-line JSON on stdin, hands it to the host agent, then runs the
@@ -17,4 +25,4 @@ def statusline(ctx: typer.Context) -> None:
     """
     from sessionbeat.publisher.statusline import main
 
-    raise typer.Exit(main([]))
+    raise typer.Exit(main(["--chain", chain] if chain else []))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 FIRST_CHUNK = 64 * 1024
+"""Bytes of the first (newest) block; each further block is twice as big."""
 MAX_BYTES = 8 * 1024 * 1024
 """Bytes read from the end at most; older context is not looked for."""
 
@@ -41,19 +42,24 @@ class TranscriptContext:
 
 
 def usage_tokens(usage: Any) -> int | None:
-    """Return input + cache creation + cache read tokens of a ``usage`` object, or None."""
+    """Return input + cache creation + cache read tokens of a ``usage`` object, or None.
+
+    Output tokens are left out, as in Claude Code's own ``used_percentage``; a missing or null
+    count is 0; a count that is not an integer makes the whole usage unusable (None).
+    """
     if not isinstance(usage, dict):
         return None
     total = 0
     for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
         value = usage.get(key) or 0
-        if not isinstance(value, int):
+        if not isinstance(value, int) or isinstance(value, bool):
             return None
         total += value
     return total
 
 
 def _usable_assistant(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the ``message`` of a main-chain, non-error assistant entry with usage, else None."""
     if (
         entry.get("type") != "assistant"
         or entry.get("isSidechain")
@@ -66,40 +72,75 @@ def _usable_assistant(entry: dict[str, Any]) -> dict[str, Any] | None:
     return message if isinstance(message.get("usage"), dict) else None
 
 
-def _scan(lines: list[bytes]) -> tuple[bool, int | None, str | None, bool, str | None, str | None]:
-    """Walk ``lines`` newest first; returns (found, tokens, model, compacted, cwd, branch)."""
-    cwd = branch = None
-    for raw in reversed(lines):
-        if not raw.strip():
-            continue
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        if cwd is None and isinstance(entry.get("cwd"), str):
-            cwd = entry["cwd"]
-        if branch is None and isinstance(entry.get("gitBranch"), str) and entry["gitBranch"]:
-            branch = entry["gitBranch"]
+@dataclass(slots=True)
+class _Scan:
+    """What the blocks scanned so far (newest first) told."""
+
+    found: bool = False
+    tokens: int | None = None
+    model: str | None = None
+    compacted: bool = False
+    cwd: str | None = None
+    branch: str | None = None
+
+    def lines(self, lines: list[bytes]) -> None:
+        """Walk ``lines`` (oldest first, as in the file) newest first until a context size.
+
+        A line is only parsed when it can matter: it holds usage or a compact boundary, or a
+        ``cwd``/``gitBranch`` still missing. On a tail of big tool results that skips almost
+        every ``json.loads`` (the key test is a byte search).
+        """
+        for raw in reversed(lines):
+            wanted = (
+                b'"usage"' in raw
+                or b"compact_boundary" in raw
+                or (self.cwd is None and b'"cwd"' in raw)
+                or (self.branch is None and b'"gitBranch"' in raw)
+            )
+            if not wanted:
+                continue
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue  # a partial last line (being written) or a corrupt one
+            if isinstance(entry, dict) and self._entry(entry):
+                return
+
+    def _entry(self, entry: dict[str, Any]) -> bool:
+        """Take one entry into account; True once the context size is known."""
+        if self.cwd is None and isinstance(entry.get("cwd"), str) and entry["cwd"]:
+            self.cwd = entry["cwd"]
+        if self.branch is None and isinstance(entry.get("gitBranch"), str) and entry["gitBranch"]:
+            self.branch = entry["gitBranch"]
         if entry.get("type") == "system" and entry.get("subtype") == "compact_boundary":
             meta = entry.get("compactMetadata")
             post = meta.get("postTokens") if isinstance(meta, dict) else None
-            return True, post if isinstance(post, int) else 0, None, True, cwd, branch
+            self.found, self.compacted = True, True
+            self.tokens = post if isinstance(post, int) and not isinstance(post, bool) else 0
+            return True
         message = _usable_assistant(entry)
-        if message is not None:
-            tokens = usage_tokens(message["usage"])
-            if tokens is not None:
-                model = message.get("model") if isinstance(message.get("model"), str) else None
-                return True, tokens, model, False, cwd, branch
-    return False, None, None, False, cwd, branch
+        if message is None:
+            return False
+        tokens = usage_tokens(message["usage"])
+        if tokens is None:
+            return False
+        model = message.get("model")
+        self.found, self.tokens = True, tokens
+        self.model = model if isinstance(model, str) and model else None
+        return True
 
 
-def read_context(path: str, max_bytes: int = MAX_BYTES) -> TranscriptContext | None:
+def read_context(
+    path: str | os.PathLike[str], max_bytes: int = MAX_BYTES, first_chunk: int = FIRST_CHUNK
+) -> TranscriptContext | None:
     """Read the context facts of the transcript at ``path`` from its tail.
 
-    Returns None if the file cannot be opened (missing, another host's path, no permission).
-    Reads at most ``max_bytes`` bytes, from the end; never raises on content.
+    Reads blocks from the end of the file, ``first_chunk`` bytes first, then twice as many each
+    time, until the newest main-chain assistant usage (or a newer compact boundary) is found, the
+    start of the file is reached, or ``max_bytes`` bytes were read. Returns None if the file
+    cannot be opened (missing, another host's path, no permission); content never raises:
+    broken lines, a partial last line and unknown entry types are skipped. ``context_tokens``
+    is None when nothing usable was found within the bytes read.
     """
     try:
         f = open(path, "rb")  # noqa: SIM115 - closed below, size needed first
@@ -110,24 +151,34 @@ def read_context(path: str, max_bytes: int = MAX_BYTES) -> TranscriptContext | N
             size = os.fstat(f.fileno()).st_size
         except OSError:
             return None
-        chunk = min(FIRST_CHUNK, max_bytes)
-        cwd = branch = None
+        chunk = max(1, min(first_chunk, max_bytes))
+        scan = _Scan()
         end, carry, total = size, b"", 0
         while True:
             # Read the block before what was already scanned; the first line of the block
             # may be cut, so it is carried into the next (older) block.
             start = max(0, end - chunk)
-            f.seek(start)
-            data = f.read(end - start) + carry
+            try:
+                f.seek(start)
+                data = f.read(end - start) + carry
+            except OSError:
+                break
             total += end - start
             lines = data.split(b"\n")
             carry = lines.pop(0) if start > 0 else b""
-            found, tokens, model, compacted, c, b = _scan(lines)
-            cwd, branch = cwd or c, branch or b
-            if found or start == 0 or total >= max_bytes:
-                return TranscriptContext(tokens, model, cwd, branch, compacted, total)
+            scan.lines(lines)
+            if scan.found or start == 0 or total >= max_bytes:
+                break
             end = start
             chunk = min(chunk * 2, max_bytes - total)
+        return TranscriptContext(
+            scan.tokens if scan.found else None,
+            scan.model,
+            scan.cwd,
+            scan.branch,
+            scan.compacted,
+            total,
+        )
 
 
 @dataclass(frozen=True, slots=True)
