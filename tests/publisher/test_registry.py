@@ -1,4 +1,9 @@
-"""Claude Code's session registry and process liveness (registry.py, liveness.py)."""
+"""Claude Code's session registry and process liveness (registry.py, liveness.py).
+
+The registry documents follow the fields reported for Claude Code 2.1.2xx in
+herdrdev/herdr#3414 (docs/claude-code-formats.md section 7); no real registry file is among the
+fixtures, so their shape is built here and said so. The processes are real.
+"""
 
 from __future__ import annotations
 
@@ -7,92 +12,262 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import pytest
 
-from sessionbeat.publisher.liveness import find_claude_process, is_alive
-from sessionbeat.publisher.registry import entry_alive, linux_proc_start, scan_registry
+from sessionbeat.publisher.liveness import ProcessRef, find_claude_process, is_alive
+from sessionbeat.publisher.registry import (
+    entry_alive,
+    linux_proc_start,
+    lstart_epoch,
+    scan_registry,
+)
 
 LINUX = sys.platform.startswith("linux")
 
 
-def write_entry(directory: Path, pid: int, **fields: object) -> None:
+@pytest.fixture
+def claude() -> Iterator[subprocess.Popen[bytes]]:
+    """A real long-running process standing in for Claude Code."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def write_entry(directory: Path, pid: int, filename: str | None = None, **fields: object) -> None:
+    """Write ``sessions/<pid>.json`` with the 2.1.2xx fields; ``None`` values drop a key."""
     (directory / "sessions").mkdir(parents=True, exist_ok=True)
     doc = {
         "pid": pid,
         "sessionId": f"s-{pid}",
         "cwd": "/work/x",
         "startedAt": 1_790_000_000_000,
+        "procStart": "12345",
         "version": "2.1.232",
         "kind": "interactive",
+        "entrypoint": "cli",
         "status": "busy",
-        "updatedAt": 1_790_000_100_000,
+        "statusUpdatedAt": 1_790_000_100_000,
+        "updatedAt": 1_790_000_050_000,
+        "pidDomain": "host",
+        "messagingSocketPath": f"/tmp/claude-{pid}.sock",
         **fields,
     }
-    (directory / "sessions" / f"{pid}.json").write_text(json.dumps(doc))
+    doc = {k: v for k, v in doc.items() if v is not None}
+    (directory / "sessions" / (filename or f"{pid}.json")).write_text(json.dumps(doc))
 
 
-def test_scan_reads_live_entries_leniently(tmp_path: Path) -> None:
-    """Entries are parsed with their status word; legacy pid-N files and junk are skipped."""
+def lstart(epoch: float) -> str:
+    """``ps -o lstart=`` under LC_ALL=C TZ=UTC, as Claude Code on macOS writes procStart."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%a %b %e %H:%M:%S %Y")
+
+
+def test_scan_reads_current_entries_and_gates_the_rest(tmp_path: Path) -> None:
+    """Current entries are read; SDK (no status), legacy pid-N, junk and partial files are not."""
     write_entry(tmp_path, 4242, status="waiting", name="Wire the retry budget")
-    write_entry(tmp_path, 4343, status=None, sessionId="sdk-session")  # SDK: no status
-    (tmp_path / "sessions" / "pid-77.json").write_text(json.dumps({"sessionId": "old"}))
+    write_entry(tmp_path, 4343, status="shell")
+    write_entry(tmp_path, 4444, status=None)  # SDK session: never writes status
+    write_entry(tmp_path, 4545, procStart=None)  # no pid-reuse guard: not trusted
+    (tmp_path / "sessions" / "pid-77.json").write_text(
+        json.dumps({"session_id": "old", "cwd": "/w"})
+    )
     (tmp_path / "sessions" / "88.json").write_text("{not json")
+    (tmp_path / "sessions" / "89.json").write_text('{"pid": 89, "sessionId": "half-writ')
     (tmp_path / "sessions" / "99.json").write_text(json.dumps({"pid": 99}))
-    entries = {e.session_id: e for e in scan_registry(tmp_path)}
-    assert set(entries) == {"s-4242", "sdk-session"}
-    assert entries["s-4242"].status == "waiting"
-    assert entries["s-4242"].name == "Wire the retry budget"
-    assert entries["s-4242"].started_at is not None
-    assert entries["sdk-session"].status is None
+    entries = scan_registry(tmp_path)
+    assert [e.session_id for e in entries] == ["s-4242", "s-4343"]
+    first = entries[0]
+    assert (first.status, first.name, first.kind, first.entrypoint) == (
+        "waiting",
+        "Wire the retry budget",
+        "interactive",
+        "cli",
+    )
+    assert first.started_at == datetime.fromtimestamp(1_790_000_000, UTC)
+    assert first.updated_at == datetime.fromtimestamp(1_790_000_100, UTC)  # statusUpdatedAt
+    assert entries[1].status == "shell"  # kept raw; the status table maps it to unknown
     assert scan_registry(tmp_path / "missing") == []
 
 
+def test_lenient_values(tmp_path: Path) -> None:
+    """A null status, an ISO start time, a numeric procStart and no pid field still work."""
+    (tmp_path / "sessions").mkdir()
+    doc = {
+        "sessionId": "s-5151",
+        "status": None,
+        "procStart": 7,
+        "startedAt": "2026-11-25T07:00:00Z",
+        "updatedAt": "yesterday",
+    }
+    (tmp_path / "sessions" / "5151.json").write_text(json.dumps(doc))
+    (entry,) = scan_registry(tmp_path)
+    assert (entry.pid, entry.status, entry.proc_start, entry.updated_at) == (5151, None, "7", None)
+    assert entry.started_at == datetime(2026, 11, 25, 7, tzinfo=UTC)
+
+
 @pytest.mark.skipif(not LINUX, reason="procStart is /proc field 22 on Linux")
-def test_proc_start_guards_against_pid_reuse(
-    tmp_path: Path, claude_process: subprocess.Popen[bytes]
+def test_linux_proc_start_guards_against_pid_reuse(
+    tmp_path: Path, claude: subprocess.Popen[bytes]
 ) -> None:
-    """The same pid with another start time is a different process: not alive."""
-    start = linux_proc_start(claude_process.pid)
-    write_entry(tmp_path, claude_process.pid, procStart=start)
+    """The same pid with another start tick count is a different process: not alive."""
+    start = linux_proc_start(claude.pid)
+    assert start is not None
+    assert start.isdigit()
+    write_entry(tmp_path, claude.pid, procStart=start)
     (entry,) = scan_registry(tmp_path)
     assert entry_alive(entry)
-    write_entry(tmp_path, claude_process.pid, procStart=str(int(start or 0) + 1))
+    write_entry(tmp_path, claude.pid, procStart=str(int(start) + 1))
     (entry,) = scan_registry(tmp_path)
     assert not entry_alive(entry)
 
 
-def test_dead_process_is_not_alive(tmp_path: Path, claude_process: subprocess.Popen[bytes]) -> None:
-    """Once the process is killed its registry entry no longer counts as alive."""
-    write_entry(tmp_path, claude_process.pid)
-    claude_process.kill()
-    claude_process.wait()
+def test_macos_lstart_proc_start_guards_against_pid_reuse(
+    tmp_path: Path, claude: subprocess.Popen[bytes]
+) -> None:
+    """A procStart in macOS's `ps -o lstart` form (UTC) is checked against the process start."""
+    created = psutil.Process(claude.pid).create_time()
+    write_entry(tmp_path, claude.pid, procStart=lstart(created))
+    (entry,) = scan_registry(tmp_path)
+    assert entry_alive(entry)
+    write_entry(tmp_path, claude.pid, procStart=lstart(created - 3600))
     (entry,) = scan_registry(tmp_path)
     assert not entry_alive(entry)
 
 
-def test_finds_the_first_non_shell_ancestor_of_a_hook(tmp_path: Path) -> None:
-    """A hook run through `sh -c` resolves to the process that started the shell."""
+def test_lstart_parsing() -> None:
+    """Day-of-month padding and UTC are handled: the real example from marmonitor#71."""
+    assert (
+        lstart_epoch("Mon Aug 17 05:43:19 2026")
+        == datetime(2026, 8, 17, 5, 43, 19, tzinfo=UTC).timestamp()
+    )
+    assert (
+        lstart_epoch("Fri Aug  7 05:43:19 2026")
+        == datetime(2026, 8, 7, 5, 43, 19, tzinfo=UTC).timestamp()
+    )
+    assert lstart_epoch("12345") is None
+
+
+def test_unknown_proc_start_form_only_needs_the_process(
+    tmp_path: Path, claude: subprocess.Popen[bytes]
+) -> None:
+    """A procStart form not seen yet is not held against a live process."""
+    write_entry(tmp_path, claude.pid, procStart="2026-08-17T05:43:19Z")
+    (entry,) = scan_registry(tmp_path)
+    assert entry_alive(entry)
+
+
+def test_dead_and_zombie_processes_are_not_alive(
+    tmp_path: Path, claude: subprocess.Popen[bytes]
+) -> None:
+    """A killed process, and one that exited but was not reaped yet, do not count as alive."""
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        proc = psutil.Process(zombie.pid)
+        while proc.status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
+        write_entry(tmp_path / "z", zombie.pid, procStart=lstart(proc.create_time()))
+        (entry,) = scan_registry(tmp_path / "z")
+        assert not entry_alive(entry)
+        assert not is_alive(ProcessRef(zombie.pid, None))
+    finally:
+        zombie.wait()
+    write_entry(
+        tmp_path / "k", claude.pid, procStart=lstart(psutil.Process(claude.pid).create_time())
+    )
+    (entry,) = scan_registry(tmp_path / "k")
+    assert entry_alive(entry)
+    claude.kill()
+    claude.wait()
+    assert not entry_alive(entry)
+
+
+def chain_of_scripts(tmp_path: Path, names: list[str]) -> Path:
+    """Executable scripts, each running the next; the last runs a probe under ``sh -c``.
+
+    The process names are the script names (Linux takes a script's name as its comm), so
+    ``claude`` stands for Claude Code's native binary. Returns the first script.
+    """
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, os, sys\n"
+        f"sys.path[:0] = {sys.path!r}\n"
+        "import psutil\n"
+        "from sessionbeat.publisher.liveness import find_claude_process\n"
+        "ref = find_claude_process(os.getppid(), 0, max_depth=int(sys.argv[1]))\n"
+        "names = {p.pid: p.name() for p in psutil.Process().parents()}\n"
+        "print(json.dumps([ref, names.get(ref[0]) if ref else None]))\n"
+    )
+    argv = ["sh", "-c", f'{sys.executable} {probe} "$0"; true']  # $0: the depth
+    for name in reversed(names):
+        script = tmp_path / name
+        script.write_text(
+            f"#!{sys.executable}\nimport subprocess, sys\n"
+            f"sys.exit(subprocess.call({argv!r} + sys.argv[1:]))\n"
+        )
+        script.chmod(0o755)
+        argv = [str(script)]
+    return tmp_path / names[0]
+
+
+def run_chain(first: Path, depth: int) -> tuple[list[float] | None, str | None]:
+    """Run the chain with the probe looking ``depth`` processes up; (ref, its name)."""
+    out = subprocess.run(
+        [str(first), str(depth)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    ref, name = json.loads(out)
+    return ref, name
+
+
+@pytest.mark.skipif(not LINUX, reason="process names of scripts are a Linux trait")
+def test_prefers_the_claude_process_over_other_wrappers(tmp_path: Path) -> None:
+    """A hook wrapper in ~/.claude/hooks is skipped for the ancestor that is Claude Code."""
+    first = chain_of_scripts(tmp_path / "home" / ".claude" / "hooks", ["claude", "hookwrap"])
+    ref, name = run_chain(first, 3)  # sh, hookwrap, claude
+    assert name == "claude"
+    assert ref is not None
+
+
+@pytest.mark.skipif(not LINUX, reason="process names of scripts are a Linux trait")
+def test_falls_back_to_the_first_non_shell_ancestor(tmp_path: Path) -> None:
+    """Without anything Claude-like in reach, the first ancestor that is not a shell is it."""
+    first = chain_of_scripts(tmp_path / "bin", ["editor", "hookwrap"])
+    ref, name = run_chain(first, 3)  # sh, hookwrap, editor
+    assert name == "hookwrap"
+    assert ref is not None
+
+
+def test_found_process_is_alive_until_another_start_time(tmp_path: Path) -> None:
+    """A hook run through `sh -c` resolves to its starter; another start time is another process."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import os, json, sys\n"
         "sys.path[:0] = " + repr(sys.path) + "\n"
         "from sessionbeat.publisher.liveness import find_claude_process\n"
-        "print(json.dumps(find_claude_process(os.getppid(), 0)))\n"
+        "print(json.dumps(find_claude_process(os.getppid(), 0, max_depth=2)))\n"
     )
     out = subprocess.run(
         ["sh", "-c", f"{sys.executable} {probe}; true"], capture_output=True, text=True, check=True
     ).stdout
     pid, created = json.loads(out)
     assert pid == os.getpid()  # sh is skipped: this test process started the shell
-    assert is_alive(pid, created)
-    assert not is_alive(pid, created - 100)  # another start time: a reused pid
+    assert is_alive(ProcessRef(pid, created))
+    assert is_alive(ProcessRef(pid, None))
+    assert not is_alive(ProcessRef(pid, created - 100))  # another start time: a reused pid
 
 
 def test_gone_parent_falls_back_to_grandparent() -> None:
     """If the hook's parent already exited, the grandparent the hook reported is used."""
-    found = find_claude_process(2**22 + 12345, os.getpid())
+    found = find_claude_process(2**22 + 12345, os.getpid(), max_depth=1)
     assert found is not None
-    assert found[0] == os.getpid()
-    assert time.time() - found[1] > 0
+    assert found.pid == os.getpid()
+    assert found.create_time == psutil.Process().create_time()
+    assert find_claude_process(0, 0) is None
+    assert find_claude_process(1, 1) is None  # init is never Claude Code

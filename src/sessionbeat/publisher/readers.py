@@ -102,8 +102,11 @@ class ClaudeReaders:
 
     def find_process(self, ppid: int, gppid: int) -> tuple[int, float] | None:
         """Return ``(pid, create_time)`` of the Claude Code process above a hook."""
-        return liveness.find_claude_process(ppid, gppid)
+        ref = liveness.find_claude_process(ppid, gppid)
+        if ref is None or ref.create_time is None:
+            return None
+        return ref.pid, ref.create_time
 
     def is_alive(self, pid: int, create_time: float | None) -> bool:
         """Return True if the process still runs and is the same one."""
-        return liveness.is_alive(pid, create_time)
+        return liveness.is_alive(liveness.ProcessRef(pid, create_time))
