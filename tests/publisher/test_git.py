@@ -86,3 +86,47 @@ def test_paths_from_other_machines_fall_back_to_their_last_component(
 ) -> None:
     """Real cwds from the fixtures (macOS, Windows) that do not exist here keep a useful name."""
     assert repo_info(cwd).repo == repo
+
+
+def test_branch_names_with_slashes(repo: Path) -> None:
+    """A branch like feature/login keeps its full name (only refs/heads/ is cut)."""
+    git(repo, "switch", "-q", "-c", "feature/login")
+    assert repo_info(str(repo / "src")).branch == "feature/login"
+
+
+def test_submodule_is_its_own_repository(repo: Path, tmp_path: Path) -> None:
+    """Inside a submodule (a `.git` file with a relative gitdir) the submodule is the repo."""
+    lib = tmp_path / "shared-lib"
+    lib.mkdir()
+    git(lib, "init", "-q", "-b", "trunk")
+    git(lib, "commit", "-q", "--allow-empty", "-m", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib")
+    dotgit = repo / "vendor" / "lib" / ".git"
+    assert dotgit.is_file()
+    assert dotgit.read_text().startswith("gitdir: ../")
+    info = repo_info(str(repo / "vendor" / "lib"))
+    assert (info.repo, info.branch) == ("lib", "trunk")
+    assert repo_info(str(repo / "vendor")).repo == "kai-app"
+
+
+def test_worktree_of_a_bare_repository_is_named_without_dot_git(repo: Path, tmp_path: Path) -> None:
+    """A worktree of a bare clone (kai-app.git) reports the repo as kai-app."""
+    bare = tmp_path / "bare" / "kai-app.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    worktree = tmp_path / "wt-hotfix"
+    git(bare, "worktree", "add", "-q", "-b", "hotfix", str(worktree))
+    info = repo_info(str(worktree))
+    assert (info.repo, info.branch, info.toplevel) == ("kai-app", "hotfix", str(worktree))
+
+
+def test_symlinked_directory_resolves_to_the_repository(repo: Path, tmp_path: Path) -> None:
+    """A cwd reached through a symlink (e.g. /tmp -> /private/tmp) still finds the repo."""
+    link = tmp_path / "shortcut"
+    link.symlink_to(repo / "src")
+    assert repo_info(str(link)).repo == "kai-app"
+
+
+def test_windows_unc_and_forward_slash_paths() -> None:
+    """UNC shares and C:/ paths from Windows hosts are parsed as Windows paths."""
+    assert repo_info("\\\\fileserver\\projects\\billing").repo == "billing"
+    assert repo_info("C:/Users/noahm/ice-hockey-game").repo == "ice-hockey-game"
