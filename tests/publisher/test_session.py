@@ -239,3 +239,142 @@ def test_windows_and_old_payloads_parse() -> None:
     assert s.cwd.endswith("livestream-copilot")
     old = replay("hook-Stop-3.json")
     assert (old.cwd, old.status) == (None, PublishedStatus.WAITING_FOR_INPUT)
+
+
+WORK, ASK, IDLE, END = (
+    PublishedStatus.WORKING,
+    PublishedStatus.NEEDS_APPROVAL,
+    PublishedStatus.WAITING_FOR_INPUT,
+    PublishedStatus.ENDED,
+)
+
+# Real hooks of one recorded session (7da73774, Claude Code 2.1.62, the cka-buddy fixtures) in a
+# plausible order, with what the phone must show after each: (status, tool, subagents).
+CKA_BUDDY = [
+    ("hook-SessionStart-1.json", IDLE, None, 0),
+    ("hook-UserPromptSubmit-1.json", WORK, None, 0),
+    ("hook-PreToolUse-1.json", WORK, "Read", 0),
+    ("hook-PostToolUse-3.json", WORK, None, 0),
+    ("hook-PreToolUse-2.json", WORK, "AskUserQuestion", 0),
+    ("hook-PermissionRequest-2.json", ASK, "AskUserQuestion", 0),
+    ("hook-Notification-2.json", ASK, "AskUserQuestion", 0),  # permission_prompt, ~6 s later
+    ("hook-PostToolUseFailure-1.json", WORK, None, 0),
+    ("hook-SubagentStart-1.json", WORK, None, 1),  # Explore
+    ("hook-PostToolUse-1.json", WORK, None, 1),  # the Task call returned: async_launched
+    ("hook-SubagentStop-1.json", WORK, None, 1),  # agent_type "": an internal fork, no start
+    ("hook-PostToolUse-2.json", WORK, None, 1),  # TaskOutput
+    ("hook-Stop-1.json", IDLE, None, 1),  # the background Explore agent still runs
+    ("hook-Notification-1.json", IDLE, None, 1),  # idle_prompt
+    ("hook-SessionEnd-1.json", END, None, 0),
+]
+
+
+def test_real_session_step_by_step() -> None:
+    """Each real hook of one session moves status, tool and subagents as the phone expects."""
+    session: LocalSession | None = None
+    for i, (name, status, tool, subagents) in enumerate(CKA_BUDDY):
+        hook = HookInput.model_validate(load_fixture(name))
+        session = apply_hook(session, hook, T0 + timedelta(seconds=i), "kai-server")
+        assert (session.status, session.tool, session.subagents) == (status, tool, subagents), name
+        assert session.event == hook.hook_event_name
+    assert session is not None
+    assert (session.end_reason, session.model) == ("prompt_input_exit", "claude-opus-4-6")
+    assert session.cwd == "/Users/akinpound/Documents/cka-buddy"
+
+
+def test_fork_subagent_start_is_ignored() -> None:
+    """A SubagentStart with agent_type "" (an internal fork) never counts as running."""
+    start = load_fixture("hook-SubagentStart-1.json")
+    fork = dict(start, agent_type="", agent_id="a1bd57933302dbc79")
+    s = replay(fork, "hook-SubagentStop-1.json")  # the real stop of that fork
+    assert s.subagents == 0
+    assert replay(fork).subagents == 0
+    assert replay("hook-SubagentStop-4.json").subagents == 0  # no agent_id at all (old)
+
+
+def test_two_subagents_pair_by_id_not_by_order() -> None:
+    """Two agents stopping in the other order leave the right one running."""
+    start = load_fixture("hook-SubagentStart-1.json")
+    first, second = dict(start, agent_id="a-1"), dict(start, agent_id="a-2")
+    stop = dict(load_fixture("hook-SubagentStop-2.json"), session_id=start["session_id"])
+    s = replay(first, second, dict(stop, agent_id="a-2"))
+    assert (s.subagents, s.running_agents) == (1, ["a-1"])
+    s = replay(first, second, dict(stop, agent_id="a-2"), dict(stop, agent_id="a-2"))
+    assert s.subagents == 1  # a duplicate stop changes nothing
+
+
+def test_task_created_and_completed_events() -> None:
+    """TaskCreated/TaskCompleted hook events keep the list too.
+
+    No real capture exists; the inputs are the documentation examples in
+    fixtures/claude-code/synthetic (docs/claude-code-formats.md section 1.1).
+    """
+    created = load_fixture("synthetic/hook-TaskCreated-1.json")
+    completed = load_fixture("synthetic/hook-TaskCompleted-1.json")
+    update = dict(
+        created,
+        hook_event_name="PreToolUse",
+        tool_name="TaskUpdate",
+        tool_input={"taskId": "task-001", "status": "in_progress"},
+    )
+    s = replay(created, update)
+    assert [(t.id, t.content, t.status) for t in s.todos] == [
+        ("task-001", "Implement user authentication", "in_progress")
+    ]
+    assert s.task == "Implement user authentication"
+    s = replay(created, update, completed)
+    assert (s.todos[0].status, s.task) == ("completed", None)
+    assert len(replay(created, created).todos) == 1  # the same event twice: one task
+
+
+def test_task_tools_with_numeric_ids_and_created_event_first() -> None:
+    """Numeric task ids match; a TaskCreated event before the tool result is not doubled.
+
+    No real capture of TaskCreate/TaskCreated exists; shapes from docs section 3.4.
+    """
+    created = load_fixture("synthetic/hook-TaskCreated-1.json")
+    event = dict(created, task_id="7", task_subject="Write the parser")
+    tool = dict(
+        created,
+        hook_event_name="PostToolUse",
+        tool_name="TaskCreate",
+        tool_input={"subject": "Write the parser", "activeForm": "Writing the parser"},
+        tool_response={"task": {"id": 7, "subject": "Write the parser"}},
+    )
+    start = dict(
+        created,
+        hook_event_name="PreToolUse",
+        tool_name="TaskUpdate",
+        tool_input={"taskId": 7, "status": "in_progress"},
+    )
+    s = replay(event, tool, start)
+    assert [(t.id, t.status) for t in s.todos] == [("7", "in_progress")]
+    assert s.task == "Writing the parser"
+
+
+def test_cwd_changed_and_stop_failure() -> None:
+    """CwdChanged moves the session; StopFailure (API error) ends the turn: waiting for input.
+
+    No real capture exists; the inputs are the documentation examples in synthetic/.
+    """
+    s = replay("synthetic/hook-CwdChanged-1.json")
+    assert (s.cwd, s.status) == ("/Users/my-project/src", PublishedStatus.WAITING_FOR_INPUT)
+    prompt = dict(load_fixture("hook-UserPromptSubmit-1.json"), session_id="abc123")
+    s = replay(prompt, "synthetic/hook-StopFailure-1.json")
+    assert (s.status, s.event) == (PublishedStatus.WAITING_FOR_INPUT, "StopFailure")
+
+
+def test_clear_ends_one_session_and_resume_revives_it() -> None:
+    """SessionEnd reason clear ends the session; a later SessionStart (resume) makes it live."""
+    end = load_fixture("hook-SessionEnd-2.json")
+    s = replay("hook-UserPromptSubmit-2.json", end)
+    assert (s.status, s.end_reason) == (PublishedStatus.ENDED, "clear")
+    resume = dict(load_fixture("hook-SessionStart-1.json"), session_id=end["session_id"])
+    s = replay("hook-UserPromptSubmit-2.json", end, dict(resume, source="resume"))
+    assert (s.status, s.end_reason) == (PublishedStatus.WAITING_FOR_INPUT, None)
+
+
+def test_old_notification_without_type_from_a_real_1_0_session() -> None:
+    """The 1.0.x idle notification (no notification_type, real payload) means waiting."""
+    s = replay("hook-Notification-3.json")
+    assert s.status is PublishedStatus.WAITING_FOR_INPUT

@@ -121,6 +121,13 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _task_id(value: Any) -> str | None:
+    """A task id as a string: ``TaskCreate``/``TaskUpdate`` ids may come as numbers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _str(value)
+
+
 def tool_detail(tool_input: Any, max_chars: int) -> str | None:
     """Return a short, single-line description of a tool input, cut to ``max_chars``.
 
@@ -173,17 +180,17 @@ def _apply_todo_tools(s: LocalSession, hook: HookInput) -> None:
             s.todos = todos
     elif name == "TaskCreate" and event == "PostToolUse":
         task = tres.get("task") if isinstance(tres.get("task"), dict) else {}
-        task_id = _str(task.get("id")) if task else None
+        task_id = _task_id(task.get("id")) if task else None
         subject = _str(task.get("subject")) if task else None
         subject = subject or _str(tin.get("subject"))
-        if subject and not any(t.id == task_id and task_id for t in s.todos):
-            s.todos.append(
-                TodoItem(id=task_id, content=subject, active_form=_str(tin.get("activeForm")))
-            )
+        active_form = _str(tin.get("activeForm"))
+        known = next((t for t in s.todos if task_id and t.id == task_id), None)
+        if known is not None:  # the TaskCreated event came first
+            known.active_form = known.active_form or active_form
+        elif subject:
+            s.todos.append(TodoItem(id=task_id, content=subject, active_form=active_form))
     elif name == "TaskUpdate" and event in ("PreToolUse", "PostToolUse"):
-        task_id = _str(tin.get("taskId")) or (
-            str(tin["taskId"]) if isinstance(tin.get("taskId"), int) else None
-        )
+        task_id = _task_id(tin.get("taskId"))
         status = _str(tin.get("status"))
         for i, item in enumerate(s.todos):
             if item.id is not None and item.id == task_id:
