@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from sessionbeat.models import HookInput, PublishedStatus, StatusSource
 from sessionbeat.publisher.session import (
     LocalSession,
@@ -15,7 +13,6 @@ from sessionbeat.publisher.session import (
     mark_process_exit,
     to_beat,
 )
-from sessionbeat.publisher.status import status_for_event, status_for_registry
 from tests.conftest import load_fixture
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -31,57 +28,6 @@ def replay(*items: str | dict[str, Any], **kw: Any) -> LocalSession:
         )
     assert session is not None
     return session
-
-
-@pytest.mark.parametrize(
-    ("event", "ntype", "message", "status"),
-    [
-        ("SessionStart", None, None, PublishedStatus.WAITING_FOR_INPUT),
-        ("UserPromptSubmit", None, None, PublishedStatus.WORKING),
-        ("PreToolUse", None, None, PublishedStatus.WORKING),
-        ("PostToolUse", None, None, PublishedStatus.WORKING),
-        ("PostToolUseFailure", None, None, PublishedStatus.WORKING),
-        ("SubagentStart", None, None, PublishedStatus.WORKING),
-        ("SubagentStop", None, None, PublishedStatus.WORKING),
-        ("PreCompact", None, None, PublishedStatus.WORKING),
-        ("PermissionRequest", None, None, PublishedStatus.NEEDS_APPROVAL),
-        ("Notification", "permission_prompt", None, PublishedStatus.NEEDS_APPROVAL),
-        ("Stop", None, None, PublishedStatus.WAITING_FOR_INPUT),
-        ("StopFailure", None, None, PublishedStatus.WAITING_FOR_INPUT),
-        ("Notification", "idle_prompt", None, PublishedStatus.WAITING_FOR_INPUT),
-        ("SessionEnd", None, None, PublishedStatus.ENDED),
-        # Claude Code 1.0.48 sent no notification_type; the message decides (real texts).
-        (
-            "Notification",
-            None,
-            "Claude is waiting for your input",
-            PublishedStatus.WAITING_FOR_INPUT,
-        ),
-        (
-            "Notification",
-            None,
-            "Claude needs your permission to use Bash",
-            PublishedStatus.NEEDS_APPROVAL,
-        ),
-        ("Notification", "auth_success", None, None),
-        ("TaskCreated", None, None, None),
-        ("FileChanged", None, None, None),
-    ],
-)
-def test_status_table(
-    event: str, ntype: str | None, message: str | None, status: PublishedStatus | None
-) -> None:
-    """Every event of DESIGN.md's status table maps as specified; others only refresh."""
-    assert status_for_event(event, ntype, message) == status
-
-
-def test_registry_words() -> None:
-    """busy/waiting/idle map to statuses; an unknown word is 'unknown', never guessed."""
-    assert status_for_registry("busy") is PublishedStatus.WORKING
-    assert status_for_registry("waiting") is PublishedStatus.NEEDS_APPROVAL
-    assert status_for_registry("idle") is PublishedStatus.WAITING_FOR_INPUT
-    assert status_for_registry("shell") is PublishedStatus.UNKNOWN
-    assert status_for_registry(None) is None
 
 
 def test_real_session_lifecycle() -> None:

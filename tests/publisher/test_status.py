@@ -1,0 +1,97 @@
+"""Hook event -> published status, and Claude Code's registry word -> status (status.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionbeat.models import PublishedStatus
+from sessionbeat.publisher.status import KNOWN_EVENTS, status_for_event, status_for_registry
+from tests.conftest import FIXTURES, load_fixture
+
+
+@pytest.mark.parametrize(
+    ("event", "ntype", "message", "status"),
+    [
+        ("SessionStart", None, None, PublishedStatus.WAITING_FOR_INPUT),
+        ("UserPromptSubmit", None, None, PublishedStatus.WORKING),
+        ("PreToolUse", None, None, PublishedStatus.WORKING),
+        ("PostToolUse", None, None, PublishedStatus.WORKING),
+        ("PostToolUseFailure", None, None, PublishedStatus.WORKING),
+        ("SubagentStart", None, None, PublishedStatus.WORKING),
+        ("SubagentStop", None, None, PublishedStatus.WORKING),
+        ("PreCompact", None, None, PublishedStatus.WORKING),
+        ("PermissionRequest", None, None, PublishedStatus.NEEDS_APPROVAL),
+        ("Notification", "permission_prompt", None, PublishedStatus.NEEDS_APPROVAL),
+        ("Stop", None, None, PublishedStatus.WAITING_FOR_INPUT),
+        ("StopFailure", None, None, PublishedStatus.WAITING_FOR_INPUT),
+        ("Notification", "idle_prompt", None, PublishedStatus.WAITING_FOR_INPUT),
+        ("SessionEnd", None, None, PublishedStatus.ENDED),
+        # Claude Code 1.0.48 sent no notification_type; the message decides (real texts).
+        (
+            "Notification",
+            None,
+            "Claude is waiting for your input",
+            PublishedStatus.WAITING_FOR_INPUT,
+        ),
+        (
+            "Notification",
+            None,
+            "Claude needs your permission to use Bash",
+            PublishedStatus.NEEDS_APPROVAL,
+        ),
+        ("Notification", "auth_success", None, None),
+        ("TaskCreated", None, None, None),
+        ("FileChanged", None, None, None),
+    ],
+)
+def test_status_table(
+    event: str, ntype: str | None, message: str | None, status: PublishedStatus | None
+) -> None:
+    """Every event of DESIGN.md's status table maps as specified; others only refresh."""
+    assert status_for_event(event, ntype, message) == status
+
+
+def test_registry_words() -> None:
+    """busy/waiting/idle map to statuses; an unknown word is 'unknown', never guessed."""
+    assert status_for_registry("busy") is PublishedStatus.WORKING
+    assert status_for_registry("waiting") is PublishedStatus.NEEDS_APPROVAL
+    assert status_for_registry("idle") is PublishedStatus.WAITING_FOR_INPUT
+    assert status_for_registry("shell") is PublishedStatus.UNKNOWN
+    assert status_for_registry(None) is None
+
+
+def test_every_real_fixture_event_has_its_status() -> None:
+    """Each real hook payload maps to the status of DESIGN.md's table for its event."""
+    expected = {
+        "SessionStart": PublishedStatus.WAITING_FOR_INPUT,
+        "UserPromptSubmit": PublishedStatus.WORKING,
+        "PreToolUse": PublishedStatus.WORKING,
+        "PostToolUse": PublishedStatus.WORKING,
+        "PostToolUseFailure": PublishedStatus.WORKING,
+        "SubagentStart": PublishedStatus.WORKING,
+        "SubagentStop": PublishedStatus.WORKING,
+        "PreCompact": PublishedStatus.WORKING,
+        "PermissionRequest": PublishedStatus.NEEDS_APPROVAL,
+        "Stop": PublishedStatus.WAITING_FOR_INPUT,
+        "SessionEnd": PublishedStatus.ENDED,
+    }
+    notifications = {
+        "hook-Notification-1.json": PublishedStatus.WAITING_FOR_INPUT,  # idle_prompt
+        "hook-Notification-2.json": PublishedStatus.NEEDS_APPROVAL,  # permission_prompt
+        "hook-Notification-3.json": PublishedStatus.WAITING_FOR_INPUT,  # 1.0.x, no type
+    }
+    for path in sorted(FIXTURES.glob("hook-*.json")):
+        data = load_fixture(path.name)
+        event = data.get("hook_event_name")
+        want = notifications.get(path.name) or expected[event]
+        got = status_for_event(event, data.get("notification_type"), data.get("message"))
+        assert got is want, path.name
+    assert set(expected) | {"Notification", "StopFailure"} == KNOWN_EVENTS
+
+
+def test_synthetic_events_outside_the_table_only_refresh() -> None:
+    """Events the table does not list (documentation examples) imply no status change."""
+    for path in sorted((FIXTURES / "synthetic").glob("hook-*.json")):
+        event = load_fixture(f"synthetic/{path.name}")["hook_event_name"]
+        if event not in KNOWN_EVENTS:
+            assert status_for_event(event) is None, event
