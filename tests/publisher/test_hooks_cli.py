@@ -271,3 +271,22 @@ def test_default_target_honours_claude_config_dir(isolated_env: Path) -> None:
     path = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
     assert installed_events(json.loads(path.read_text())) == list(HOOK_EVENTS)
     assert invoke("hooks", "status").exit_code == 0
+
+
+def test_windows_script_path_works_in_git_bash(tmp_path: Path) -> None:
+    """Claude Code runs Windows hooks in Git Bash: forward slashes, quoted for the space."""
+    path = tmp_path / "settings.json"
+    script = "C:\\Users\\Oliver Productions\\venv\\Scripts\\sessionbeat.exe"
+    invoke("hooks", "install", "--settings", str(path), "--script", script)
+    command = json.loads(path.read_text())["hooks"]["Stop"][0]["hooks"][0]["command"]
+    assert command == "'C:/Users/Oliver Productions/venv/Scripts/sessionbeat.exe' publish"
+    invoke("hooks", "uninstall", "--settings", str(path))
+    assert not path.exists()
+
+
+def test_disabled_hooks_are_pointed_out(tmp_path: Path) -> None:
+    """A settings file with disableAllHooks gets our hooks and a warning that none will run."""
+    path = tmp_path / "settings.json"
+    write(path, {"disableAllHooks": True})
+    result = invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    assert "disableAllHooks" in result.output

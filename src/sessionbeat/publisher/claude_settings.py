@@ -14,7 +14,6 @@ JSON; the CLI (``hooks_cli.py``) does the file I/O.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shlex
 from typing import Any
@@ -48,12 +47,15 @@ HOOK_TIMEOUT = 5
 
 
 def quote_script(script: str) -> str:
-    """Return ``script`` quoted for the shell Claude Code runs commands with.
+    """Return ``script`` quoted for the shell Claude Code runs hook commands with.
 
-    POSIX: ``sh -c`` quoting (``shlex.quote``); Windows paths: double quotes when needed.
+    That is ``sh -c`` on POSIX and Git Bash on Windows (``bash -c``; PowerShell only without Git
+    for Windows, 2.1.120+), where a backslash is an escape character: Windows paths get forward
+    slashes (``C:/Users/x/venv/Scripts/sessionbeat.exe``), which Git Bash and PowerShell both
+    accept. Then POSIX quoting (``shlex.quote``), i.e. single quotes only when needed.
     """
-    if os.name == "nt" or "\\" in script:
-        return f'"{script}"' if any(c in script for c in " &()[]{}^=;!+,`~") else script
+    if "\\" in script or _DRIVE.match(script):
+        script = script.replace("\\", "/")
     return shlex.quote(script)
 
 
@@ -72,6 +74,7 @@ def statusline_command(script: str, key: str | None = None) -> str:
     return f"{command} --chain {key}" if key else command
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _OUR_HOOK = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+publish\s*$")
 _OUR_STATUSLINE = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+statusline(?:\s|$)")
 

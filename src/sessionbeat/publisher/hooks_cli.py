@@ -222,6 +222,8 @@ def install(
     typer.echo(f"installed sessionbeat hooks for {len(cs.HOOK_EVENTS)} events in {path}")
     if backup:
         typer.echo(f"backup: {backup}")
+    if new.get("disableAllHooks") is True:
+        typer.echo(f'warning: {path} sets "disableAllHooks": true; no hook runs', err=True)
     if statusline is True:
         previous = chains[key].get("previous")
         typer.echo(

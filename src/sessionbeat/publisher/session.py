@@ -122,7 +122,7 @@ def _str(value: Any) -> str | None:
 
 
 def _task_id(value: Any) -> str | None:
-    """A task id as a string: ``TaskCreate``/``TaskUpdate`` ids may come as numbers."""
+    """Return a task id as a string (``TaskCreate``/``TaskUpdate`` ids may be numbers)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return _str(value)
