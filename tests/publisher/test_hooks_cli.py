@@ -290,3 +290,13 @@ def test_disabled_hooks_are_pointed_out(tmp_path: Path) -> None:
     write(path, {"disableAllHooks": True})
     result = invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
     assert "disableAllHooks" in result.output
+
+
+def test_zero_byte_settings_file(tmp_path: Path) -> None:
+    """An existing but empty settings.json is treated as {} and comes back as {}."""
+    path = tmp_path / "settings.json"
+    path.write_text("")
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    assert sorted(installed_events(json.loads(path.read_text()))) == sorted(HOOK_EVENTS)
+    invoke("hooks", "uninstall", "--settings", str(path))
+    assert json.loads(path.read_text()) == {}

@@ -177,3 +177,15 @@ def test_help_goes_to_the_typer_command() -> None:
     )
     assert result.returncode == 0
     assert "--chain" in result.stdout
+
+
+def test_typer_command_runs_the_same_status_line() -> None:
+    """`statusline` through the typer app (CliRunner) reads stdin and prints the same line."""
+    from typer.testing import CliRunner
+
+    from sessionbeat.cli import app
+
+    data = (FIXTURES / "statusline-2.json").read_bytes()
+    result = CliRunner().invoke(app, ["statusline"], input=data)
+    assert result.exit_code == 0
+    assert result.stdout == "Opus 4.6 · ctx 23% · voter-api\n"
