@@ -6,9 +6,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from sessionbeat import topics
 from sessionbeat.broker import LocalBroker
 from sessionbeat.models import HostState, utc_now
 from tests.aggregator.support import Publisher, beat, unique_host
@@ -18,17 +20,45 @@ from tests.procs import Aggregator, wait_until
 
 @dataclass(frozen=True)
 class Loaded:
-    """The aggregator and the hosts whose sessions it holds."""
+    """The aggregator and the hosts whose sessions it holds.
+
+    ``host`` (online) has approve-1 (cwd :data:`CWD`), work-1, wait-1, idle-1, stale-1,
+    end-1 live and done-1 in the history; ``down`` (offline) has gone-1.
+    """
 
     aggregator: Aggregator
     host: str
     down: str
 
 
+CWD = "/home/kai/src/my api"
+"""The working directory of approve-1 (with a space, to show the resume command quotes it)."""
+
+
+def home_env(root: Path) -> dict[str, str]:
+    """Return HOME, XDG dirs and SESSIONBEAT_CONFIG under ``root``.
+
+    For processes started by module-scoped fixtures, which start before the autouse
+    ``isolated_env`` applies (tests never touch the real home).
+    """
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "SESSIONBEAT_CONFIG": str(root / "config.toml"),
+    }
+
+
 @pytest.fixture(scope="module")
 def loaded(broker: LocalBroker) -> Iterator[Loaded]:
     """Sessions in every status on a real aggregator (stale after 3 s, so one goes stale)."""
-    aggregator = Aggregator(broker.url, short_tmpdir() / "agg", SESSIONBEAT_STALE_AFTER="3")
+    root = short_tmpdir()
+    aggregator = Aggregator(broker.url, root / "agg", SESSIONBEAT_STALE_AFTER="3", **home_env(root))
     publisher = Publisher(broker)
     host, down = unique_host("laptop"), unique_host("desk")
     now = utc_now()
@@ -68,9 +98,27 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
                 )
             seq += 1
 
+    done = beat(
+        host,
+        "done-1",
+        status="ended",
+        repo="api",
+        branch="release",
+        task="Ship the release",
+        end_reason="logout",
+        started_at=now - timedelta(hours=1),
+        last_activity_at=now - timedelta(minutes=5),
+        sent_at=now,
+    )
+    publisher.beat(done)
+    wait_until(lambda: "done-1" in aggregator.sessions(host=host), 15)
+    publisher.clear(topics.session_topic(host, "done-1"))  # removed: written to the history
+    wait_until(lambda: aggregator.get("/history", host=host)["total"] == 1, 15)
+
     fresh(
         "approve-1",
         "needs_approval",
+        cwd=CWD,
         repo="api",
         branch="main",
         tool="Bash",

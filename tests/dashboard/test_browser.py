@@ -1,23 +1,26 @@
 """The page served by `sessionbeat dashboard` in a real headless Chromium at 390x844.
 
+Chromium is the Debian package (never downloaded), driven by Playwright. A cold Streamlit
+server renders nothing at first, so every test waits for the app's own elements.
 Screenshots go to a temp dir; with SESSIONBEAT_UPDATE_SCREENSHOTS=1 they replace the ones in
-docs/screenshots/ (shown in the README).
+docs/screenshots/.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sessionbeat.broker import free_port
 from tests.conftest import short_tmpdir
-from tests.dashboard.conftest import Loaded
+from tests.dashboard.conftest import Loaded, home_env
 from tests.procs import SCRIPT, Proc, base_env, wait_until
 
 pytestmark = pytest.mark.slow
@@ -33,76 +36,177 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PHONE = {"width": 390, "height": 844}
 DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
+WAIT_MS = 60_000
+"""Hang guard for waits on the page (ms); a cold Streamlit server takes a few seconds."""
 
 
 @pytest.fixture(scope="module")
 def page_url(loaded: Loaded) -> Iterator[str]:
-    """`sessionbeat dashboard` on a free port, reading the loaded aggregator."""
+    """`sessionbeat dashboard` on a free port; the API URL comes from its TOML config file."""
+    root = short_tmpdir()
+    env = base_env("mqtt://127.0.0.1:1", **home_env(root))
+    env.pop("SESSIONBEAT_API_URL", None)
+    (root / "config.toml").write_text(f'api_url = "{loaded.aggregator.url}"\n')
     port = free_port()
-    env = base_env("mqtt://127.0.0.1:1", SESSIONBEAT_API_URL=loaded.aggregator.url)
-    proc = Proc([SCRIPT, "dashboard", "--port", str(port)], env, short_tmpdir() / "dash.log")
+    proc = Proc([SCRIPT, "dashboard", "--port", str(port)], env, root / "dash.log")
     try:
         wait_until(lambda: "You can now view" in proc.output() or proc.popen.poll(), 60)
+        assert proc.popen.poll() is None, proc.output()
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.stop()
 
 
-def overview_requests(loaded: Loaded) -> dict[str, float]:
-    """Requests per API route so far, from the aggregator's own metrics."""
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system's Chromium, headless, driven by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A fresh 390x844 page (a phone), light theme."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, color_scheme="light")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def requests_by_route(loaded: Loaded) -> dict[str, float]:
+    """Requests per API route so far, from the aggregator's own counter."""
     text = loaded.aggregator.get_text("/metrics")
     pattern = r'sessionbeat_http_requests_total\{route="([^"]+)"\} ([0-9.e+]+)'
     return {route: float(value) for route, value in re.findall(pattern, text)}
 
 
+def no_sideways_scroll(page: Any) -> bool:
+    """True if nothing on the page is wider than the viewport."""
+    width, inner = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    return bool(width <= inner)
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a full-page screenshot (to docs/screenshots/ when asked to update them)."""
+    target = DOCS if os.environ.get("SESSIONBEAT_UPDATE_SCREENSHOTS") else short_tmpdir()
+    target.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target / name), full_page=True)
+
+
+def open_filters(page: Any) -> None:
+    """Open the Filters expander and wait until it has finished opening.
+
+    A widget touched while the expander still animates can miss the touch.
+    """
+    page.get_by_text("Filters", exact=True).click()
+    page.wait_for_function(
+        "() => { const x = document.querySelector('[data-testid=stExpander] details');"
+        " return x && x.open && x.getAnimations({subtree: true}).length === 0 }",
+        timeout=WAIT_MS,
+    )
+
+
+def pick(page: Any, label: str, option: str) -> None:
+    """Choose ``option`` in the select box ``label``."""
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).click()
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_phone_view(loaded: Loaded, page_url: str, scheme: str) -> None:
+def test_phone_view(loaded: Loaded, page_url: str, browser: Any, scheme: str) -> None:
     """At 390x844 the needs-approval session is the first card, nothing overflows sideways."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(
-                viewport={"width": 390, "height": 844}, color_scheme=scheme, device_scale_factor=2
-            )
-            page.goto(page_url + f"?host={loaded.host}", timeout=60_000)
-            first = page.locator(".sb-card").first
-            first.wait_for(timeout=60_000)
-            assert "Needs approval" in first.inner_text()
-            assert "wants Bash" in first.inner_text()
-            box = first.bounding_box()
-            assert box is not None
-            assert box["y"] < 844  # on the first screen, no scrolling needed
-            page.get_by_text("Stale (1)").wait_for(timeout=30_000)
-            widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-            assert widths[0] <= widths[1]
-            background = page.evaluate(
-                "getComputedStyle(document.querySelector('.stApp')).backgroundColor"
-            )
-            dark = sum(int(c) for c in re.findall(r"\d+", background)[:3]) < 200
-            assert dark == (scheme == "dark")  # the theme follows the system
-            target = DOCS if os.environ.get("SESSIONBEAT_UPDATE_SCREENSHOTS") else short_tmpdir()
-            target.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(target / f"dashboard-{scheme}.png"), full_page=True)
-        finally:
-            browser.close()
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.goto(page_url + f"?host={loaded.host}", timeout=WAIT_MS)
+        first = page.locator(".sb-card").first
+        first.wait_for(timeout=WAIT_MS)
+        assert "Needs approval" in first.inner_text()
+        assert "wants Bash" in first.inner_text()
+        assert loaded.host in first.inner_text()
+        box = first.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] < PHONE["height"]  # whole card on the first screen
+        page.get_by_text("Stale (1)").wait_for(timeout=WAIT_MS)
+        assert no_sideways_scroll(page)
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('.stApp')).backgroundColor"
+        )
+        dark = sum(int(c) for c in re.findall(r"\d+", background)[:3]) < 200
+        assert dark == (scheme == "dark")  # the theme follows the system
+        screenshot(page, f"dashboard-{scheme}.png")
+    finally:
+        context.close()
 
 
-def test_an_open_page_asks_only_for_the_overview(loaded: Loaded, page_url: str) -> None:
-    """While the page refreshes itself, the aggregator sees only GET /overview calls."""
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.goto(page_url, timeout=60_000)
-            page.locator(".sb-card").first.wait_for(timeout=60_000)
-            before = overview_requests(loaded)
-            time.sleep(7)  # about three refreshes
-            after = overview_requests(loaded)
-        finally:
-            browser.close()
+def test_an_open_page_asks_only_for_the_overview(loaded: Loaded, page_url: str, phone: Any) -> None:
+    """While the page refreshes itself, the aggregator sees one GET /overview per refresh."""
+    phone.goto(page_url, timeout=WAIT_MS)
+    phone.locator(".sb-card").first.wait_for(timeout=WAIT_MS)
+    before = requests_by_route(loaded)
+    wait_until(lambda: requests_by_route(loaded)["/overview"] >= before["/overview"] + 3, 30)
+    after = requests_by_route(loaded)
     grown = {route for route in after if after[route] > before.get(route, 0)}
     assert grown - {"/metrics"} == {"/overview"}
-    assert after["/overview"] - before.get("/overview", 0) >= 2
+
+
+def test_an_open_detail_adds_no_call_while_the_session_is_unchanged(
+    loaded: Loaded, page_url: str, phone: Any
+) -> None:
+    """The detail reuses the overview; its timeline is fetched once, not on every refresh."""
+    phone.goto(page_url + f"?session=approve-1&shost={loaded.host}", timeout=WAIT_MS)
+    phone.get_by_text("Timeline").wait_for(timeout=WAIT_MS)
+    phone.get_by_text("claude --resume approve-1").wait_for(timeout=WAIT_MS)
+    assert no_sideways_scroll(phone)
+    before = requests_by_route(loaded)
+    wait_until(lambda: requests_by_route(loaded)["/overview"] >= before["/overview"] + 3, 30)
+    after = requests_by_route(loaded)
+    grown = {route for route in after if after[route] > before.get(route, 0)}
+    assert grown - {"/metrics"} == {"/overview"}
+    screenshot(phone, "detail-light.png")
+
+
+def test_export_downloads_the_session_as_json(loaded: Loaded, page_url: str, phone: Any) -> None:
+    """The detail's Export JSON button downloads the session document from the API."""
+    phone.goto(page_url + f"?session=approve-1&shost={loaded.host}", timeout=WAIT_MS)
+    button = phone.get_by_role("button", name="Export JSON")
+    button.wait_for(timeout=WAIT_MS)
+    with phone.expect_download(timeout=WAIT_MS) as download:
+        button.click()
+    document = json.loads(Path(download.value.path()).read_text())
+    assert (document["session_id"], document["host"]) == ("approve-1", loaded.host)
+    assert document["timeline"][0]["status"] == "needs_approval"
+
+
+def test_a_filter_applies_at_once_without_reloading(
+    loaded: Loaded, page_url: str, phone: Any
+) -> None:
+    """Picking another host hides the approval at the top and lands in the URL, no reload."""
+    phone.goto(page_url, timeout=WAIT_MS)
+    phone.locator(".sb-card", has_text="wants Bash").first.wait_for(timeout=WAIT_MS)
+    phone.evaluate("window.sbMarker = 1")
+    open_filters(phone)
+    pick(phone, "Host", loaded.down)
+    phone.wait_for_function(f"location.search.includes('host={loaded.down}')", timeout=WAIT_MS)
+    phone.get_by_text("Nothing waits for approval").wait_for(timeout=WAIT_MS)
+    assert phone.locator(".sb-card", has_text="wants Bash").count() == 0
+    assert phone.evaluate("window.sbMarker") == 1  # the same page: not reloaded
+
+
+def test_history_on_a_phone(loaded: Loaded, page_url: str, phone: Any) -> None:
+    """The history lists the reaped session with a link to its detail, no sideways scroll."""
+    phone.goto(page_url + f"?view=history&host={loaded.host}", timeout=WAIT_MS)
+    card = phone.locator(".sb-card", has_text="Ship the release")
+    card.wait_for(timeout=WAIT_MS)
+    assert no_sideways_scroll(phone)
+    screenshot(phone, "history-light.png")
+    card.get_by_role("link", name="details").click()
+    phone.get_by_text("claude --resume done-1").wait_for(timeout=WAIT_MS)

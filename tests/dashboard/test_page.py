@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sessionbeat.broker import free_port
-from sessionbeat.models import utc_now
+from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.models import HostState, utc_now
 from sessionbeat.publisher.transcript import tail_messages
 from tests.aggregator.support import Publisher, beat, unique_host
 from tests.conftest import FIXTURES, short_tmpdir
-from tests.dashboard.conftest import Loaded
-from tests.procs import wait_until
+from tests.dashboard.conftest import CWD, Loaded
+from tests.procs import Aggregator, wait_until
 
 APP = Path(__file__).parents[2] / "src" / "sessionbeat" / "dashboard" / "app.py"
 
@@ -33,22 +33,31 @@ def markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def headers(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("####")]
+
+
 def test_every_status_section_with_counts_and_fields(
     loaded: Loaded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Summary first, the approval on top with tool and wait, then each status section."""
     at = run_page(monkeypatch, loaded.aggregator.url, host=loaded.host)
     text = markdown(at)
-    assert text.index("sb-title") < text.index("Needs approval (1)")
-    assert "approval" in at.markdown[1].value  # the GET /summary title line
+    assert "approval" in at.markdown[1].value  # the GET /summary title line, first on screen
+    assert headers(at)[0] == "#### ⚠ Needs approval (1)"
+    assert text.index("wants Bash") < text.index(loaded.host + "</b>")  # before the hosts strip
     for section in ("Working (1)", "Waiting for input (1)", "Idle (1)", "Stale (1)"):
         assert section in text
+    assert [e.label for e in at.expander if e.label.startswith("■")] == ["■ Ended (1)"]
     assert "wants Bash: pytest -x" in text
     assert "waiting " in text
     assert "ctx 65%" in text  # 130,000 of 200,000 tokens
     assert "2 subagents" in text
+    assert "claude-opus-4-6" in text
+    assert "@main" in text  # branch
     assert "Fixing the login form" in text
-    assert loaded.host in text and "online" in text  # hosts strip
+    assert "active 20 min ago" in text  # idle-1's last activity
+    assert loaded.host in text and "▲ online" in text  # hosts strip
 
 
 def test_offline_host_and_filters_from_the_url(
@@ -58,41 +67,105 @@ def test_offline_host_and_filters_from_the_url(
     at = run_page(monkeypatch, loaded.aggregator.url, host=loaded.down)
     text = markdown(at)
     assert "Offline (1)" in text
-    assert "infra" in text
+    assert "infra" in text and "✕ offline" in text
     assert "Fixing the login form" not in text
-    at = run_page(monkeypatch, loaded.aggregator.url, status="idle")
-    assert "Idle (" in markdown(at)
-    assert "Working (" not in markdown(at)
+    assert any("Nothing waits for approval" in c.value for c in at.caption)
+    at = run_page(monkeypatch, loaded.aggregator.url, host=loaded.host, status="idle")
+    assert headers(at) == ["#### ◌ Idle (1)"]
+    assert at.selectbox(key="f_status").value == "idle"  # the widgets show the URL's filters
 
 
-def test_grouping_by_repo(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
-    """?group=repo groups the cards by repository name."""
+def test_grouping_by_repo_and_by_host(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?group=repo groups the cards by repository, ?group=host by host (ended left out)."""
     at = run_page(monkeypatch, loaded.aggregator.url, host=loaded.host, group="repo")
-    headers = [m.value for m in at.markdown if m.value.startswith("####")]
-    assert any(h.endswith("api (2)") for h in headers)  # approve-1 and wait-1 (ended hidden)
-    assert any(h.endswith("web (3)") for h in headers)
+    assert at.segmented_control(key="group").value == "repo"
+    assert headers(at)[1:] == ["#### api (2)", "#### web (3)"]  # approve-1 + wait-1; 3 in web
+    at = run_page(monkeypatch, loaded.aggregator.url, group="host")
+    assert f"#### {loaded.host} (5)" in headers(at)
+    assert f"#### {loaded.down} (1)" in headers(at)
+
+
+def test_changing_filters_puts_them_in_the_url(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Picking a host and a grouping rewrites the URL query, so a bookmark keeps them."""
+    at = run_page(monkeypatch, loaded.aggregator.url)
+    at.selectbox(key="f_host").set_value(loaded.down)
+    at.segmented_control(key="group").set_value("repo")
+    at.run()
+    assert at.query_params == {"host": loaded.down, "group": "repo"}
+    assert headers(at) == ["#### infra (1)"]
+    assert "wants Bash" not in markdown(at)  # the approval belongs to the other host
 
 
 def test_session_detail(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
-    """?session= shows the resume command, the timeline and the export buttons."""
+    """?session= shows the card, resume command in its folder, timeline, exports, all fields."""
     at = run_page(monkeypatch, loaded.aggregator.url, session="approve-1", shost=loaded.host)
-    assert [c.value for c in at.code] == ["claude --resume approve-1"]
-    assert "needs approval" in markdown(at)  # the timeline
-    assert len(at.get("download_button")) == 2
+    assert [c.value for c in at.code] == [f"cd '{CWD}'\nclaude --resume approve-1"]
+    text = markdown(at)
+    assert "wants Bash: pytest -x" in text
+    assert "⚠ needs approval" in text  # the timeline
+    assert [b.proto.label for b in at.download_button] == ["Export JSON", "Export MD"]
+    assert "<th>permission_mode</th>" in text and "<th>transcript_path</th>" in text
+    assert "Needs approval (" not in text  # the list is not shown under a detail
 
 
-def test_history_view(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
-    """?view=history lists reaped sessions (none yet here) without errors."""
-    at = run_page(monkeypatch, loaded.aggregator.url, view="history")
-    assert "History" in markdown(at)
-    assert not at.error
+def test_detail_of_a_reaped_session_comes_from_the_history(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session no longer live opens from the history: task, end reason, timeline."""
+    at = run_page(monkeypatch, loaded.aggregator.url, session="done-1", shost=loaded.host)
+    text = markdown(at)
+    assert "Ship the release" in text
+    assert "logout, reaped" in text
+    assert "lasted 55 min" in text
+    assert "■ ended" in text  # its timeline
+    assert [c.value for c in at.code] == ["claude --resume done-1"]
+    at = run_page(monkeypatch, loaded.aggregator.url, session="nope-1", shost=loaded.host)
+    assert "neither live nor in the history" in at.warning[0].value
+
+
+def test_history_view_filters_and_exports(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """?view=history lists reaped sessions by host/repo/period, with both exports."""
+    at = run_page(monkeypatch, loaded.aggregator.url, view="history", host=loaded.host)
+    assert "Ship the release" in markdown(at)
+    assert any(c.value == "1-1 of 1 sessions" for c in at.caption)
+    assert at.selectbox(key="h_host").value == loaded.host
+    assert [b.proto.label for b in at.download_button] == ["Export 1 as JSON", "Export 1 as MD"]
+    assert "session=done-1" in markdown(at)  # the card links to the detail
+    at.text_input(key="h_repo").set_value("web").run()
+    assert at.query_params == {"view": "history", "host": loaded.host, "repo": "web"}
+    assert "Ship the release" not in markdown(at)
+    assert at.info[0].value == "No ended sessions match."
 
 
 def test_unreachable_aggregator_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no aggregator listening, the page says it is unreachable instead of failing."""
-    at = run_page(monkeypatch, f"http://127.0.0.1:{free_port()}")
-    assert at.error
+    url = f"http://127.0.0.1:{free_port()}"
+    at = run_page(monkeypatch, url)
+    assert f"Aggregator unreachable at {url}" in at.error[0].value
+    assert "No data yet" in at.info[0].value
+
+
+def test_keeps_the_last_data_when_the_aggregator_goes_away(
+    broker: LocalBroker, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the aggregator stops, the page says so and still shows the last sessions."""
+    host = unique_host("gone")
+    aggregator = Aggregator(broker.url, short_tmpdir() / "agg")
+    try:
+        publisher.status(host, HostState.ONLINE, 1)
+        publisher.beat(beat(host, "kept-1", repo="kept-repo", sent_at=utc_now()))
+        wait_until(lambda: "kept-1" in aggregator.sessions(host=host), 15)
+        at = run_page(monkeypatch, aggregator.url, host=host)
+        assert not at.error
+        assert "kept-repo" in markdown(at)
+    finally:
+        aggregator.stop()
+    at.run()
     assert "unreachable" in at.error[0].value
+    assert "Showing data from" in at.error[0].value
+    assert "kept-repo" in markdown(at)
 
 
 def test_detail_shows_the_transcript_on_the_same_host(

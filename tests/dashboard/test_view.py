@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sessionbeat.dashboard.view import Filters, Grouping, ago, card, group_sessions
-from sessionbeat.models import SessionView
+from sessionbeat.dashboard.view import (
+    Filters,
+    Grouping,
+    ago,
+    card,
+    doing,
+    group_sessions,
+    host_chip,
+)
+from sessionbeat.models import HostView, SessionView
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -115,6 +123,33 @@ def test_card_without_repo_or_cwd_uses_the_short_id() -> None:
     """Old sessions without cwd are named by their short id instead of a dash."""
     html = card(view("21da9dd0-cce2-402a", repo=None, cwd=None), NOW, "?")
     assert "session 21da9dd0" in html
+
+
+def test_doing_says_what_a_session_does_in_words() -> None:
+    """Tool and task first; else the last hook event or the status in plain words."""
+    assert doing(view("a", "working", tool="Edit", task="Fix login")) == "Edit · Fix login"
+    assert doing(view("a", "needs_approval", tool=None)) == "waiting for your approval"
+    assert doing(view("a", "working", event="UserPromptSubmit")) == "thinking"
+    assert doing(view("a", "waiting_for_input", event="Stop")) == "your turn"
+    assert doing(view("a", "waiting_for_input", event=None)) == "your turn"
+    assert doing(view("a", "ended", end_reason="logout")) == "ended (logout)"
+    assert doing(view("a", "working", event="SomeFutureEvent")) == "SomeFutureEvent"
+
+
+def test_host_chip_says_state_in_words_for_how_long_and_sessions() -> None:
+    """A host chip reads e.g. "✕ offline desk for 3 min · 1 live", approvals counted."""
+    host = HostView(
+        host="desk",
+        state="offline",
+        since=NOW - timedelta(minutes=3),
+        bdseq=1,
+        last_seen=NOW,
+        sessions=1,
+        needs_approval=2,
+    )
+    chip = host_chip(host, NOW)
+    assert "✕ offline</span> <b>desk</b>" in chip
+    assert "for 3 min · 1 live · ⚠ 2" in chip
 
 
 def test_ago() -> None:

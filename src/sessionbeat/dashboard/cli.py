@@ -2,7 +2,8 @@
 
 Runs ``streamlit run`` on ``dashboard/app.py`` headless, without usage statistics, bound to
 ``--host``/``--port`` (default 127.0.0.1:8501). The page finds the aggregator through the same
-settings (``SESSIONBEAT_API_URL``, ``SESSIONBEAT_API_TOKEN``), passed on in the environment.
+settings (``SESSIONBEAT_API_URL``, ``SESSIONBEAT_API_TOKEN``; ``SESSIONBEAT_HOST`` decides
+whether a transcript is on this host), passed on in the environment.
 The theme follows the phone's light or dark setting (no theme is forced).
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sessionbeat.cli_support import get_settings
-from sessionbeat.settings import ENV_PREFIX
+from sessionbeat.settings import ENV_PREFIX, Settings
 
 APP = Path(__file__).with_name("app.py")
 
@@ -45,6 +47,20 @@ def streamlit_argv(host: str, port: int) -> list[str]:
     ]
 
 
+def streamlit_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """Return ``base`` plus the settings the page needs (API URL and token) as variables.
+
+    The page process builds its own settings from the environment, so values that came from
+    the TOML file or flags reach it this way.
+    """
+    env = dict(base)
+    env[f"{ENV_PREFIX}API_URL"] = settings.api_url
+    env[f"{ENV_PREFIX}HOST"] = settings.host
+    if settings.api_token is not None:
+        env[f"{ENV_PREFIX}API_TOKEN"] = settings.api_token.get_secret_value()
+    return env
+
+
 def dashboard(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
@@ -54,10 +70,7 @@ def dashboard(
     settings = get_settings(ctx)
     bind = host or settings.dashboard_host
     listen = settings.dashboard_port if port is None else port
-    env = dict(os.environ)
-    env[f"{ENV_PREFIX}API_URL"] = settings.api_url
-    if settings.api_token is not None:
-        env[f"{ENV_PREFIX}API_TOKEN"] = settings.api_token.get_secret_value()
+    env = streamlit_env(settings, os.environ)
     typer.echo(f"dashboard on http://{bind}:{listen} (aggregator {settings.api_url})", err=True)
     argv = streamlit_argv(bind, listen)
     if os.name == "nt":  # no exec on Windows: run it as a child and pass its exit code on

@@ -1,9 +1,10 @@
 """What the phone page shows, as pure functions of the API's models (no Streamlit, no I/O).
 
-Filters come from and go to the URL query (``?host=&repo=&status=&group=&session=``) so a
-bookmark keeps them. Cards are small HTML fragments (every value escaped) styled by
-:data:`CSS`, which uses only colours that read on dark and light themes: status is shown by an
-icon and a word as well as a colour, never by colour alone.
+Filters come from and go to the URL query (``?host=&repo=&status=&group=&session=&shost=``)
+so a bookmark keeps them; the detail's and the history's pure parts are in ``detail_view`` and
+``history_view``. Cards are small HTML fragments (every value escaped) styled by :data:`CSS`,
+which uses only colours that read on dark and light themes: status is shown by an icon and a
+word as well as a colour, never by colour alone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sessionbeat.models import HostView, SessionView
-from sessionbeat.render import STATUS_ICONS, duration, short_id
+from sessionbeat.render import STATUS_ICONS, ago_since, duration, short_id
 
 SECTIONS = (
     "needs_approval",
@@ -51,6 +52,30 @@ COLOURS = {
     "ended": "#868e96",
 }
 """Status colours: mid-tone, readable on dark and light backgrounds."""
+
+EVENT_WORDS = {
+    "SessionStart": "new session",
+    "UserPromptSubmit": "thinking",
+    "PreCompact": "compacting the context",
+    "PostCompact": "context compacted",
+    "SubagentStart": "running a subagent",
+    "SubagentStop": "a subagent finished",
+    "Stop": "your turn",
+    "StopFailure": "stopped on an API error",
+    "Notification": "waiting for you",
+    "SessionEnd": "ended",
+}
+"""What a session is doing, in words, after a hook event that names no tool or task
+(event names: docs/claude-code-formats.md section 1)."""
+
+STATUS_WORDS = {
+    "working": "working",
+    "waiting_for_input": "your turn",
+    "idle": "quiet",
+    "stale": "no news from its host",
+    "offline": "its host is offline",
+}
+"""What a session is doing when neither a tool, a task nor a hook event says more."""
 
 
 class Grouping(StrEnum):
@@ -111,10 +136,7 @@ class Filters:
 
 def ago(when: datetime | None, now: datetime) -> str:
     """Return ``"2 min ago"`` style text (``"-"`` for None, ``"just now"`` under 5 s)."""
-    if when is None:
-        return "-"
-    seconds = (now - when).total_seconds()
-    return "just now" if seconds < 5 else f"{duration(seconds)} ago"
+    return ago_since(when, now)
 
 
 def badge(status: str) -> str:
@@ -128,7 +150,7 @@ def badge(status: str) -> str:
 
 
 def context_bar(pct: float | None) -> str:
-    """Return an HTML context bar (0-100 %), or an empty string when unknown."""
+    """Return an HTML context bar for 0-100 (%), or an empty string when unknown."""
     if pct is None:
         return ""
     width = max(0.0, min(100.0, pct))
@@ -140,19 +162,36 @@ def context_bar(pct: float | None) -> str:
 
 
 def doing(view: SessionView) -> str:
-    """Return what a session is doing: the tool it waits for/uses, else its task."""
-    if view.status.value == "needs_approval" and view.tool:
-        return f"wants {view.tool}" + (f": {view.detail}" if view.detail else "")
-    if view.tool and view.status.value == "working":
-        return f"{view.tool}" + (f" · {view.task}" if view.task else "")
-    return view.task or (view.event or "")
+    """Return what a session is doing, in a few words.
+
+    The tool it waits for (with the approval detail) or uses, else its task, else the last
+    hook event in words (:data:`EVENT_WORDS`).
+    """
+    status = view.status.value
+    if status == "needs_approval":
+        wants = f"wants {view.tool}" if view.tool else "waiting for your approval"
+        return wants + (f": {view.detail}" if view.detail else "")
+    if status == "ended":
+        return "ended" + (f" ({view.end_reason})" if view.end_reason else "")
+    if view.tool and status == "working":
+        return view.tool + (f" · {view.task}" if view.task else "")
+    if view.task:
+        return view.task
+    if view.event:
+        return EVENT_WORDS.get(view.event, view.event)
+    return STATUS_WORDS.get(status, "")
+
+
+def place(repo: str | None, cwd: str | None, session_id: str) -> str:
+    """Return the name a card shows: the repo, else the working folder, else the short id."""
+    folder = cwd.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] if cwd else ""
+    return repo or folder or f"session {short_id(session_id)}"
 
 
 def card(view: SessionView, now: datetime, link: str) -> str:
     """Return the HTML card of one session; ``link`` is the detail URL (query string)."""
     e = html.escape
-    folder = view.cwd.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] if view.cwd else ""
-    where = view.repo or folder or f"session {short_id(view.session_id)}"
+    where = place(view.repo, view.cwd, view.session_id)
     branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
     wait = ""
     if view.status.value == "needs_approval" and view.waiting_seconds is not None:
@@ -198,11 +237,11 @@ def group_sessions(
 
 
 def host_chip(host: HostView, now: datetime) -> str:
-    """Return the HTML chip of a host: state icon and word, since when, live sessions."""
+    """Return the HTML chip of a host: state icon and word, for how long, live sessions."""
     state = host.state.value if host.state else "unknown"
     icon = {"online": "▲", "offline": "✕"}.get(state, "·")
     colour = {"online": "#2f9e44", "offline": "#e03131"}.get(state, "#868e96")
-    since = f" {ago(host.since, now)}" if host.since else ""
+    since = f" for {duration((now - host.since).total_seconds())}" if host.since else ""
     approvals = f" · ⚠ {host.needs_approval}" if host.needs_approval else ""
     return (
         f'<span class="sb-chip" style="border-color:{colour}">'
@@ -227,6 +266,9 @@ CSS = """
  margin:0 6px 6px 0;
  font-size:.85rem;max-width:100%;overflow-wrap:anywhere}
 .sb-title{font-size:1.25rem;font-weight:700;overflow-wrap:anywhere}
+.sb-fields{width:100%;table-layout:fixed;font-size:.8rem;border-collapse:collapse}
+.sb-fields th{width:38%;text-align:left;font-weight:600;vertical-align:top;padding:2px 6px 2px 0}
+.sb-fields td{overflow-wrap:anywhere;word-break:break-word;padding:2px 0}
 .block-container{padding-top:1rem !important;padding-left:.75rem;padding-right:.75rem}
 header[data-testid="stHeader"]{height:0;min-height:0}
 </style>
