@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,23 +19,12 @@ import pytest
 
 from sessionbeat.broker import free_port
 from tests.conftest import short_tmpdir
+from tests.dashboard.browser import ARGS, CHROMIUM, PHONE, Refreshes, requests_by_route
 from tests.dashboard.conftest import Loaded, home_env
 from tests.procs import SCRIPT, Proc, base_env, wait_until
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
 DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 WAIT_MS = 60_000
 """Hang guard for waits on the page (ms); a cold Streamlit server takes a few seconds."""
@@ -79,13 +67,6 @@ def phone(browser: Any) -> Iterator[Any]:
         yield context.new_page()
     finally:
         context.close()
-
-
-def requests_by_route(loaded: Loaded) -> dict[str, float]:
-    """Requests per API route so far, from the aggregator's own counter."""
-    text = loaded.aggregator.get_text("/metrics")
-    pattern = r'sessionbeat_http_requests_total\{route="([^"]+)"\} ([0-9.e+]+)'
-    return {route: float(value) for route, value in re.findall(pattern, text)}
 
 
 def no_sideways_scroll(page: Any) -> bool:
@@ -147,30 +128,43 @@ def test_phone_view(loaded: Loaded, page_url: str, browser: Any, scheme: str) ->
         context.close()
 
 
-def test_an_open_page_asks_only_for_the_overview(loaded: Loaded, page_url: str, phone: Any) -> None:
-    """While the page refreshes itself, the aggregator sees one GET /overview per refresh."""
+def calls_per_refresh(
+    loaded: Loaded, refreshes: Refreshes, runs: int
+) -> tuple[dict[str, float], int]:
+    """Return the API calls by route during the next ``runs`` refreshes, and the runs counted.
+
+    One call may be in flight at either end of the window.
+    """
+    start = refreshes.runs
+    before = requests_by_route(loaded.aggregator.url)
+    refreshes.wait_for(start + runs)
+    after = requests_by_route(loaded.aggregator.url)
+    grown = {route: after[route] - before.get(route, 0) for route in after}
+    return {r: n for r, n in grown.items() if n and r != "/metrics"}, refreshes.runs - start
+
+
+def test_one_overview_call_per_refresh(loaded: Loaded, page_url: str, phone: Any) -> None:
+    """While the page refreshes itself, the aggregator gets one GET /overview per refresh."""
+    refreshes = Refreshes(phone)
     phone.goto(page_url, timeout=WAIT_MS)
     phone.locator(".sb-card").first.wait_for(timeout=WAIT_MS)
-    before = requests_by_route(loaded)
-    wait_until(lambda: requests_by_route(loaded)["/overview"] >= before["/overview"] + 3, 30)
-    after = requests_by_route(loaded)
-    grown = {route for route in after if after[route] > before.get(route, 0)}
-    assert grown - {"/metrics"} == {"/overview"}
+    calls, runs = calls_per_refresh(loaded, refreshes, 5)
+    assert set(calls) == {"/overview"}
+    assert runs - 1 <= calls["/overview"] <= runs + 1
 
 
 def test_an_open_detail_adds_no_call_while_the_session_is_unchanged(
     loaded: Loaded, page_url: str, phone: Any
 ) -> None:
     """The detail reuses the overview; its timeline is fetched once, not on every refresh."""
+    refreshes = Refreshes(phone)
     phone.goto(page_url + f"?session=approve-1&shost={loaded.host}", timeout=WAIT_MS)
     phone.get_by_text("Timeline").wait_for(timeout=WAIT_MS)
     phone.get_by_text("claude --resume approve-1").wait_for(timeout=WAIT_MS)
     assert no_sideways_scroll(phone)
-    before = requests_by_route(loaded)
-    wait_until(lambda: requests_by_route(loaded)["/overview"] >= before["/overview"] + 3, 30)
-    after = requests_by_route(loaded)
-    grown = {route for route in after if after[route] > before.get(route, 0)}
-    assert grown - {"/metrics"} == {"/overview"}
+    calls, runs = calls_per_refresh(loaded, refreshes, 4)
+    assert set(calls) == {"/overview"}
+    assert runs - 1 <= calls["/overview"] <= runs + 1
     screenshot(phone, "detail-light.png")
 
 

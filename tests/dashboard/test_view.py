@@ -13,6 +13,7 @@ from sessionbeat.dashboard.view import (
     doing,
     group_sessions,
     host_chip,
+    notable_hosts,
 )
 from sessionbeat.models import HostView, SessionView
 
@@ -152,8 +153,29 @@ def test_host_chip_says_state_in_words_for_how_long_and_sessions() -> None:
     assert "for 3 min · 1 live · ⚠ 2" in chip
 
 
-def test_ago() -> None:
-    """Relative times read like a phone app."""
+def test_many_hosts_fold_to_those_that_need_a_look() -> None:
+    """Up to 8 hosts all show; beyond that only offline ones and those with an approval."""
+
+    def host(name: str, state: str = "online", approvals: int = 0) -> HostView:
+        return HostView(
+            host=name,
+            state=state,
+            since=NOW,
+            bdseq=1,
+            last_seen=NOW,
+            sessions=1,
+            needs_approval=approvals,
+        )
+
+    few = [host(f"h{i}") for i in range(8)]
+    assert notable_hosts(few) == few
+    many = [*few, host("down", "offline"), host("asks", approvals=1)]
+    assert [h.host for h in notable_hosts(many)] == ["down", "asks"]
+
+
+def test_ago_moves_in_minute_steps() -> None:
+    """Relative times read like a phone app and change at most once a minute."""
     assert ago(NOW - timedelta(seconds=2), NOW) == "just now"
-    assert ago(NOW - timedelta(minutes=2), NOW) == "2 min ago"
+    assert ago(NOW - timedelta(seconds=59), NOW) == "just now"
+    assert ago(NOW - timedelta(minutes=2, seconds=30), NOW) == "2 min ago"
     assert ago(None, NOW) == "-"

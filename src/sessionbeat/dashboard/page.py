@@ -28,9 +28,10 @@ from sessionbeat.dashboard.view import (
     Grouping,
     group_sessions,
     host_chip,
+    notable_hosts,
 )
 from sessionbeat.errors import ApiUnavailableError
-from sessionbeat.models import Overview, SessionView
+from sessionbeat.models import HostState, Overview, SessionView
 from sessionbeat.render import STATUS_ICONS, duration
 from sessionbeat.settings import Settings, load_settings
 
@@ -96,6 +97,21 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
     return chosen
 
 
+def hosts_strip(overview: Overview) -> None:
+    """Show a chip per host; with many hosts only those that need a look, the rest folded."""
+    hosts, now = overview.hosts, overview.now
+    shown = notable_hosts(hosts)
+    chips = "".join(host_chip(h, now) for h in shown)
+    if len(shown) < len(hosts):
+        online = sum(1 for h in hosts if h.state is HostState.ONLINE)
+        chips += f'<span class="sb-chip">▲ {online} of {len(hosts)} hosts online</span>'
+    if chips:
+        st.markdown(chips, unsafe_allow_html=True)
+    if len(shown) < len(hosts):
+        with st.expander(f"All {len(hosts)} hosts", key="hosts"):
+            st.markdown("".join(host_chip(h, now) for h in hosts), unsafe_allow_html=True)
+
+
 def header(settings: Settings, overview: Overview | None, error: str | None, age: float) -> None:
     """Show the unreachable message if any, the summary line and the data's age."""
     if error is not None:
@@ -128,10 +144,7 @@ def live(settings: Settings) -> None:
         detail(api, settings, filters, overview)
         return
     top = st.container()  # filled after the filters are read, but shown first
-    if overview.hosts:
-        st.markdown(
-            "".join(host_chip(h, overview.now) for h in overview.hosts), unsafe_allow_html=True
-        )
+    hosts_strip(overview)
     filters = controls(filters, overview.sessions)
     shown = [v for v in overview.sessions if filters.matches(v)]
     approvals = [v for v in shown if v.status.value == "needs_approval"]

@@ -10,12 +10,12 @@ word as well as a colour, never by colour alone.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sessionbeat.models import HostView, SessionView
+from sessionbeat.models import HostState, HostView, SessionView
 from sessionbeat.render import STATUS_ICONS, ago_since, duration, short_id
 
 SECTIONS = (
@@ -78,6 +78,10 @@ STATUS_WORDS = {
 """What a session is doing when neither a tool, a task nor a hook event says more."""
 
 
+HOSTS_SHOWN = 8
+"""With more hosts than this the strip shows only those that need a look (the rest folded)."""
+
+
 class Grouping(StrEnum):
     """How the session cards are grouped."""
 
@@ -135,8 +139,20 @@ class Filters:
 
 
 def ago(when: datetime | None, now: datetime) -> str:
-    """Return ``"2 min ago"`` style text (``"-"`` for None, ``"just now"`` under 5 s)."""
-    return ago_since(when, now)
+    """Return ``"2 min ago"`` style text: ``"just now"`` under a minute, ``"-"`` for None.
+
+    Minute steps keep a card's text the same from one 2 s refresh to the next, so Streamlit
+    can send the phone a reference to a section it already has instead of the section again.
+    """
+    if when is None:
+        return "-"
+    seconds = (now - when).total_seconds()
+    return "just now" if seconds < 60 else ago_since(when, now)
+
+
+def lasting(seconds: float) -> str:
+    """Return how long something has lasted in minute steps: ``"<1 min"``, ``"2 min"``."""
+    return "<1 min" if seconds < 60 else duration(seconds)
 
 
 def badge(status: str) -> str:
@@ -241,13 +257,24 @@ def host_chip(host: HostView, now: datetime) -> str:
     state = host.state.value if host.state else "unknown"
     icon = {"online": "▲", "offline": "✕"}.get(state, "·")
     colour = {"online": "#2f9e44", "offline": "#e03131"}.get(state, "#868e96")
-    since = f" for {duration((now - host.since).total_seconds())}" if host.since else ""
+    since = f" for {lasting((now - host.since).total_seconds())}" if host.since else ""
     approvals = f" · ⚠ {host.needs_approval}" if host.needs_approval else ""
     return (
         f'<span class="sb-chip" style="border-color:{colour}">'
         f'<span style="color:{colour}">{icon} {state}</span> <b>{html.escape(host.host)}</b>'
         f"<span class='sb-small'>{since} · {host.sessions} live{approvals}</span></span>"
     )
+
+
+def notable_hosts(hosts: Sequence[HostView], limit: int = HOSTS_SHOWN) -> list[HostView]:
+    """Return the hosts the strip shows.
+
+    All of them up to ``limit``; else only those not online or with a session waiting for
+    approval (the page folds the full list away).
+    """
+    if len(hosts) <= limit:
+        return list(hosts)
+    return [h for h in hosts if h.state is not HostState.ONLINE or h.needs_approval]
 
 
 CSS = """
