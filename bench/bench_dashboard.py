@@ -2,7 +2,7 @@
 
 Method: a real Mosquitto, real ``sessionbeat aggregator`` and ``sessionbeat dashboard``
 processes, and the system's headless Chromium (Playwright) at 390x844. For each size (default
-10, 100 and 1000 live sessions; ten per host; every tenth needs approval, the rest a mix of
+10, 100 and 1000 live sessions; ten per host; every fifth needs approval, the rest a mix of
 working, waiting, ended) retained SessionBeats are published until the aggregator holds them,
 then:
 

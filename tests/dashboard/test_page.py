@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -14,7 +17,7 @@ from sessionbeat.publisher.transcript import tail_messages
 from tests.aggregator.support import Publisher, beat, unique_host
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.dashboard.conftest import CWD, Loaded
-from tests.procs import Aggregator, wait_until
+from tests.procs import Aggregator, Proc, wait_until
 
 APP = Path(__file__).parents[2] / "src" / "sessionbeat" / "dashboard" / "app.py"
 
@@ -145,6 +148,67 @@ def test_unreachable_aggregator_says_so(monkeypatch: pytest.MonkeyPatch) -> None
     at = run_page(monkeypatch, url)
     assert f"Aggregator unreachable at {url}" in at.error[0].value
     assert "No data yet" in at.info[0].value
+
+
+def test_an_aggregator_without_overview_is_named_too_old(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that answers 404 to GET /overview (an older aggregator) gets an upgrade hint."""
+    port = free_port()
+    root = short_tmpdir()
+    server = Proc(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(root),
+            str(port),
+        ],
+        dict(os.environ),
+        root.parent / f"http-{port}.log",
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(url), 30)
+        at = run_page(monkeypatch, url)
+    finally:
+        server.stop()
+    assert "has no GET /overview: upgrade it" in at.error[0].value
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def test_the_api_token_from_the_settings_is_sent(
+    broker: LocalBroker, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token-guarded aggregator: the page works with the token, names the setting without."""
+    host = unique_host("guarded")
+    aggregator = Aggregator(broker.url, short_tmpdir() / "agg", SESSIONBEAT_API_TOKEN="t0k3n")
+    try:
+        publisher.beat(beat(host, "guarded-1", repo="vault", sent_at=utc_now()))
+        wait_until(lambda: "guarded-1" in markdown(_page(monkeypatch, aggregator.url)), 15)
+        monkeypatch.delenv("SESSIONBEAT_API_TOKEN")
+        at = run_page(monkeypatch, aggregator.url)
+    finally:
+        aggregator.stop()
+    assert "set SESSIONBEAT_API_TOKEN" in at.error[0].value
+    assert "vault" not in markdown(at)
+
+
+def _page(monkeypatch: pytest.MonkeyPatch, url: str) -> AppTest:
+    monkeypatch.setenv("SESSIONBEAT_API_TOKEN", "t0k3n")
+    at = run_page(monkeypatch, url)
+    assert not at.error, at.error[0].value
+    return at
 
 
 def test_keeps_the_last_data_when_the_aggregator_goes_away(

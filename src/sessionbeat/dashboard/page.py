@@ -30,7 +30,7 @@ from sessionbeat.dashboard.view import (
     host_chip,
     notable_hosts,
 )
-from sessionbeat.errors import ApiUnavailableError
+from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HostState, Overview, SessionView
 from sessionbeat.render import STATUS_ICONS, duration
 from sessionbeat.settings import Settings, load_settings
@@ -42,11 +42,15 @@ REFRESH = 2.0
 def load_overview(api: ApiClient) -> tuple[Overview | None, str | None, float]:
     """Fetch ``GET /overview``; on failure fall back to the last one this browser tab got.
 
-    Returns ``(overview or None, error message or None, age of the data in seconds)``.
+    Returns ``(overview or None, error message or None, age of the data in seconds)``. An
+    aggregator without ``GET /overview`` (an older version) is reported like an unreachable
+    one, with the advice to upgrade it.
     """
     try:
         overview = api.overview()
-    except ApiUnavailableError as exc:
+    except (ApiUnavailableError, NotFoundError) as exc:
+        if isinstance(exc, NotFoundError):  # an aggregator from before GET /overview
+            exc = ApiUnavailableError(f"{api.base_url} has no GET /overview: upgrade it")
         last = st.session_state.get("last_overview")
         if last is None:
             return None, str(exc), 0.0
