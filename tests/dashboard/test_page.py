@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.dashboard.view import md
 from sessionbeat.models import HostState, utc_now
 from sessionbeat.publisher.transcript import tail_messages
 from tests.aggregator.support import Publisher, beat, unique_host
@@ -250,4 +251,4 @@ def test_detail_shows_the_transcript_on_the_same_host(
     monkeypatch.setenv("SESSIONBEAT_HOST", "elsewhere")
     at = run_page(monkeypatch, loaded.aggregator.url, session="local-1", shost=here)
     assert not at.get("chat_message")
-    assert any(str(transcript) in c.value for c in at.caption)
+    assert any(md(str(transcript)) in c.value for c in at.caption)

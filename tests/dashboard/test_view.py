@@ -13,6 +13,7 @@ from sessionbeat.dashboard.view import (
     doing,
     group_sessions,
     host_chip,
+    md,
     notable_hosts,
 )
 from sessionbeat.models import HostView, SessionView
@@ -118,6 +119,15 @@ def test_card_says_status_in_words_and_escapes_values() -> None:
     assert "&lt;script&gt;" in html and "<script>" not in html
     assert "2 subagents" in html
     assert 'href="?session=s1"' in html
+
+
+def test_values_from_the_wire_cannot_become_markdown() -> None:
+    """A repo or task crafted as a link, image, colour or formula renders as plain text."""
+    assert md("![x](http://e/t.png) :red[hi] $x$ a_b\n\nnext") == (
+        "\\!\\[x\\]\\(http\\://e/t.png\\) \\:red\\[hi\\] \\$x\\$ a\\_b next"
+    )
+    html = card(view("s1", task="done\n\n![x](http://e/t.png)"), NOW, "?")
+    assert "\n" not in html  # a blank line would end the HTML block and let Markdown in
 
 
 def test_card_without_repo_or_cwd_uses_the_short_id() -> None:

@@ -23,7 +23,7 @@ from sessionbeat.client import ApiClient, ExportFormat
 from sessionbeat.dashboard.common import link, show_cards
 from sessionbeat.dashboard.detail_view import facts, fields_table, resume_command, timeline_lines
 from sessionbeat.dashboard.history_view import history_card
-from sessionbeat.dashboard.view import Filters
+from sessionbeat.dashboard.view import Filters, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HistoryEntry, Overview, SessionDetail, SessionView
 from sessionbeat.publisher.transcript import TranscriptMessage, tail_messages
@@ -137,7 +137,7 @@ def transcript(settings: Settings, record: SessionDetail | HistoryEntry) -> None
     if not path:
         return
     if record.host == settings.host and Path(path).is_file():
-        st.markdown(f"**Last messages** · `{path}`")
+        st.markdown(f"**Last messages** · {md(path)}")
         messages = last_messages(path)
         if not messages:
             st.caption("No text messages in the end of the transcript.")
@@ -145,7 +145,7 @@ def transcript(settings: Settings, record: SessionDetail | HistoryEntry) -> None
             with st.chat_message("user" if message.role == "user" else "assistant"):
                 st.markdown(message.text[:MESSAGE_CHARS])
     else:
-        st.caption(f"Transcript on {record.host}: `{path}`")
+        st.caption(f"Transcript on {record.host}: {md(path)}")
 
 
 def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overview) -> None:
@@ -166,11 +166,11 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
         st.error(f"Cannot read the session: {exc}")
         return
     if record is None:
-        st.warning(f"Session {filters.session} is neither live nor in the history.")
+        st.warning(f"Session {md(filters.session)} is neither live nor in the history.")
         return
     if isinstance(record, HistoryEntry):
         st.markdown(history_card(record, overview.now, here), unsafe_allow_html=True)
-    st.caption(facts(record, overview.now))
+    st.caption(md(facts(record, overview.now)))
     st.markdown(f"Session `{record.session_id}` on **{record.host}** · resume it there:")
     st.code(resume_command(record.session_id, record.cwd), language="bash", wrap_lines=True)
     st.markdown("**Timeline**")

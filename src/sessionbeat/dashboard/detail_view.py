@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
-from sessionbeat.dashboard.view import ago
+from sessionbeat.dashboard.view import ago, esc, md
 from sessionbeat.models import HistoryEntry, SessionView, StatusChange
 from sessionbeat.render import STATUS_ICONS
 
@@ -38,7 +37,7 @@ def timeline_lines(changes: Sequence[StatusChange], now: datetime, tz: tzinfo) -
     lines = [
         f"- {c.at.astimezone(tz):%H:%M:%S} · {STATUS_ICONS.get(c.status.value, '·')} "
         f"{c.status.value.replace('_', ' ')}"
-        + (f" ({c.event})" if c.event else "")
+        + (f" ({md(c.event)})" if c.event else "")
         + f" · {ago(c.at, now)}"
         for c in reversed(changes)
     ]
@@ -64,8 +63,7 @@ def facts(record: SessionView | HistoryEntry, now: datetime) -> str:
 def fields_table(fields: Mapping[str, object]) -> str:
     """Return an HTML table of field names and values (escaped; empty values as ``-``)."""
     rows = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>"
-        f"{'-' if v is None or v == '' else html.escape(str(v))}</td></tr>"
+        f"<tr><th>{esc(k)}</th><td>{'-' if v is None or v == '' else esc(v)}</td></tr>"
         for k, v in fields.items()
     )
     return f'<table class="sb-fields">{rows}</table>'

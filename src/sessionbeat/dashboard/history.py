@@ -16,6 +16,7 @@ import streamlit as st
 from sessionbeat.client import ApiClient, ExportFormat
 from sessionbeat.dashboard.common import link, sync_query
 from sessionbeat.dashboard.history_view import PAGE_SIZE, PERIODS, HistoryQuery, history_card
+from sessionbeat.dashboard.view import md
 from sessionbeat.errors import ApiUnavailableError
 
 EXPORTS: tuple[tuple[ExportFormat, str], ...] = (
@@ -39,7 +40,7 @@ def choose(api: ApiClient, query: HistoryQuery) -> HistoryQuery:
     with st.expander("Filters", key="h_filters"):
         chosen = _widgets(query, hosts)
     shown = [chosen.host or "all hosts", chosen.repo or "all repos", PERIODS[chosen.period][0]]
-    st.caption(" · ".join(shown))
+    st.caption(md(" · ".join(shown)))
     return chosen
 
 

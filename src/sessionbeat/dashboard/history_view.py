@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sessionbeat.dashboard.view import COLOURS, ago, badge, context_bar, place
+from sessionbeat.dashboard.view import COLOURS, ago, badge, context_bar, esc, place
 from sessionbeat.models import HistoryEntry
 from sessionbeat.render import duration
 
@@ -63,7 +62,7 @@ class HistoryQuery:
 
 def history_card(entry: HistoryEntry, now: datetime, link: str) -> str:
     """Return the HTML card of a reaped session; ``link`` is its detail URL."""
-    e = html.escape
+    e = esc
     where = place(entry.repo, entry.cwd, entry.session_id)
     branch = f" <span class='sb-small'>@{e(entry.branch)}</span>" if entry.branch else ""
     why = f"{entry.end_reason or entry.reap_reason}, reaped {ago(entry.reaped_at, now)}"

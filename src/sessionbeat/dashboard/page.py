@@ -10,7 +10,6 @@ URL query (:class:`~sessionbeat.dashboard.view.Filters`).
 
 from __future__ import annotations
 
-import html
 import time
 from datetime import timedelta
 
@@ -26,8 +25,10 @@ from sessionbeat.dashboard.view import (
     TITLES,
     Filters,
     Grouping,
+    esc,
     group_sessions,
     host_chip,
+    md,
     notable_hosts,
 )
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
@@ -125,7 +126,7 @@ def header(settings: Settings, overview: Overview | None, error: str | None, age
         st.info("No data yet. Is the aggregator running? (`sessionbeat up`)")
         return
     summary = overview.summary
-    st.markdown(f'<div class="sb-title">{html.escape(summary.title)}</div>', unsafe_allow_html=True)
+    st.markdown(f'<div class="sb-title">{esc(summary.title)}</div>', unsafe_allow_html=True)
     online = sum(1 for h in overview.hosts if h.state and h.state.value == "online")
     broker = "" if summary.broker_connected else " · ⚠ aggregator not connected to the broker"
     st.caption(
@@ -174,7 +175,7 @@ def live(settings: Settings) -> None:
         icon = ""
         if filters.group is Grouping.STATUS:
             icon = next(STATUS_ICONS[s] + " " for s in SECTIONS if TITLES[s] == title)
-        st.markdown(f"#### {icon}{html.escape(title)} ({len(views)})")
+        st.markdown(f"#### {icon}{md(title)} ({len(views)})")
         show_cards(views, filters, overview)
     history = {k: v for k, v in filters.to_query().items() if k in ("host", "repo")}
     st.markdown(f"[History of ended sessions →]({link(history, view='history')})")

@@ -10,6 +10,7 @@ word as well as a colour, never by colour alone.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,6 +139,27 @@ class Filters:
         )
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#!|<>~:$])")
+
+
+def md(text: str) -> str:
+    """Return ``text`` as plain text for Streamlit Markdown, on one line.
+
+    The marks that Markdown, Streamlit's ``:colour[...]`` directives or ``$`` math read as
+    formatting, links or images are escaped with a backslash, so values from the wire (repo
+    names, paths, hook events) render as they are.
+    """
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
+
+
+def esc(value: object) -> str:
+    """Return ``value`` as HTML text on one line.
+
+    A blank line inside a value would end the card's HTML block and let Markdown read the rest.
+    """
+    return html.escape(" ".join(str(value).split()))
+
+
 def ago(when: datetime | None, now: datetime) -> str:
     """Return ``"2 min ago"`` style text: ``"just now"`` under a minute, ``"-"`` for None.
 
@@ -161,7 +183,7 @@ def badge(status: str) -> str:
     icon = STATUS_ICONS.get(status, "·")
     return (
         f'<span class="sb-badge" style="border-color:{colour};color:{colour}">'
-        f"{icon} {html.escape(TITLES.get(status, status))}</span>"
+        f"{icon} {esc(TITLES.get(status, status))}</span>"
     )
 
 
@@ -206,7 +228,7 @@ def place(repo: str | None, cwd: str | None, session_id: str) -> str:
 
 def card(view: SessionView, now: datetime, link: str) -> str:
     """Return the HTML card of one session; ``link`` is the detail URL (query string)."""
-    e = html.escape
+    e = esc
     where = place(view.repo, view.cwd, view.session_id)
     branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
     wait = ""
@@ -261,7 +283,7 @@ def host_chip(host: HostView, now: datetime) -> str:
     approvals = f" · ⚠ {host.needs_approval}" if host.needs_approval else ""
     return (
         f'<span class="sb-chip" style="border-color:{colour}">'
-        f'<span style="color:{colour}">{icon} {state}</span> <b>{html.escape(host.host)}</b>'
+        f'<span style="color:{colour}">{icon} {state}</span> <b>{esc(host.host)}</b>'
         f"<span class='sb-small'>{since} · {host.sessions} live{approvals}</span></span>"
     )
 
