@@ -31,6 +31,11 @@ class Loaded:
     down: str
 
 
+TRANSCRIPT = (
+    "/home/kai/.claude/projects/-home-kai-src-my-api-with-a-rather-long-folder-name/"
+    "3f0c2a9e-8d61-4c7b-a1f2-0b9e7d5c4a13.jsonl"
+)
+"""approve-1's transcript path: long and unbroken, to show it wraps on a phone."""
 CWD = "/home/kai/src/my api"
 """The working directory of approve-1 (with a space, to show the resume command quotes it)."""
 
@@ -119,6 +124,7 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
         "approve-1",
         "needs_approval",
         cwd=CWD,
+        transcript_path=TRANSCRIPT,
         repo="api",
         branch="main",
         tool="Bash",

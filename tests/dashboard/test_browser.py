@@ -161,7 +161,9 @@ def test_an_open_detail_adds_no_call_while_the_session_is_unchanged(
     phone.goto(page_url + f"?session=approve-1&shost={loaded.host}", timeout=WAIT_MS)
     phone.get_by_text("Timeline").wait_for(timeout=WAIT_MS)
     phone.get_by_text("claude --resume approve-1").wait_for(timeout=WAIT_MS)
-    assert no_sideways_scroll(phone)
+    phone.get_by_text("All fields").click()
+    phone.get_by_text("transcript_path").wait_for(timeout=WAIT_MS)
+    assert no_sideways_scroll(phone)  # long paths and ids wrap
     calls, runs = calls_per_refresh(loaded, refreshes, 4)
     assert set(calls) == {"/overview"}
     assert runs - 1 <= calls["/overview"] <= runs + 1

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from sessionbeat.client import ApiClient, ExportFormat
-from sessionbeat.dashboard.common import link, show_cards
+from sessionbeat.dashboard.common import link
 from sessionbeat.dashboard.detail_view import facts, fields_table, resume_command, timeline_lines
 from sessionbeat.dashboard.history_view import history_card
-from sessionbeat.dashboard.view import Filters, md
+from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HistoryEntry, Overview, SessionDetail, SessionView
 from sessionbeat.publisher.transcript import TranscriptMessage, tail_messages
@@ -152,14 +152,13 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
     """Show one session: card, resume command, timeline, transcript, exports, every field."""
     assert filters.session is not None
     query = filters.to_query()
-    here = link(query)
     st.markdown(f"[← all sessions]({link(query, session=None, shost=None)})")
     view = find(overview.sessions, filters.session, filters.session_host)
     record: SessionDetail | HistoryEntry | None
     try:
         if view is not None:
             record = live_detail(api, view, overview.now)
-            show_cards([view], filters, overview)
+            st.markdown(card(view, overview.now, None), unsafe_allow_html=True)
         else:
             record = reaped(api, filters.session, filters.session_host)
     except ApiUnavailableError as exc:
@@ -169,7 +168,7 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
         st.warning(f"Session {md(filters.session)} is neither live nor in the history.")
         return
     if isinstance(record, HistoryEntry):
-        st.markdown(history_card(record, overview.now, here), unsafe_allow_html=True)
+        st.markdown(history_card(record, overview.now, None), unsafe_allow_html=True)
     st.caption(md(facts(record, overview.now)))
     st.markdown(f"Session `{record.session_id}` on **{record.host}** · resume it there:")
     st.code(resume_command(record.session_id, record.cwd), language="bash", wrap_lines=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sessionbeat.dashboard.view import COLOURS, ago, badge, context_bar, esc, place
+from sessionbeat.dashboard.view import COLOURS, ago, badge, context_bar, details, esc, place
 from sessionbeat.models import HistoryEntry
 from sessionbeat.render import duration
 
@@ -60,8 +60,8 @@ class HistoryQuery:
         return None if seconds is None else now - timedelta(seconds=seconds)
 
 
-def history_card(entry: HistoryEntry, now: datetime, link: str) -> str:
-    """Return the HTML card of a reaped session; ``link`` is its detail URL."""
+def history_card(entry: HistoryEntry, now: datetime, link: str | None) -> str:
+    """Return the HTML card of a reaped session; ``link`` is its detail URL (None: no link)."""
     e = esc
     where = place(entry.repo, entry.cwd, entry.session_id)
     branch = f" <span class='sb-small'>@{e(entry.branch)}</span>" if entry.branch else ""
@@ -83,6 +83,5 @@ def history_card(entry: HistoryEntry, now: datetime, link: str) -> str:
         f'<div class="sb-doing">{e(entry.task or "")} '
         f"<span class='sb-small'>({e(why)}{lasted})</span></div>"
         f"{context_bar(pct)}"
-        f'<div class="sb-small">{" · ".join(meta)} · '
-        f'<a href="{e(link)}" target="_self">details</a></div></div>'
+        f'<div class="sb-small">{" · ".join(meta)}{details(link)}</div></div>'
     )

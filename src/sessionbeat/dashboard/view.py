@@ -226,8 +226,8 @@ def place(repo: str | None, cwd: str | None, session_id: str) -> str:
     return repo or folder or f"session {short_id(session_id)}"
 
 
-def card(view: SessionView, now: datetime, link: str) -> str:
-    """Return the HTML card of one session; ``link`` is the detail URL (query string)."""
+def card(view: SessionView, now: datetime, link: str | None) -> str:
+    """Return the HTML card of one session; ``link`` is its detail URL (None: no link)."""
     e = esc
     where = place(view.repo, view.cwd, view.session_id)
     branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
@@ -246,9 +246,13 @@ def card(view: SessionView, now: datetime, link: str) -> str:
         f'<div class="sb-head"><b>{e(where)}</b>{branch} {badge(view.status.value)} {wait}</div>'
         f'<div class="sb-doing">{e(doing(view)) or "&nbsp;"}</div>'
         f"{context_bar(view.context_pct)}"
-        f'<div class="sb-small">{" · ".join(meta)} · '
-        f'<a href="{e(link)}" target="_self">details</a></div></div>'
+        f'<div class="sb-small">{" · ".join(meta)}{details(link)}</div></div>'
     )
+
+
+def details(link: str | None) -> str:
+    """Return the " · details" link of a card (empty for None), opening in the same tab."""
+    return "" if link is None else f' · <a href="{esc(link)}" target="_self">details</a>'
 
 
 def group_sessions(
