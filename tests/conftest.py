@@ -50,7 +50,6 @@ def own_broker() -> Iterator[LocalBroker]:
     try:
         yield b
     finally:
-        b.resume()
         b.stop()
 
 

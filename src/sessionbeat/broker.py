@@ -157,16 +157,6 @@ class LocalBroker:
         if process.stderr:
             process.stderr.close()
 
-    def pause(self) -> None:
-        """Freeze the broker with SIGSTOP (a silently dead network, for fault tests)."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """Continue a broker frozen by :meth:`pause`."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)
-
     def __enter__(self) -> LocalBroker:
         self.start()
         return self

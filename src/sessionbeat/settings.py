@@ -175,11 +175,6 @@ class Settings(BaseSettings):
         """The SQLite history file: ``history_db`` or ``<state_dir>/history.sqlite3``."""
         return self.history_db or self.state_dir / "history.sqlite3"
 
-    @property
-    def agent_socket(self) -> Path:
-        """The agent's Unix socket, ``<state_dir>/agent.sock``."""
-        return self.state_dir / "agent.sock"
-
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the Settings from flags (``overrides``; ``None`` values are ignored), env and file.

@@ -190,7 +190,7 @@ class HostAgent:
 
     # -- publishing (worker thread only) ------------------------------------------------------
 
-    def _publish(self, topic: str, payload: bytes, created: float, expiry: float | None) -> bool:
+    def _publish(self, topic: str, payload: bytes, expiry: float | None) -> bool:
         if not self.connected.is_set():
             return False
         info = self.client.publish(
@@ -206,7 +206,7 @@ class HostAgent:
         if (
             self._online
             and self.spool.size() == 0
-            and self._publish(topic, payload, created, self.settings.reap_after)
+            and self._publish(topic, payload, self.settings.reap_after)
         ):
             self.published += 1
             return
@@ -259,7 +259,6 @@ class HostAgent:
             self._publish(
                 topics.session_topic(beat.host, beat.session_id),
                 beat.model_dump_json(exclude_none=True).encode(),
-                time.time(),
                 self.settings.reap_after,
             )
         birth = HostStatus(

@@ -10,10 +10,8 @@ reads from disk and processes (transcripts, git, the registry, psutil) comes thr
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter, deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -357,10 +355,3 @@ def _with_reading(session: LocalSession, reading: ContextReading) -> LocalSessio
 def _same_beat(a: LocalSession, b: LocalSession) -> bool:
     keys = ("context_tokens", "context_window", "model", "title", "cwd", "repo", "branch")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
-
-
-def describe(sessions: Iterable[LocalSession]) -> str:
-    """Return a JSON summary of sessions (id, status, seq) for the agent's status file."""
-    return json.dumps(
-        [{"session_id": s.session_id, "status": s.status.value, "seq": s.seq} for s in sessions]
-    )

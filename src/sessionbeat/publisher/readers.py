@@ -65,8 +65,6 @@ class ClaudeReaders:
     def statusline_context(self, raw: bytes) -> ContextReading | None:
         """Parse a status-line input into a reading with its exact window size."""
         reading = parse_statusline(raw)
-        if reading is None:
-            return None
         window, exact = context_window(
             reading.model_id, reading.context_tokens, reading.context_window_size, self.env
         )

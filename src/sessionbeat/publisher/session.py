@@ -77,7 +77,6 @@ class LocalSession(BaseModel):
     saw_subagent_start: bool = False
     running_task_tools: list[str] = Field(default_factory=list)
     todos: list[TodoItem] = Field(default_factory=list)
-    extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def status(self) -> PublishedStatus:
