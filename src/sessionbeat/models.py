@@ -17,15 +17,16 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     NonNegativeInt,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
 )
+from pydantic_core import core_schema
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """A payload over this many bytes is rejected (DESIGN.md, SessionBeat)."""
@@ -84,7 +85,23 @@ def _as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+def _utc_datetime_schema(_source: Any, _handler: Any) -> core_schema.CoreSchema:
+    """Return a union tried left to right: UTC in pydantic-core alone, else any ISO 8601 time."""
+    return core_schema.union_schema(
+        [
+            core_schema.datetime_schema(tz_constraint=0),
+            core_schema.no_info_after_validator_function(_as_utc, core_schema.datetime_schema()),
+        ],
+        mode="left_to_right",
+        custom_error_type="iso_datetime",
+        custom_error_message="Input should be an ISO 8601 datetime",
+    )
+
+
+UtcDatetime = Annotated[datetime, GetPydanticSchema(_utc_datetime_schema)]
+"""An aware UTC datetime. A UTC time (``Z`` or ``+00:00``, what sessionbeat writes) is checked
+in pydantic-core alone, the cheap path the aggregator takes for every beat; any other ISO 8601
+time is accepted too, naive meaning UTC, and converted to UTC."""
 IdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
