@@ -122,6 +122,25 @@ def test_list_table_is_readable(
     assert lines.index(approval) < lines.index(working)
 
 
+def test_list_table_fits_an_80_column_terminal(
+    served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
+) -> None:
+    """In 80 columns no line is wider, and status, id, context and age stay whole on one line."""
+    _, api = served
+    clock.advance(90)
+    argv = ["--api-url", api.url, "--log-level", "ERROR", "sessions", "list", "--host", host]
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    approval = next(line for line in lines if "3f2a1b9c" in line)
+    for part in ("⚠ needs approval 1 min", "1 min ago"):
+        assert part in approval
+    working = next(line for line in lines if "77aa0000" in line)
+    for part in ("● working", "22%"):
+        assert part in working
+
+
 def test_list_all_adds_ended_and_history(
     served: tuple[AggregatorService, ServedApi], host: str, clock: ManualClock
 ) -> None:

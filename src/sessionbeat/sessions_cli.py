@@ -19,6 +19,7 @@ from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import ApiUnavailableError, ConfigError, NotFoundError
 from sessionbeat.models import SessionStatus, utc_now
 from sessionbeat.render import (
+    SHORT_ID,
     STATUS_STYLES,
     ago,
     ago_since,
@@ -82,17 +83,32 @@ def _doing(view: SessionView) -> str:
     return " · ".join(parts) or "-"
 
 
+def _status_cell(view: SessionView) -> str:
+    """Return the status label, with how long it has waited for approval when it has."""
+    label = status_label(view.status.value)
+    if view.waiting_seconds is not None:
+        label += f" {duration(view.waiting_seconds)}"
+    return label
+
+
 def _sessions_table(views: list[SessionView]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    labels = [_status_cell(v) for v in views]
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("HOST", "REPO", "ID", "STATUS", "TOOL · TASK", "CTX", "ACTIVE"):
-        table.add_column(name, overflow="fold" if name == "TOOL · TASK" else "ellipsis")
-    for v in views:
-        label = status_label(v.status.value)
-        if v.waiting_seconds is not None:
-            label += f" {duration(v.waiting_seconds)}"
+    # Status, id, context and age stay on one line; repo and host give way first (ellipsis),
+    # and what the session is doing folds onto more lines.
+    table.add_column("HOST", overflow="ellipsis", max_width=16)
+    table.add_column("REPO", overflow="ellipsis", max_width=22)
+    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
+    table.add_column(
+        "STATUS", no_wrap=True, min_width=max((len(label) for label in labels), default=6)
+    )
+    table.add_column("TOOL · TASK", overflow="fold")
+    table.add_column("CTX", no_wrap=True, justify="right", min_width=4)
+    table.add_column("ACTIVE", no_wrap=True, min_width=9)
+    for v, label in zip(views, labels, strict=True):
         active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
         table.add_row(
             v.host,
