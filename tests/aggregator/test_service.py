@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -118,13 +119,16 @@ def test_retained_clear_from_elsewhere_is_history_cleared(
 
 
 def test_rejects_are_counted_and_logged_once_per_reason_and_host(
-    broker: LocalBroker, publisher: Publisher, tmp: Path, caplog: pytest.LogCaptureFixture
+    own_broker: LocalBroker, tmp: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Repeated bad messages from one host log one WARNING; each is counted."""
+    # A broker of its own: retained leftovers of other tests would add to the exact counts.
     h1, h2 = unique_host(), unique_host()
+    publisher = Publisher(own_broker)
     with (
         caplog.at_level(logging.DEBUG, logger="sessionbeat.aggregator.service"),
-        running(broker, tmp) as (service, _api),
+        running(own_broker, tmp) as (service, _api),
+        contextlib.closing(publisher),
     ):
         for _ in range(3):
             publisher.raw(f"sessionbeat/v1/{h1}/sessions/s1", b"{oops", retain=False)
@@ -147,15 +151,20 @@ def test_rejects_are_counted_and_logged_once_per_reason_and_host(
 
 
 def test_full_history_does_not_stop_the_service(
-    broker: LocalBroker, publisher: Publisher, tmp: Path, clock: ManualClock
+    own_broker: LocalBroker, tmp: Path, clock: ManualClock
 ) -> None:
     """With a history that cannot be written, reaping goes on and failures are counted."""
+    # A broker of its own: retained ended sessions of other tests would be reaped too.
     host = unique_host()
     blocker = tmp / "file"
     blocker.write_text("x")
-    with running(broker, tmp, clock=clock, history_db=blocker / "h.sqlite3", ended_linger=1) as (
-        service,
-        api,
+    publisher = Publisher(own_broker)
+    with (
+        running(own_broker, tmp, clock=clock, history_db=blocker / "h.sqlite3", ended_linger=1) as (
+            service,
+            api,
+        ),
+        contextlib.closing(publisher),
     ):
         publisher.beat(beat(host, "s1", status="ended"))
         wait_until(lambda: service.snapshot().sessions, what="session")
