@@ -68,10 +68,10 @@ def host(served: tuple[AggregatorService, ServedApi], publisher: Publisher) -> s
     return name
 
 
-def cli(api: ServedApi, *args: str) -> Result:
-    """Invoke the CLI against ``api`` with a wide terminal; the service's logs stay out."""
+def cli(api: ServedApi, *args: str, columns: int = 200) -> Result:
+    """Invoke the CLI against ``api`` in a terminal ``columns`` wide; service logs stay out."""
     argv = ["--api-url", api.url, "--log-level", "ERROR", *args]
-    return CliRunner(env={"COLUMNS": "200"}).invoke(app, argv)
+    return CliRunner(env={"COLUMNS": str(columns)}).invoke(app, argv)
 
 
 def test_list_json_is_exactly_get_sessions(
@@ -128,8 +128,7 @@ def test_list_table_fits_an_80_column_terminal(
     """In 80 columns no line is wider, and status, id, context and age stay whole on one line."""
     _, api = served
     clock.advance(90)
-    argv = ["--api-url", api.url, "--log-level", "ERROR", "sessions", "list", "--host", host]
-    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, argv)
+    result = cli(api, "sessions", "list", "--host", host, columns=80)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= 80

@@ -127,8 +127,15 @@ def _history_table(page: HistoryPage) -> Any:
 
     now = utc_now()
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("HOST", "REPO", "ID", "LAST STATUS", "WHY", "REAPED", "LENGTH", "TASK"):
-        table.add_column(name, overflow="fold" if name == "TASK" else "ellipsis")
+    # As in the live table: status, id and times stay on one line; host and repo give way.
+    table.add_column("HOST", overflow="ellipsis", max_width=16)
+    table.add_column("REPO", overflow="ellipsis", max_width=22)
+    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
+    table.add_column("LAST STATUS", no_wrap=True)
+    table.add_column("WHY", overflow="fold")
+    table.add_column("REAPED", no_wrap=True)
+    table.add_column("LENGTH", no_wrap=True)
+    table.add_column("TASK", overflow="fold")
     for e in page.items:
         end = e.last_activity_at or e.reaped_at
         length = (end - e.started_at).total_seconds() if e.started_at else None
