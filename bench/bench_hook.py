@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/bench_hook.py [--runs 200] [--latency-runs 100]
 
 1. Whole-process wall time of the installed `sessionbeat publish` (the command Claude Code runs)
    with a running agent, interleaved run by run with the baseline `python -c pass` of the same
-   interpreter. Bars (DESIGN.md): p50 <= 2.5 x baseline p50, p95 < 100 ms.
+   interpreter. Bars (docs/architecture.md): p50 <= 2.5 x baseline p50, p95 < 100 ms.
 2. Hook -> visible: from starting `sessionbeat publish` to `GET /sessions/{id}` returning the
    new seq, on loopback, through agent -> Mosquitto -> aggregator. Bar: p95 < 250 ms.
 

@@ -9,7 +9,7 @@ is killed with SIGKILL, or frozen with SIGSTOP. Measured from the signal:
   (what the broker itself delivers);
 * sessionbeat: `GET /sessions` on a real aggregator showing the session ``offline``.
 
-Bars (DESIGN.md): killed -> offline in < 2 s; frozen -> < 1.5 x keepalive + 7 s.
+Bars (docs/architecture.md): killed -> offline in < 2 s; frozen -> < 1.5 x keepalive + 7 s.
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ from tests.procs import Agent, Aggregator, wait_until
 HOSTS = iter(range(1_000_000))
 
 # The status, repo and other fields a user must see for each recorded session once all of
-# its hook events went through (derivation: DESIGN.md status table; repo of a path that does
-# not exist on this machine = its last component; old 1.0.48 payloads carry no cwd).
+# its hook events went through (derivation: the status table of docs/architecture.md; repo of a
+# path that does not exist on this machine = its last component; old 1.0.48 payloads carry no
+# cwd).
 EXPECTED: dict[str, dict[str, Any]] = {
     "7da73774-862d-4897-94a7-ef847ce65033": {
         "published_status": "ended",

@@ -1,6 +1,6 @@
 """``sessionbeat broker``: the production broker's users (mosquitto password file and ACL).
 
-Three roles (DESIGN.md "Security model", ``mosquitto/acl``):
+Three roles (docs/architecture.md "Security model", ``mosquitto/acl``):
 
 * a **host** (user name = its host id) may read and write only ``sessionbeat/v1/<host>/#``,
   by the ACL's ``pattern readwrite sessionbeat/v1/%u/#``; nothing is added to the ACL;

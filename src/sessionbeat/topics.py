@@ -1,6 +1,6 @@
 """Building and parsing sessionbeat's MQTT topics. Nothing else formats a topic string.
 
-Topic tree (DESIGN.md, "Topic tree"):
+Topic tree (docs/architecture.md, "Topic tree"):
 
 * ``sessionbeat/v1/<host>/status``: retained ``HostStatus`` (birth, Last Will, clean offline).
 * ``sessionbeat/v1/<host>/sessions/<session_id>``: retained ``SessionBeat``; zero-length = removed.
