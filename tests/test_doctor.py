@@ -37,16 +37,24 @@ def test_nothing_set_up_fails_with_hints() -> None:
 
 
 def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> None:
-    """Broker reachable, hooks installed, agent connected, API up, clock in step: exit 0."""
+    """Broker reachable, hooks installed, agent connected, API up, clock in step: exit 0.
+
+    Doctor runs the moment ``/hosts`` shows the host online, as a user would right after up.
+    """
     root = short_tmpdir()
     aggregator = Aggregator(broker.url, root / "agg")
+    script = str(Path(sys.executable).parent / "sessionbeat")
+    CliRunner().invoke(app, ["hooks", "install", "--script", script])
     state = Path(isolated_env) / "state"
     agent = Agent(broker.url, state, "doctor-host")
     try:
-        script = str(Path(sys.executable).parent / "sessionbeat")
-        CliRunner().invoke(app, ["hooks", "install", "--script", script])
-        status = state / "agent-status.json"
-        wait_until(lambda: status.exists() and json.loads(status.read_text())["connected"], 15)
+        wait_until(
+            lambda: any(
+                h["host"] == "doctor-host" and h["state"] == "online"
+                for h in aggregator.get("/hosts")
+            ),
+            15,
+        )
         code, checks = doctor("--broker-url", broker.url, "--api-url", aggregator.url)
     finally:
         agent.stop()

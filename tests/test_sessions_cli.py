@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from sessionbeat.cli import app
 from sessionbeat.cli_support import EXIT_CODES
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from tests.aggregator.support import (
+    T0,
     ManualClock,
     Publisher,
     ServedApi,
@@ -179,6 +181,61 @@ def test_show_by_prefix_with_timeline(
     assert "AT (UTC)" in result.output and "● working" in result.output
     as_json = cli(api, "sessions", "show", "77aa0000-working", "--json")
     assert json.loads(as_json.output)["timeline"][0]["status"] == "working"
+
+
+def test_show_says_why_the_status_and_how_to_reach_the_pane(
+    served: tuple[AggregatorService, ServedApi], publisher: Publisher
+) -> None:
+    """An approval granted at the terminal: show names the registry, the hook, version, pane."""
+    _, api = served
+    name = unique_host()
+    publisher.beat(
+        beat(
+            name,
+            "5e55f00d-approved",
+            event="PermissionRequest",
+            last_activity_at=T0 + timedelta(milliseconds=551),
+            status_source="registry",
+            status_at=T0 + timedelta(seconds=4, milliseconds=315),
+            registry_status="busy",
+            registry_status_at=T0 + timedelta(seconds=4, milliseconds=315),
+            claude_version="2.1.328",
+            entrypoint="cli",
+            tmux="main:@0.%0",
+        )
+    )
+    wait_until(lambda: httpx.get(f"{api.url}/sessions", params={"host": name}).json())
+    result = cli(api, "sessions", "show", "5e55f00d", "--host", name)
+    assert result.exit_code == 0, result.output
+    lines = {line.split("  ", 1)[0]: line for line in result.output.splitlines()}
+    assert lines["status from"].split()[2:] == [
+        "registry",
+        "busy",
+        "at",
+        "12:00:04.315",
+        "(last",
+        "hook:",
+        "PermissionRequest",
+        "at",
+        "12:00:00.551)",
+    ]
+    assert lines["claude code"].split()[2:] == ["2.1.328", "·", "cli"]
+    assert lines["tmux"].split()[1:] == ["tmux", "attach", "-t", "main:@0.%0"]
+    assert "registry busy" in result.output  # the timeline names what decided
+
+
+def test_a_headless_run_is_shown_as_such(
+    served: tuple[AggregatorService, ServedApi], publisher: Publisher
+) -> None:
+    """A `claude -p` run (entrypoint sdk-cli) reads headless in show and in the JSON."""
+    _, api = served
+    name = unique_host()
+    publisher.beat(beat(name, "0e0e0e0e-print", claude_version="2.1.328", entrypoint="sdk-cli"))
+    wait_until(lambda: httpx.get(f"{api.url}/sessions", params={"host": name}).json())
+    result = cli(api, "sessions", "show", "0e0e0e0e", "--host", name)
+    assert "2.1.328 · headless (sdk-cli)" in result.output
+    as_json = json.loads(cli(api, "sessions", "show", "0e0e0e0e-print", "--json").output)
+    assert as_json["headless"] is True
 
 
 def test_show_reaped_session_from_history(

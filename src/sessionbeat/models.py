@@ -29,13 +29,13 @@ from pydantic import (
 from pydantic_core import core_schema
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-"""A payload over this many bytes is rejected (DESIGN.md, SessionBeat)."""
+"""A payload over this many bytes is rejected (docs/architecture.md, SessionBeat)."""
 
 WIRE_VERSION: Literal[1] = 1
 
 
 class PublishedStatus(StrEnum):
-    """A status a host publishes (DESIGN.md "Status model").
+    """A status a host publishes (docs/architecture.md "Status model").
 
     ``unknown`` is published when Claude Code's own session registry reports a status word we do
     not know (the reference says: never guess); see docs/architecture.md.
@@ -105,6 +105,15 @@ time is accepted too, naive meaning UTC, and converted to UTC."""
 IdStr = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
+HEADLESS_ENTRYPOINT_PREFIX = "sdk"
+"""Claude Code's registry ``entrypoint`` of runs without a terminal (``sdk-cli`` for ``-p``)."""
+
+
+def is_headless(entrypoint: str | None) -> bool:
+    """Return True for an ``entrypoint`` of a run without a terminal (``sdk-cli``, ``sdk-ts``)."""
+    return entrypoint is not None and entrypoint.startswith(HEADLESS_ENTRYPOINT_PREFIX)
+
+
 def utc_now() -> datetime:
     """Return the current time as an aware UTC datetime (the default clock)."""
     return datetime.now(UTC)
@@ -116,6 +125,15 @@ class SessionBeat(BaseModel):
     Topic ``sessionbeat/v1/<host>/sessions/<session_id>``, retained, QoS 1, with a Message Expiry
     Interval of ``reap_after`` seconds. Token counts are tokens; ``pid`` is the Claude Code process
     id on the host. Unknown fields are kept (``extra="allow"``).
+
+    Why the status is what it is: ``status_source`` names the observation that decided it (a
+    hook event or Claude Code's registry) and ``status_at`` the time that observation describes;
+    ``registry_status``/``registry_status_at`` are the registry's last word and its
+    ``statusUpdatedAt``, ``event``/``last_activity_at`` the last hook event and its time.
+    ``waiting_for`` is the registry's ``waitingFor`` while the session waits (e.g.
+    ``"permission prompt"``). From the registry too: ``claude_version``, ``entrypoint``
+    (``cli``; ``sdk-cli`` for a headless ``claude -p`` run) and ``tmux``, the pane the session
+    runs in (``session:@window.%pane``).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -143,7 +161,13 @@ class SessionBeat(BaseModel):
     permission_mode: str | None = None
     pid: int | None = None
     status_source: StatusSource = StatusSource.HOOK
+    status_at: UtcDatetime | None = None
     registry_status: str | None = None
+    registry_status_at: UtcDatetime | None = None
+    waiting_for: str | None = None
+    claude_version: str | None = None
+    entrypoint: str | None = None
+    tmux: str | None = None
     keepalive: bool = False
     detail: str | None = None
 
@@ -234,8 +258,11 @@ class SessionView(BaseModel):
     """One session as the aggregator's API returns it (``GET /sessions``).
 
     ``status`` is the effective status (published, or derived ``idle``/``stale``/``offline``);
-    ``published_status`` is what the host last said. Durations are seconds at the time of the
-    request; ``context_pct`` is ``100 * context_tokens / context_window`` (0-100, or None).
+    ``published_status`` is what the host last said, ``status_source``/``status_at`` which
+    observation decided it and the time it describes (host clock; see :class:`SessionBeat`).
+    Durations are seconds at the time of the request; ``context_pct`` is
+    ``100 * context_tokens / context_window`` (0-100, or None). ``headless`` is True for a run
+    without a terminal (Claude Code's ``entrypoint`` ``sdk-*``, e.g. ``claude -p``).
     """
 
     host: str
@@ -271,6 +298,14 @@ class SessionView(BaseModel):
     last_seen_seconds: float
     status_since: datetime
     waiting_seconds: float | None
+    status_at: datetime | None = None
+    registry_status: str | None = None
+    registry_status_at: datetime | None = None
+    waiting_for: str | None = None
+    claude_version: str | None = None
+    entrypoint: str | None = None
+    headless: bool = False
+    tmux: str | None = None
 
 
 class SessionDetail(SessionView):

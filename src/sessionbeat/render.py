@@ -6,7 +6,8 @@ apart from the commands so that the wording is the same everywhere and testable 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import shlex
+from datetime import UTC, datetime, timedelta, tzinfo
 
 STATUS_ICONS = {
     "needs_approval": "⚠",
@@ -108,3 +109,56 @@ def parse_since(text: str, now: datetime) -> datetime:
             f"cannot read {text!r} as a time: use e.g. 30m, 12h, 7d or 2025-06-01T12:00:00Z"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def clock_time(moment: datetime | None, tz: tzinfo = UTC) -> str:
+    """Return a moment as ``HH:MM:SS.mmm`` in ``tz`` (``"-"`` for None)."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone(tz)
+    return f"{local:%H:%M:%S}.{local.microsecond // 1000:03d}"
+
+
+def status_reason(
+    source: str,
+    event: str | None,
+    last_event_at: datetime | None,
+    registry_status: str | None,
+    registry_status_at: datetime | None,
+    waiting_for: str | None = None,
+    tz: tzinfo = UTC,
+) -> str:
+    """Say which observation decided a status and what the other source said last.
+
+    E.g. ``"hook PermissionRequest at 14:16:06.551 (registry: busy at 14:16:05.295)"`` or
+    ``"registry busy at 14:16:10.315 (last hook: PermissionRequest at 14:16:06.551)"``:
+    the newest observation decides (docs/architecture.md). Times are shown in ``tz``.
+    """
+    registry = None
+    if registry_status:
+        wait = f" ({waiting_for})" if waiting_for else ""
+        registry = f"{registry_status}{wait} at {clock_time(registry_status_at, tz)}"
+    hook = f"{event} at {clock_time(last_event_at, tz)}" if event else None
+    if source == "registry" and registry:
+        return f"registry {registry}" + (f" (last hook: {hook})" if hook else "")
+    text = f"hook {hook}" if hook else "hook"
+    return text + (f" (registry: {registry})" if registry else "")
+
+
+def claude_label(version: str | None, entrypoint: str | None, headless: bool) -> str:
+    """Return e.g. ``"2.1.328 · headless (sdk-cli)"`` or ``"2.1.328 · cli"`` (``"-"``: none)."""
+    parts = [version] if version else []
+    if headless:
+        parts.append(f"headless ({entrypoint})")
+    elif entrypoint:
+        parts.append(entrypoint)
+    return " · ".join(parts) or "-"
+
+
+def tmux_command(target: str) -> str:
+    """Return the command that jumps to a session's tmux pane (Claude Code's ``tmux`` field).
+
+    ``target`` is ``session:@window.%pane`` as the registry writes it; ``tmux attach -t``
+    selects that window and pane (from inside tmux, ``tmux switch-client -t`` does the same).
+    """
+    return f"tmux attach -t {shlex.quote(target)}"

@@ -23,11 +23,14 @@ from sessionbeat.render import (
     STATUS_STYLES,
     ago,
     ago_since,
+    claude_label,
     duration,
     parse_since,
     percent,
     short_id,
     status_label,
+    status_reason,
+    tmux_command,
 )
 
 if TYPE_CHECKING:
@@ -284,6 +287,23 @@ def _facts_table(item: SessionDetail | HistoryEntry) -> Any:
             rows.append(("waiting", duration(item.waiting_seconds)))
         if item.detail:
             rows.append(("detail", item.detail))
+        rows.append(
+            (
+                "status from",
+                status_reason(
+                    item.status_source.value,
+                    item.event,
+                    item.last_activity_at,
+                    item.registry_status,
+                    item.registry_status_at,
+                    item.waiting_for,
+                ),
+            )
+        )
+        claude = claude_label(item.claude_version, item.entrypoint, item.headless)
+        rows.append(("claude code", claude))
+        if item.tmux:
+            rows.append(("tmux", tmux_command(item.tmux)))
     rows += [
         ("started", ago_since(item.started_at, now)),
         ("transcript", item.transcript_path or "-"),

@@ -125,7 +125,12 @@ class Settings(BaseSettings):
     replay_grace: float = Field(
         3.0, ge=0, description="agent waits this long after a reconnect before replaying"
     )
-    registry_poll_interval: float = Field(2.0, gt=0, description="Claude registry scan period")
+    registry_watch: bool = Field(
+        True, description="watch Claude's registry with file-system events (else poll it)"
+    )
+    registry_poll_interval: float = Field(
+        2.0, gt=0, description="Claude registry scan period where events are unavailable"
+    )
     include_detail: bool = Field(False, description="publish a truncated command for approvals")
     detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")
     spool_max_bytes: int = Field(16 * 1024 * 1024, ge=4096, description="agent offline spool cap")

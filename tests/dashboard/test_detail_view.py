@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sessionbeat.dashboard.detail_view import fields_table, resume_command, timeline_lines
+from sessionbeat.dashboard.detail_view import (
+    facts,
+    fields_table,
+    resume_command,
+    timeline_lines,
+)
 from sessionbeat.models import StatusChange
+from tests.dashboard.test_view import view
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -44,3 +50,26 @@ def test_fields_table_escapes_values_and_marks_empty_ones() -> None:
     table = fields_table({"task": "<b>x</b>", "model": None, "cwd": ""})
     assert "<th>task</th><td>&lt;b&gt;x&lt;/b&gt;</td>" in table
     assert table.count("<td>-</td>") == 2
+
+
+def test_facts_say_why_the_status_in_the_reader_time_zone() -> None:
+    """The facts line names Claude Code's version, a headless run and what decided the status."""
+    record = view(
+        "s1",
+        "working",
+        event="PermissionRequest",
+        last_activity_at=NOW - timedelta(seconds=4),
+        status_source="registry",
+        registry_status="busy",
+        registry_status_at=NOW - timedelta(seconds=1),
+        claude_version="2.1.328",
+        entrypoint="sdk-cli",
+        headless=True,
+    )
+    line = facts(record, NOW, ZoneInfo("Europe/Berlin"))
+    assert "Claude Code 2.1.328 · headless (sdk-cli)" in line
+    assert line.endswith(
+        "status from registry busy at 07:59:59.000 (last hook: PermissionRequest at 07:59:56.000)"
+    )
+    by_hook = facts(view("s2", "needs_approval", event="PermissionRequest"), NOW)
+    assert by_hook.endswith("status from hook PermissionRequest at 06:58:00.000")

@@ -130,6 +130,12 @@ def test_values_from_the_wire_cannot_become_markdown() -> None:
     assert "\n" not in html  # a blank line would end the HTML block and let Markdown in
 
 
+def test_a_headless_run_says_so_on_its_card() -> None:
+    """A `claude -p` run (entrypoint sdk-cli) is marked headless; a terminal session is not."""
+    assert "headless" in card(view("s1", entrypoint="sdk-cli", headless=True), NOW, "?")
+    assert "headless" not in card(view("s1", entrypoint="cli"), NOW, "?")
+
+
 def test_card_without_repo_or_cwd_uses_the_short_id() -> None:
     """Old sessions without cwd are named by their short id instead of a dash."""
     html = card(view("21da9dd0-cce2-402a", repo=None, cwd=None), NOW, "?")
@@ -140,6 +146,8 @@ def test_doing_says_what_a_session_does_in_words() -> None:
     """Tool and task first; else the last hook event or the status in plain words."""
     assert doing(view("a", "working", tool="Edit", task="Fix login")) == "Edit · Fix login"
     assert doing(view("a", "needs_approval", tool=None)) == "waiting for your approval"
+    at_prompt = view("a", "needs_approval", tool=None, waiting_for="permission prompt")
+    assert doing(at_prompt) == "waiting at the permission prompt"
     assert doing(view("a", "working", event="UserPromptSubmit")) == "thinking"
     assert doing(view("a", "waiting_for_input", event="Stop")) == "your turn"
     assert doing(view("a", "waiting_for_input", event=None)) == "your turn"

@@ -374,3 +374,17 @@ def test_overlong_repo_name_is_cut_in_the_label() -> None:
     w = World()
     w.beat("mac", SID_A, "working", repo="r" * 5000)
     assert w.value("sessionbeat_sessions", host="mac", repo="r" * 100, status="working") == 1
+
+
+def test_live_sessions_are_counted_per_claude_code_version() -> None:
+    """Versions from the registry count live sessions; none is unknown, junk is other."""
+    w = World()
+    w.beat("mac", SID_A, "working", claude_version="2.1.328")
+    w.beat("mac", SID_B, "needs_approval", claude_version="2.1.328")
+    w.beat("pc", SID_C, "waiting_for_input")
+    w.beat("pc", "d00d0000-1111-4222-8333-444455556666", "working", claude_version="x" * 300)
+    w.beat("pc", "e00e0000-1111-4222-8333-444455556666", "ended", claude_version="2.1.300")
+    assert w.value("sessionbeat_claude_code_sessions", version="2.1.328") == 2
+    assert w.value("sessionbeat_claude_code_sessions", version="unknown") == 1
+    assert w.value("sessionbeat_claude_code_sessions", version="other") == 1
+    assert w.value("sessionbeat_claude_code_sessions", version="2.1.300") is None  # ended

@@ -208,3 +208,64 @@ def test_dead_claude_process_ends_the_session_with_process_exit(
     finally:
         claude.kill()
     assert view["end_reason"] == "process_exit"
+
+
+def write_entry(path: Path, pid: int, sid: str, status: str, **extra: object) -> None:
+    """Rewrite a registry file in place, the way Claude Code 2.1.328 does."""
+    now = int(time.time() * 1000)
+    doc = {
+        "pid": pid,
+        "sessionId": sid,
+        "cwd": str(path.parent),
+        "startedAt": now,
+        "procStart": proc_start(pid),
+        "version": "2.1.328",
+        "kind": "interactive",
+        "entrypoint": "cli",
+        "status": status,
+        "updatedAt": now,
+        "statusUpdatedAt": now,
+        **extra,
+    }
+    with path.open("a+") as f:
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(doc))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procStart from /proc")
+def test_a_registry_change_reaches_the_api_by_event_not_by_poll(
+    own_broker: LocalBroker, aggregator: Aggregator
+) -> None:
+    """Approval granted at the terminal fires no hook: the registry watch carries it at once.
+
+    The scan period is set to 10 minutes, so only a file-system event can explain the news
+    arriving within the 5 s hang guard.
+    """
+    claude = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    sid = "0f0e0d0c-1111-2222-3333-777755556666"
+    try:
+        agent = start_agent(own_broker, SESSIONBEAT_REGISTRY_POLL_INTERVAL="600")
+        registry = agent.state_dir / "claude" / "sessions"
+        registry.mkdir(parents=True)
+        entry = registry / f"{claude.pid}.json"
+        try:
+            write_entry(entry, claude.pid, sid, "busy")
+            wait_until(lambda: aggregator.sessions().get(sid, {}).get("status") == "working", 5)
+            write_entry(entry, claude.pid, sid, "waiting", waitingFor="permission prompt")
+            view = wait_until(
+                lambda: (s := aggregator.sessions()[sid])["status"] == "needs_approval" and s, 5
+            )
+            assert (view["waiting_for"], view["status_source"]) == ("permission prompt", "registry")
+            write_entry(entry, claude.pid, sid, "busy")  # approved at the terminal
+            view = wait_until(
+                lambda: (s := aggregator.sessions()[sid])["status"] == "working" and s, 5
+            )
+            assert view["waiting_for"] is None
+            status = agent.state_dir / "agent-status.json"
+            wait_until(lambda: json.loads(status.read_text())["registry_watched"], 5)
+        finally:
+            agent.stop()
+    finally:
+        claude.kill()
+        claude.wait()

@@ -8,6 +8,7 @@ from typing import Any
 from sessionbeat.models import HookInput, PublishedStatus, StatusSource
 from sessionbeat.publisher.session import (
     LocalSession,
+    RegistryReading,
     apply_hook,
     apply_registry,
     mark_process_exit,
@@ -160,10 +161,13 @@ def test_older_event_does_not_override_newer_status() -> None:
     assert late.event == "Stop"
 
 
-def test_registry_wins_and_process_exit_ends() -> None:
-    """The registry's status is the authority; a dead process ends the session."""
+def test_newer_registry_reading_wins_and_process_exit_ends() -> None:
+    """A registry reading newer than the last hook decides; a dead process ends the session."""
     s = replay("hook-SessionStart-1.json", "hook-UserPromptSubmit-1.json")
-    s = apply_registry(s, "idle", 4242, 1.0)  # Esc fired no hook: the registry knows better
+    idle = RegistryReading(
+        s.session_id, 4242, "idle", True, 1.0, status_at=T0 + timedelta(seconds=5)
+    )
+    s = apply_registry(s, idle, T0 + timedelta(seconds=5))  # Esc fired no hook
     assert (s.status, s.status_source, s.pid) == (
         PublishedStatus.WAITING_FOR_INPUT,
         StatusSource.REGISTRY,
@@ -207,7 +211,7 @@ CKA_BUDDY = [
     ("hook-PostToolUseFailure-1.json", WORK, None, 0),
     ("hook-SubagentStart-1.json", WORK, None, 1),  # Explore
     ("hook-PostToolUse-1.json", WORK, None, 1),  # the Task call returned: async_launched
-    ("hook-SubagentStop-1.json", WORK, None, 1),  # agent_type "": an internal fork, no start
+    ("hook-SubagentStop-1.json", WORK, None, 1),  # agent_type "": an internal fork, no status
     ("hook-PostToolUse-2.json", WORK, None, 1),  # TaskOutput
     ("hook-Stop-1.json", IDLE, None, 1),  # the background Explore agent still runs
     ("hook-Notification-1.json", IDLE, None, 1),  # idle_prompt

@@ -20,6 +20,8 @@ from tests.conftest import FIXTURES, load_fixture
         ("SubagentStart", None, None, PublishedStatus.WORKING),
         ("SubagentStop", None, None, PublishedStatus.WORKING),
         ("PreCompact", None, None, PublishedStatus.WORKING),
+        ("PostToolBatch", None, None, None),
+        ("MessageDisplay", None, None, None),
         ("PermissionRequest", None, None, PublishedStatus.NEEDS_APPROVAL),
         ("Notification", "permission_prompt", None, PublishedStatus.NEEDS_APPROVAL),
         ("Stop", None, None, PublishedStatus.WAITING_FOR_INPUT),
@@ -47,7 +49,7 @@ from tests.conftest import FIXTURES, load_fixture
 def test_status_table(
     event: str, ntype: str | None, message: str | None, status: PublishedStatus | None
 ) -> None:
-    """Every event of DESIGN.md's status table maps as specified; others only refresh."""
+    """Every event of docs/architecture.md's status table maps as specified; others only refresh."""
     assert status_for_event(event, ntype, message) == status
 
 
@@ -61,7 +63,7 @@ def test_registry_words() -> None:
 
 
 def test_every_real_fixture_event_has_its_status() -> None:
-    """Each real hook payload maps to the status of DESIGN.md's table for its event."""
+    """Each real hook payload maps to the status of docs/architecture.md's table for its event."""
     expected = {
         "SessionStart": PublishedStatus.WAITING_FOR_INPUT,
         "UserPromptSubmit": PublishedStatus.WORKING,
@@ -75,18 +77,41 @@ def test_every_real_fixture_event_has_its_status() -> None:
         "Stop": PublishedStatus.WAITING_FOR_INPUT,
         "SessionEnd": PublishedStatus.ENDED,
     }
-    notifications = {
+    by_file = {
         "hook-Notification-1.json": PublishedStatus.WAITING_FOR_INPUT,  # idle_prompt
         "hook-Notification-2.json": PublishedStatus.NEEDS_APPROVAL,  # permission_prompt
         "hook-Notification-3.json": PublishedStatus.WAITING_FOR_INPUT,  # 1.0.x, no type
+        "hook-SubagentStop-1.json": None,  # agent_type "": an internal fork
     }
     for path in sorted(FIXTURES.glob("hook-*.json")):
         data = load_fixture(path.name)
         event = data.get("hook_event_name")
-        want = notifications.get(path.name) or expected[event]
-        got = status_for_event(event, data.get("notification_type"), data.get("message"))
+        want = by_file[path.name] if path.name in by_file else expected[event]
+        got = status_for_event(
+            event,
+            data.get("notification_type"),
+            data.get("message"),
+            source=data.get("source"),
+            trigger=data.get("trigger"),
+            agent_type=data.get("agent_type"),
+        )
         assert got is want, path.name
-    assert set(expected) | {"Notification", "StopFailure"} == KNOWN_EVENTS
+    assert set(expected) | {"Notification", "StopFailure", "PostCompact"} == KNOWN_EVENTS
+
+
+def test_an_internal_fork_stopping_implies_nothing() -> None:
+    """SubagentStop with agent_type "" (a fork, e.g. after the turn ended) changes no status."""
+    assert status_for_event("SubagentStop", agent_type="") is None
+    assert status_for_event("SubagentStop", agent_type="Explore") is PublishedStatus.WORKING
+
+
+def test_compaction_events() -> None:
+    """SessionStart(compact) implies nothing; PostCompact ends a manual compaction, not auto."""
+    assert status_for_event("SessionStart", source="compact") is None
+    assert status_for_event("SessionStart", source="resume") is PublishedStatus.WAITING_FOR_INPUT
+    assert status_for_event("PostCompact", trigger="manual") is PublishedStatus.WAITING_FOR_INPUT
+    assert status_for_event("PostCompact", trigger="auto") is PublishedStatus.WORKING
+    assert status_for_event("PostCompact") is None
 
 
 def test_synthetic_events_outside_the_table_only_refresh() -> None:

@@ -20,7 +20,8 @@ class SessionFacts:
     """The bounded-cardinality facts of one session (no session id is exported as a label).
 
     ``context_ratio`` is ``context_tokens / context_window`` (0..1, None if unknown);
-    ``waiting_seconds`` is how long a needs_approval session has waited (None otherwise).
+    ``waiting_seconds`` is how long a needs_approval session has waited (None otherwise);
+    ``claude_version`` is Claude Code's version from its registry (None if not reported).
     """
 
     host: str
@@ -30,6 +31,7 @@ class SessionFacts:
     subagents: int
     context_ratio: float | None
     waiting_seconds: float | None
+    claude_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,11 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
             if status is SessionStatus.NEEDS_APPROVAL and record.effective is status
             else (0.0 if status is SessionStatus.NEEDS_APPROVAL else None)
         )
-        sessions.append(SessionFacts(host, sid, beat.repo, status, beat.subagents, ratio, waiting))
+        sessions.append(
+            SessionFacts(
+                host, sid, beat.repo, status, beat.subagents, ratio, waiting, beat.claude_version
+            )
+        )
     known = set(state.hosts) | {host for host, _sid in state.sessions}
     hosts = []
     for name in sorted(known):

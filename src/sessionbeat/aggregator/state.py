@@ -5,7 +5,7 @@ caller (``aggregator/service.py``) owns the lock, the MQTT client and the clock.
 updated in place and the same object stays valid: copying 10,000 sessions per message would
 make a cold start quadratic (see docs/architecture.md).
 
-Rules (DESIGN.md "Status model"):
+Rules (docs/architecture.md "Status model"):
 
 * beats of one session are ordered by ``(sent_at, seq)``; an older or equal one never overwrites;
 * a host's ``offline`` whose ``bdseq`` is older than its last ``online`` is a late Will: ignored;
@@ -54,7 +54,7 @@ SessionKey = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Timings:
-    """The aggregator's thresholds in seconds (DESIGN.md defaults).
+    """The aggregator's thresholds in seconds (docs/architecture.md defaults).
 
     ``stale_delta`` and ``idle_delta`` are the same thresholds as ``timedelta`` (derived), so
     the per-message status check compares timedeltas without converting them.
@@ -352,6 +352,17 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
     return _apply_beat(state, key, beat, message.retained, now)
 
 
+def cause(beat: SessionBeat) -> str | None:
+    """Return what decided a beat's status, for the timeline.
+
+    The hook event's name, or ``registry <word>`` when Claude Code's registry decided (e.g.
+    ``registry busy`` after an approval at the terminal, which fires no hook).
+    """
+    if beat.status_source is StatusSource.REGISTRY and beat.registry_status:
+        return f"registry {beat.registry_status}"
+    return beat.event
+
+
 def _apply_beat(
     state: AggregatorState, key: SessionKey, beat: SessionBeat, retained: bool, now: datetime
 ) -> Applied:
@@ -382,13 +393,13 @@ def _apply_beat(
         state.sessions[key] = record
         status = effective_status(record, host, now, state.timings)
         record.effective = status
-        record.timeline.append(Change(now, status, beat.event))
+        record.timeline.append(Change(now, status, cause(beat)))
         record.accepted = Applied(Outcome.ACCEPTED, key=key)
         return record.accepted
     record.beat = beat
     record.received_at = now
     record.last_seen = last_seen
-    _set_effective(record, effective_status(record, host, now, state.timings), now, beat.event)
+    _set_effective(record, effective_status(record, host, now, state.timings), now, cause(beat))
     return record.accepted or Applied(Outcome.ACCEPTED, key=key)
 
 

@@ -27,6 +27,7 @@ from sessionbeat.models import (
     SessionView,
     StatusChange,
     Summary,
+    is_headless,
 )
 
 HIDDEN_BY_DEFAULT = frozenset({SessionStatus.STALE, SessionStatus.ENDED})
@@ -103,6 +104,14 @@ def session_view(
         pid=beat.pid,
         keepalive=beat.keepalive,
         detail=beat.detail,
+        status_at=beat.status_at,
+        registry_status=beat.registry_status,
+        registry_status_at=beat.registry_status_at,
+        waiting_for=beat.waiting_for,
+        claude_version=beat.claude_version,
+        entrypoint=beat.entrypoint,
+        headless=is_headless(beat.entrypoint),
+        tmux=beat.tmux,
         host_online=host_online,
         age_seconds=(
             None

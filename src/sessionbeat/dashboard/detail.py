@@ -27,6 +27,7 @@ from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HistoryEntry, Overview, SessionDetail, SessionView
 from sessionbeat.publisher.transcript import TranscriptMessage, tail_messages
+from sessionbeat.render import tmux_command
 from sessionbeat.settings import Settings
 
 RECHECK = 10.0
@@ -169,7 +170,11 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
         return
     if isinstance(record, HistoryEntry):
         st.markdown(history_card(record, overview.now, None), unsafe_allow_html=True)
-    st.caption(md(facts(record, overview.now)))
+    st.caption(md(facts(record, overview.now, reader_zone())))
+    tmux = record.tmux if isinstance(record, SessionView) else None
+    if tmux:
+        st.markdown(f"Running in tmux on **{record.host}** · jump to its pane there:")
+        st.code(tmux_command(tmux), language="bash", wrap_lines=True)
     st.markdown(f"Session `{record.session_id}` on **{record.host}** · resume it there:")
     st.code(resume_command(record.session_id, record.cwd), language="bash", wrap_lines=True)
     st.markdown("**Timeline**")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from sessionbeat.dashboard.view import ago, esc, md
 from sessionbeat.models import HistoryEntry, SessionView, StatusChange
-from sessionbeat.render import STATUS_ICONS
+from sessionbeat.render import STATUS_ICONS, claude_label, status_reason
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
 
@@ -44,8 +44,13 @@ def timeline_lines(changes: Sequence[StatusChange], now: datetime, tz: tzinfo) -
     return "\n".join(lines) or "-"
 
 
-def facts(record: SessionView | HistoryEntry, now: datetime) -> str:
-    """Return one line of facts the card leaves out: start, folder, permission mode, pid."""
+def facts(record: SessionView | HistoryEntry, now: datetime, tz: tzinfo = UTC) -> str:
+    """Return one line of facts the card leaves out.
+
+    Start, folder, permission mode, pid, Claude Code's version (and "headless" for a run
+    without a terminal), and what decided the status (:func:`sessionbeat.render.status_reason`,
+    times in ``tz``).
+    """
     parts = []
     if record.started_at:
         parts.append(f"started {ago(record.started_at, now)}")
@@ -56,7 +61,19 @@ def facts(record: SessionView | HistoryEntry, now: datetime) -> str:
             parts.append(f"mode {record.permission_mode}")
         if record.pid:
             parts.append(f"pid {record.pid}")
-        parts.append(f"status from {record.status_source.value}")
+        if record.claude_version or record.entrypoint:
+            label = claude_label(record.claude_version, record.entrypoint, record.headless)
+            parts.append(f"Claude Code {label}")
+        reason = status_reason(
+            record.status_source.value,
+            record.event,
+            record.last_activity_at,
+            record.registry_status,
+            record.registry_status_at,
+            record.waiting_for,
+            tz,
+        )
+        parts.append(f"status from {reason}")
     return " · ".join(parts)
 
 

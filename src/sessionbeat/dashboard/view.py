@@ -207,7 +207,11 @@ def doing(view: SessionView) -> str:
     """
     status = view.status.value
     if status == "needs_approval":
-        wants = f"wants {view.tool}" if view.tool else "waiting for your approval"
+        if view.tool:
+            wants = f"wants {view.tool}"
+        else:
+            wait = view.waiting_for
+            wants = f"waiting at the {wait}" if wait else "waiting for your approval"
         return wants + (f": {view.detail}" if view.detail else "")
     if status == "ended":
         return "ended" + (f" ({view.end_reason})" if view.end_reason else "")
@@ -235,6 +239,8 @@ def card(view: SessionView, now: datetime, link: str | None) -> str:
     if view.status.value == "needs_approval" and view.waiting_seconds is not None:
         wait = f"<span class='sb-wait'>waiting {duration(view.waiting_seconds)}</span>"
     meta = [e(view.host)]
+    if view.headless:
+        meta.append("headless")
     if view.model:
         meta.append(e(view.model))
     if view.subagents:

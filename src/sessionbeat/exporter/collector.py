@@ -14,6 +14,7 @@ status, event, reason); a session id is never a label. docs/metrics.md lists eve
 from __future__ import annotations
 
 import platform
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
@@ -104,6 +105,22 @@ REPO_LABEL_MAX = 100
 """Characters of a repository name kept in the ``repo`` label (the name comes from a host)."""
 
 
+VERSION_LABEL = re.compile(r"^\d{1,4}(\.\d{1,6}){1,3}([-+][0-9A-Za-z.]{1,16})?$")
+"""A Claude Code version as a label value (``2.1.328``); anything else is exported as ``other``."""
+
+
+def _claude_version(facts: SessionFacts) -> str:
+    """Return the ``version`` label: Claude Code's version, ``unknown`` or ``other``.
+
+    ``unknown`` when the host did not report one (no registry entry, an old Claude Code),
+    ``other`` when it does not look like a version (the value comes from a host).
+    """
+    version = facts.claude_version
+    if version is None:
+        return "unknown"
+    return version if VERSION_LABEL.match(version) else "other"
+
+
 def _repo(facts: SessionFacts) -> str:
     """Return the ``repo`` label: the git top-level's name, or ``""`` (absent) outside a repo.
 
@@ -122,6 +139,7 @@ class _Families:
     host_bdseq: GaugeMetricFamily
     approval_wait: GaugeMetricFamily
     subagents: GaugeMetricFamily
+    claude_versions: GaugeMetricFamily
     context: GaugeHistogramMetricFamily
     context_max: GaugeMetricFamily
     received: CounterMetricFamily
@@ -178,6 +196,12 @@ def _new_families() -> _Families:
             f"{p}_subagents_running",
             "Subagents running in the host's live sessions.",
             labels=["host"],
+        ),
+        claude_versions=GaugeMetricFamily(
+            f"{p}_claude_code_sessions",
+            "Live sessions by Claude Code version (from its session registry; unknown if not "
+            "reported).",
+            labels=["version"],
         ),
         context=GaugeHistogramMetricFamily(
             f"{p}_context_usage_ratio",
@@ -287,18 +311,20 @@ class SessionbeatCollector(Collector):
 
 
 def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
-    """Add per (host, repo, status) counts, approval waits, subagents and context usage."""
+    """Add per (host, repo, status) counts, waits, subagents, versions and context usage."""
     counts: dict[tuple[str, str], dict[SessionStatus, int]] = defaultdict(
         lambda: dict.fromkeys(SessionStatus, 0)
     )
     wait: dict[str, float] = {}
     subagents: dict[str, int] = {}
     ratios: dict[str, list[float]] = defaultdict(list)
+    versions: dict[str, int] = defaultdict(int)
     for facts in snap.sessions:
         counts[(facts.host, _repo(facts))][facts.status] += 1
         if facts.waiting_seconds is not None:
             wait[facts.host] = max(wait.get(facts.host, 0.0), facts.waiting_seconds)
         if facts.status in LIVE_STATUSES:
+            versions[_claude_version(facts)] += 1
             subagents[facts.host] = subagents.get(facts.host, 0) + facts.subagents
             if facts.context_ratio is not None:
                 ratios[facts.host].append(facts.context_ratio)
@@ -308,6 +334,8 @@ def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
     for host in sorted({h.host for h in snap.hosts} | set(wait)):
         fam.approval_wait.add_metric([host], wait.get(host, 0.0))
         fam.subagents.add_metric([host], float(subagents.get(host, 0)))
+    for version, n in sorted(versions.items()):
+        fam.claude_versions.add_metric([version], float(n))
     for host, values in sorted(ratios.items()):
         buckets = [(str(le), float(sum(1 for v in values if v <= le))) for le in CONTEXT_BUCKETS]
         buckets.append(("+Inf", float(len(values))))

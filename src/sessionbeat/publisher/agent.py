@@ -1,8 +1,12 @@
 """The host agent: one long-lived process per host between Claude Code's hooks and the broker.
 
 Threads: the IPC server (``publisher/ipc.py``) queues hook events; paho's network thread runs the
-MQTT callbacks, which only queue signals; one worker thread owns :class:`AgentCore`, the spool and
-every publish, so ordering is simple. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style):
+MQTT callbacks and watchdog's thread the registry watch (``publisher/registry_watch.py``), which
+only queue signals; one worker thread owns :class:`AgentCore`, the spool and every publish, so
+ordering is simple. The worker scans Claude Code's registry when it changes (or every
+``registry_poll_interval`` seconds where file-system events are unavailable, and every
+:data:`REGISTRY_RESCAN_INTERVAL` seconds anyway), and checks process liveness and keepalives
+every :data:`LIVENESS_INTERVAL` seconds. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style):
 
 * a retained Last Will ``{"state":"offline","bdseq":N}`` on ``sessionbeat/v1/<host>/status``,
   where ``bdseq`` (Sparkplug B) is persisted and incremented before every CONNECT;
@@ -39,6 +43,7 @@ from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
 from sessionbeat.mqtt import make_client, publish_properties, reason_text, will_properties
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
 from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
+from sessionbeat.publisher.registry_watch import RegistryWatcher
 from sessionbeat.publisher.spool import SessionStore, Spool, SpoolRecord
 from sessionbeat.settings import Settings
 
@@ -49,6 +54,11 @@ REPLAY_BATCH = 500
 PUBLISH_WAIT = 10.0
 """Seconds to wait for a batch's acknowledgements during a replay."""
 INBOX_SCAN_INTERVAL = 1.0
+"""Seconds between scans of the inbox (events hooks left while no agent answered)."""
+LIVENESS_INTERVAL = 1.0
+"""Seconds between checks that each session's process still runs (kill -9 fires no hook)."""
+REGISTRY_RESCAN_INTERVAL = 30.0
+"""Seconds between full registry scans while file-system events are watched (a safety net)."""
 
 
 class AgentAlreadyRunningError(RuntimeError):
@@ -65,7 +75,12 @@ class _Stop:
     pass
 
 
-_Item = HostEvent | _Connected | _Stop
+@dataclass(frozen=True, slots=True)
+class _RegistryChanged:
+    pass
+
+
+_Item = HostEvent | _Connected | _Stop | _RegistryChanged
 
 
 class BdseqCounter:
@@ -138,6 +153,12 @@ class HostAgent:
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self._registry_pending = threading.Event()
+        self.watcher = (
+            RegistryWatcher(settings.claude_config_dir, self._registry_changed)
+            if settings.registry_watch
+            else None
+        )
         self.connected = threading.Event()
         self.ready = threading.Event()
         self.published = 0
@@ -182,6 +203,12 @@ class HostAgent:
         if was:
             log.warning("disconnected from broker: %s; spooling", reason_text(reason))
         self._set_will()  # the next CONNECT carries a new bdseq
+
+    def _registry_changed(self) -> None:
+        """Queue one registry scan (watchdog's thread); bursts of events share one scan."""
+        if not self._registry_pending.is_set():
+            self._registry_pending.set()
+            self.queue.put(_RegistryChanged())
 
     def _ipc_error(self, reason: str) -> None:
         self.ipc_errors += 1
@@ -283,8 +310,11 @@ class HostAgent:
 
     def _handle(self, item: _Item) -> None:
         if isinstance(item, _Connected):
+            # `sessionbeat doctor` must see the connection before anyone sees the birth.
+            self._write_status()
             if self.spool.size() == 0:
                 self._birth()
+                self._write_status()
             else:
                 # After a broker restart every subscriber has lost its session; give them
                 # replay_grace seconds to subscribe again before the spooled transitions go.
@@ -292,12 +322,30 @@ class HostAgent:
             return
         if isinstance(item, _Stop):
             return
+        if isinstance(item, _RegistryChanged):
+            self._registry_pending.clear()
+            self._scan_registry()
+            return
         for beat in self.core.handle(item, self.clock()):
             self._send_beat(beat)
         if item.source is not None:
             item.source.unlink(missing_ok=True)
 
+    def _scan_registry(self) -> None:
+        if self.watcher is not None:
+            self.watcher.arm()  # the folder may have appeared since the last scan
+        for beat in self.core.sync_registry(self.clock()):
+            self._send_beat(beat)
+
+    def _registry_period(self) -> float:
+        """Seconds until the next full registry scan: long while events are watched."""
+        if self.watcher is not None and self.watcher.watching:
+            return REGISTRY_RESCAN_INTERVAL
+        return self.settings.registry_poll_interval
+
     def _tick(self, scan_registry: bool) -> None:
+        if scan_registry and self.watcher is not None:
+            self.watcher.arm()
         for beat in self.core.tick(self.clock(), scan_registry=scan_registry):
             self._send_beat(beat)
         if self.connected.is_set() and not self._online and self.spool.size() == 0:
@@ -309,8 +357,7 @@ class HostAgent:
             self._handle(event)
 
     def _work(self) -> None:
-        poll = self.settings.registry_poll_interval
-        next_tick = next_inbox = 0.0
+        next_tick = next_inbox = next_scan = 0.0
         while True:
             now = time.monotonic()
             wake = min(next_tick, next_inbox, self._replay_due or next_tick)
@@ -333,8 +380,11 @@ class HostAgent:
                     self._drain_inbox()
                     next_inbox = now + INBOX_SCAN_INTERVAL
                 if now >= next_tick:
-                    self._tick(scan_registry=True)
-                    next_tick = now + poll
+                    scan = now >= next_scan
+                    self._tick(scan_registry=scan)
+                    if scan:
+                        next_scan = now + self._registry_period()
+                    next_tick = now + min(LIVENESS_INTERVAL, self._registry_period())
             except Exception:  # one bad input must not stop the agent
                 log.exception("agent worker error (continuing)")
 
@@ -345,6 +395,7 @@ class HostAgent:
             "broker": self.settings.broker.display(),
             "connected": self.connected.is_set(),
             "online": self._online,
+            "registry_watched": self.watcher is not None and self.watcher.watching,
             "bdseq": self.bdseq.value,
             "sessions": [
                 {"session_id": s.session_id, "status": s.status.value, "seq": s.seq}
@@ -378,6 +429,8 @@ class HostAgent:
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir / "sessions")
         self.ipc.start()
+        if self.watcher is not None:
+            self.watcher.start()
         self._drain_inbox()
         self._set_will()
         broker = self.settings.broker
@@ -399,6 +452,8 @@ class HostAgent:
             return
         self._stopped.set()
         self.ipc.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         self.queue.put(_Stop())
         if self._thread is not None:
             self._thread.join(timeout)

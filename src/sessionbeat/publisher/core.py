@@ -1,8 +1,9 @@
 """The host agent's logic without MQTT, sockets or clocks: events and ticks in, beats out.
 
 :class:`AgentCore` owns the live :class:`LocalSession` of every session on this host. Its inputs
-are hook events and status-line readings (:meth:`AgentCore.handle`) and the passing of time
-(:meth:`AgentCore.tick`: Claude Code's registry, process liveness, keepalives). Each returns the
+are hook events and status-line readings (:meth:`AgentCore.handle`), Claude Code's registry
+(:meth:`AgentCore.sync_registry`, called when the registry changes) and the passing of time
+(:meth:`AgentCore.tick`: process liveness, keepalives, a registry scan when asked). Each returns the
 :class:`SessionBeat` objects to publish, with ``seq`` incremented and ``sent_at = now``. What it
 reads from disk and processes (transcripts, git, the registry, psutil) comes through a
 :class:`HostReaders` object, so tests and the agent choose the world.
@@ -22,6 +23,7 @@ from sessionbeat.models import HookInput, SessionBeat
 from sessionbeat.publisher.ipc import EventKind, HostEvent
 from sessionbeat.publisher.session import (
     LocalSession,
+    RegistryReading,
     apply_context,
     apply_hook,
     apply_registry,
@@ -58,24 +60,6 @@ class ContextReading:
     title: str | None = None
     transcript_path: str | None = None
     session_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RegistryReading:
-    """One live entry of Claude Code's session registry (``<config>/sessions/<pid>.json``).
-
-    ``alive`` is the result of the pid + ``procStart`` guard; ``create_time`` the process start
-    (epoch seconds, psutil) used for later liveness checks.
-    """
-
-    session_id: str
-    pid: int
-    status_word: str | None
-    alive: bool
-    create_time: float | None = None
-    started_at: datetime | None = None
-    cwd: str | None = None
-    name: str | None = None
 
 
 class HostReaders(Protocol):
@@ -239,7 +223,7 @@ class AgentCore:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now: datetime, *, scan_registry: bool = True) -> list[SessionBeat]:
-        """Advance to ``now``: registry authority, dead processes, keepalives, forgetting.
+        """Advance to ``now``: registry scan (if asked), dead processes, keepalives, forgetting.
 
         Returns the beats to publish: status changes from the registry, ``ended`` with
         ``end_reason: process_exit`` for sessions whose process is gone, sessions only the
@@ -248,7 +232,7 @@ class AgentCore:
         """
         beats: list[SessionBeat] = []
         if scan_registry:
-            beats += self._sync_registry(now)
+            beats += self.sync_registry(now)
         for sid, session in list(self.sessions.items()):
             if session.ended:
                 continue
@@ -268,7 +252,13 @@ class AgentCore:
         self._forget(now)
         return beats
 
-    def _sync_registry(self, now: datetime) -> list[SessionBeat]:
+    def sync_registry(self, now: datetime) -> list[SessionBeat]:
+        """Read Claude Code's registry and apply what changed; return the beats to publish.
+
+        A session only the registry knows is created; one whose entry is gone while its
+        process still runs returns to its hooks' status; an entry whose process is dead (or a
+        reused pid) is ignored (the liveness check ends the session with ``process_exit``).
+        """
         beats = []
         seen: set[str] = set()
         for entry in self.readers.registry():
@@ -280,16 +270,13 @@ class AgentCore:
                 started = entry.started_at or now
                 session = new_session(entry.session_id, self.host, min(started, now))
                 session.cwd = entry.cwd
-                session.title = entry.name
                 if entry.cwd:
                     session.repo, session.branch = self.readers.repo_info(entry.cwd)
-            elif session.ended or (
-                session.registry_status == entry.status_word
-                and session.pid == entry.pid
-                and entry.session_id in self.last_sent
-            ):
+            elif session.ended:
                 continue
-            updated = apply_registry(session, entry.status_word, entry.pid, entry.create_time)
+            updated = apply_registry(session, entry, now)
+            if entry.session_id in self.last_sent and _same_registry(session, updated):
+                continue
             beats.append(self._emit(updated, now))
         for sid, session in list(self.sessions.items()):
             if sid in seen or session.registry_status is None or session.ended:
@@ -298,7 +285,7 @@ class AgentCore:
                 session.pid, session.pid_create_time
             ):
                 continue  # the process died: the liveness check ends it (process_exit)
-            beats.append(self._emit(apply_registry(session, None, None, None), now))
+            beats.append(self._emit(apply_registry(session, None, now), now))
         return beats
 
     def _forget(self, now: datetime) -> None:
@@ -350,6 +337,24 @@ def _with_reading(session: LocalSession, reading: ContextReading) -> LocalSessio
     if reading.transcript_path and not updated.transcript_path:
         updated.transcript_path = reading.transcript_path
     return updated
+
+
+_REGISTRY_FIELDS = (
+    "registry_status",
+    "registry_status_at",
+    "registry_waiting_for",
+    "registry_name",
+    "claude_version",
+    "entrypoint",
+    "tmux",
+    "pid",
+    "tool",
+)
+
+
+def _same_registry(a: LocalSession, b: LocalSession) -> bool:
+    """Return True when a registry reading changed nothing a beat shows."""
+    return all(getattr(a, k) == getattr(b, k) for k in _REGISTRY_FIELDS)
 
 
 def _same_beat(a: LocalSession, b: LocalSession) -> bool:

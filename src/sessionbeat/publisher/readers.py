@@ -14,7 +14,8 @@ from pathlib import Path
 
 from sessionbeat.publisher import git, liveness, registry, transcript
 from sessionbeat.publisher.context import context_window
-from sessionbeat.publisher.core import ContextReading, RegistryReading
+from sessionbeat.publisher.core import ContextReading
+from sessionbeat.publisher.session import RegistryReading
 from sessionbeat.publisher.statusline import parse_statusline
 from sessionbeat.settings import Settings
 
@@ -94,6 +95,11 @@ class ClaudeReaders:
                     started_at=entry.started_at,
                     cwd=entry.cwd,
                     name=entry.name,
+                    status_at=entry.status_at,
+                    waiting_for=entry.waiting_for,
+                    version=entry.version,
+                    entrypoint=entry.entrypoint,
+                    tmux=entry.tmux,
                 )
             )
         return readings

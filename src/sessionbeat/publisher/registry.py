@@ -3,7 +3,10 @@
 Undocumented, present since ~2.1.139 (docs/claude-code-formats.md section 7). Fields seen:
 ``pid, sessionId, cwd, startedAt, procStart, version, kind, entrypoint, status
 (idle|busy|waiting|shell), statusUpdatedAt, updatedAt, name`` (later also ``pidDomain``,
-``messagingSocketPath``, ``peerProtocol``; herdrdev/herdr#3414).
+``messagingSocketPath``, ``peerProtocol``; herdrdev/herdr#3414). Claude Code 2.1.328 also writes
+``waitingFor`` (``"permission prompt"``) while it waits and ``tmux`` (``"main:@0.%0"``:
+session, window id, pane id) inside tmux (tests/fixtures/claude-code/real-2.1.328). It rewrites
+the file in place the moment the status changes; ``statusUpdatedAt`` is that moment (epoch ms).
 
 Parsed leniently and gated like herdr does: only ``<digits>.json`` files that carry both a
 ``status`` and a ``procStart`` key count. That skips the legacy ``pid-<n>.json`` generation
@@ -44,8 +47,9 @@ class RegistryEntry:
     """One registry file of Claude Code (times are aware UTC datetimes, None if absent).
 
     ``status`` is the raw word (``busy``, ``waiting``, ``idle``, ``shell``, or a future one),
-    None if the key is null or not a string. ``proc_start`` is ``procStart`` as written (see
-    the module doc for its forms).
+    None if the key is null or not a string. ``status_at`` is ``statusUpdatedAt`` alone (when
+    the word changed); ``updated_at`` is ``statusUpdatedAt`` or else ``updatedAt``.
+    ``proc_start`` is ``procStart`` as written (see the module doc for its forms).
     """
 
     pid: int
@@ -59,6 +63,9 @@ class RegistryEntry:
     kind: str | None
     version: str | None
     entrypoint: str | None = None
+    status_at: datetime | None = None
+    waiting_for: str | None = None
+    tmux: str | None = None
 
 
 def _time(value: Any) -> datetime | None:
@@ -112,6 +119,9 @@ def parse_entry(data: Any, pid_from_name: int) -> RegistryEntry | None:
         kind=_str(data.get("kind")),
         version=_str(data.get("version")),
         entrypoint=_str(data.get("entrypoint")),
+        status_at=_time(data.get("statusUpdatedAt")),
+        waiting_for=_str(data.get("waitingFor")),
+        tmux=_str(data.get("tmux")),
     )
 
 

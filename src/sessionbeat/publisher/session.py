@@ -1,10 +1,12 @@
 """A host's local view of one Claude Code session, and the pure reducers that update it.
 
 The agent keeps one :class:`LocalSession` per session (persisted in ``<state_dir>/sessions``) and
-feeds it hook events (:func:`apply_hook`), Claude Code's registry entries
+feeds it hook events (:func:`apply_hook`), Claude Code's registry readings
 (:func:`apply_registry`), context readings (:func:`apply_context`) and process deaths
 (:func:`mark_process_exit`); :func:`to_beat` turns it into the wire :class:`SessionBeat`.
-Nothing here does I/O or reads a clock: times are arguments.
+Nothing here does I/O or reads a clock: times are arguments. The status is decided by time
+(:func:`sessionbeat.publisher.status.decide`): the newest of the last hook observation and the
+last registry observation.
 
 Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
 sections 1, 3.4, 3.5); todo tools ``TodoWrite`` (full lists) and ``TaskCreate``/``TaskUpdate``
@@ -14,19 +16,57 @@ the ``Task``/``Agent`` tool calls of versions without those events.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from sessionbeat.models import HookInput, PublishedStatus, SessionBeat, StatusSource
-from sessionbeat.publisher.status import status_for_event, status_for_registry
+from sessionbeat.publisher.status import (
+    Observation,
+    decide,
+    status_for_event,
+    status_for_registry,
+)
 
 SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 """Names of the subagent tool: ``Task`` up to ~2.1.6x, ``Agent`` afterwards."""
 
 DETAIL_KEYS = ("command", "url", "file_path", "notebook_path", "pattern", "query", "path")
 """Tool-input keys, in order of preference, shown (opt-in) for a tool awaiting approval."""
+
+TOOL_STATUSES = frozenset(
+    {PublishedStatus.WORKING, PublishedStatus.NEEDS_APPROVAL, PublishedStatus.UNKNOWN}
+)
+"""Statuses in which a session can have a tool in use or awaiting approval."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryReading:
+    """One entry of Claude Code's live-session registry (``<config>/sessions/<pid>.json``).
+
+    ``alive`` is the result of the pid + ``procStart`` guard; ``create_time`` the process start
+    (epoch seconds, psutil) used for later liveness checks. ``status_at`` is the entry's
+    ``statusUpdatedAt`` (None when the version writes none). ``waiting_for`` is ``waitingFor``
+    (e.g. ``"permission prompt"``), ``version`` Claude Code's version, ``entrypoint`` how it
+    was started (``cli``; ``sdk-cli`` for ``claude -p``), ``tmux`` the pane it runs in
+    (``session:@window.%pane``), ``name`` the session name Claude Code derived or was given.
+    """
+
+    session_id: str
+    pid: int
+    status_word: str | None
+    alive: bool
+    create_time: float | None = None
+    started_at: datetime | None = None
+    cwd: str | None = None
+    name: str | None = None
+    status_at: datetime | None = None
+    waiting_for: str | None = None
+    version: str | None = None
+    entrypoint: str | None = None
+    tmux: str | None = None
 
 
 class TodoItem(BaseModel):
@@ -41,8 +81,10 @@ class TodoItem(BaseModel):
 class LocalSession(BaseModel):
     """Everything the host knows of one session; times are aware UTC datetimes.
 
-    ``hook_status`` is the status the last hook event implied; ``registry_status`` the raw word
-    from Claude Code's registry (which wins when present). ``running_agents`` holds the ids of
+    ``hook_status`` is the status the last status-setting hook event implied and
+    ``hook_status_at`` when that hook ran; ``registry_status`` the raw word of Claude Code's
+    registry and ``registry_status_at`` its ``statusUpdatedAt``. The newer of the two decides
+    (:attr:`status`). ``running_agents`` holds the ids of
     subagents started and not yet stopped; ``running_task_tools`` the tool-use ids (or
     placeholders) of foreground ``Task``/``Agent`` calls, used only when the Claude Code version
     sends no ``SubagentStart``.
@@ -56,7 +98,14 @@ class LocalSession(BaseModel):
     last_event_at: datetime
     event: str | None = None
     hook_status: PublishedStatus = PublishedStatus.WAITING_FOR_INPUT
+    hook_status_at: datetime | None = None
     registry_status: str | None = None
+    registry_status_at: datetime | None = None
+    registry_waiting_for: str | None = None
+    registry_name: str | None = None
+    claude_version: str | None = None
+    entrypoint: str | None = None
+    tmux: str | None = None
     ended: bool = False
     end_reason: str | None = None
     cwd: str | None = None
@@ -78,20 +127,49 @@ class LocalSession(BaseModel):
     running_task_tools: list[str] = Field(default_factory=list)
     todos: list[TodoItem] = Field(default_factory=list)
 
+    def deciding(self) -> Observation | None:
+        """Return the observation that decides the status (None: nothing observed yet)."""
+        hook = (
+            None
+            if self.hook_status_at is None
+            else Observation(self.hook_status, self.hook_status_at, StatusSource.HOOK)
+        )
+        word = status_for_registry(self.registry_status)
+        registry = (
+            None
+            if word is None or self.registry_status_at is None
+            else Observation(word, self.registry_status_at, StatusSource.REGISTRY)
+        )
+        return decide(hook, registry)
+
     @property
     def status(self) -> PublishedStatus:
-        """The status to publish: ended, else the registry's (when known), else the hook's."""
+        """The status to publish: ended, else the newest observation's, else the hook's."""
         if self.ended:
             return PublishedStatus.ENDED
-        from_registry = status_for_registry(self.registry_status)
-        return from_registry if from_registry is not None else self.hook_status
+        observed = self.deciding()
+        return self.hook_status if observed is None else observed.status
 
     @property
     def status_source(self) -> StatusSource:
-        """``registry`` when Claude Code's registry decides the status, else ``hook``."""
-        if not self.ended and self.registry_status is not None:
-            return StatusSource.REGISTRY
-        return StatusSource.HOOK
+        """``registry`` when Claude Code's registry reading decides the status, else ``hook``."""
+        if self.ended:
+            return StatusSource.HOOK
+        observed = self.deciding()
+        return StatusSource.HOOK if observed is None else observed.source
+
+    @property
+    def status_at(self) -> datetime:
+        """The time the deciding observation describes (the last hook event when ended)."""
+        observed = None if self.ended else self.deciding()
+        return self.last_event_at if observed is None else observed.at
+
+    @property
+    def waiting_for(self) -> str | None:
+        """What the session waits for, per the registry (``waitingFor``), while it waits."""
+        if self.status is PublishedStatus.NEEDS_APPROVAL and self.registry_status == "waiting":
+            return self.registry_waiting_for
+        return None
 
     @property
     def subagents(self) -> int:
@@ -102,11 +180,15 @@ class LocalSession(BaseModel):
 
     @property
     def task(self) -> str | None:
-        """The in-progress todo (its active form if any), else the session title."""
+        """The in-progress todo (its active form if any), else the title, else the name.
+
+        The title comes from a hook's ``session_title`` or the status line's
+        ``session_name``; the name from Claude Code's registry (e.g. a derived ``work-4d``).
+        """
         for item in reversed(self.todos):
             if item.status == "in_progress":
                 return item.active_form or item.content
-        return self.title
+        return self.title or self.registry_name
 
 
 def new_session(session_id: str, host: str, at: datetime) -> LocalSession:
@@ -280,7 +362,14 @@ def apply_hook(
     s.last_event_at = at
     s.last_activity_at = at
     s.event = event
-    status = status_for_event(event, hook.notification_type, hook.message)
+    status = status_for_event(
+        event,
+        hook.notification_type,
+        hook.message,
+        source=hook.source,
+        trigger=hook.trigger,
+        agent_type=hook.agent_type,
+    )
     if status is None:
         return s
     if status is PublishedStatus.ENDED:
@@ -293,6 +382,7 @@ def apply_hook(
         s.ended = False
         s.end_reason = None
     s.hook_status = status
+    s.hook_status_at = at
     if event in ("PreToolUse", "PermissionRequest"):
         s.tool = hook.tool_name
         s.detail = (
@@ -312,18 +402,43 @@ def apply_hook(
 
 
 def apply_registry(
-    session: LocalSession, status_word: str | None, pid: int | None, create_time: float | None
+    session: LocalSession, reading: RegistryReading | None, seen_at: datetime
 ) -> LocalSession:
-    """Return the session with Claude Code's registry reading (status word, pid, process start).
+    """Return the session with a reading of Claude Code's registry, observed at ``seen_at``.
 
-    ``status_word`` None means the registry gives no status (SDK sessions): the hook status
-    stays in charge. The process id and start time are kept for the liveness check.
+    ``reading`` None means the session has no registry entry (any more): the hooks decide
+    alone. A reading's status counts from its ``status_at`` (``statusUpdatedAt``); a version
+    that writes none is dated ``seen_at`` when its word changes. A reading dated before the one
+    already applied is stale: its status is ignored. A word that says the turn is over
+    (``idle``), newer than the last hook, also clears the tool and the open Task/Agent calls:
+    Esc and "No" at the prompt fire no hook. The process id and start time are kept for the
+    liveness check; name, version, entrypoint and tmux pane are taken as they are.
     """
     s = session.model_copy(deep=True)
-    s.registry_status = status_word
-    if pid is not None:
-        s.pid = pid
-        s.pid_create_time = create_time
+    if reading is None:
+        s.registry_status = None
+        s.registry_status_at = None
+        s.registry_waiting_for = None
+        return s
+    at = reading.status_at
+    if at is None:
+        unchanged = reading.status_word == s.registry_status
+        at = s.registry_status_at if unchanged and s.registry_status_at else seen_at
+    if s.registry_status_at is None or at >= s.registry_status_at:
+        s.registry_status = reading.status_word
+        s.registry_status_at = at if reading.status_word is not None else None
+        s.registry_waiting_for = reading.waiting_for if reading.status_word == "waiting" else None
+        over = status_for_registry(reading.status_word) is PublishedStatus.WAITING_FOR_INPUT
+        if over and (s.hook_status_at is None or at > s.hook_status_at):
+            s.tool = None
+            s.detail = None
+            s.running_task_tools.clear()
+    s.pid = reading.pid
+    s.pid_create_time = reading.create_time
+    s.registry_name = reading.name or s.registry_name
+    s.claude_version = reading.version or s.claude_version
+    s.entrypoint = reading.entrypoint or s.entrypoint
+    s.tmux = reading.tmux
     return s
 
 
@@ -370,11 +485,17 @@ def mark_process_exit(session: LocalSession, at: datetime) -> LocalSession:
 
 
 def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False) -> SessionBeat:
-    """Return the wire beat for ``session`` with its current ``seq``, sent at ``sent_at``."""
+    """Return the wire beat for ``session`` with its current ``seq``, sent at ``sent_at``.
+
+    A tool (and its detail) is published only in a status that can have one: a tool never
+    outlives the turn it belonged to.
+    """
+    status = session.status
+    has_tool = status in TOOL_STATUSES
     return SessionBeat(
         host=session.host,
         session_id=session.session_id,
-        status=session.status,
+        status=status,
         seq=session.seq,
         sent_at=sent_at,
         started_at=session.started_at,
@@ -385,7 +506,7 @@ def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False
         repo=session.repo,
         branch=session.branch,
         transcript_path=session.transcript_path,
-        tool=session.tool,
+        tool=session.tool if has_tool else None,
         task=session.task,
         model=session.model,
         context_tokens=session.context_tokens,
@@ -394,7 +515,13 @@ def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False
         permission_mode=session.permission_mode,
         pid=session.pid,
         status_source=session.status_source,
+        status_at=session.status_at,
         registry_status=session.registry_status,
+        registry_status_at=session.registry_status_at,
+        waiting_for=session.waiting_for,
+        claude_version=session.claude_version,
+        entrypoint=session.entrypoint,
+        tmux=session.tmux,
         keepalive=keepalive,
-        detail=session.detail,
+        detail=session.detail if has_tool else None,
     )

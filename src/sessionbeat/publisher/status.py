@@ -1,13 +1,29 @@
-"""Hook event -> published status (DESIGN.md "Status model"), and registry word -> status.
+"""Status observations and the one rule that merges them: the newest observation decides.
 
-Sources: the status table in DESIGN.md; hook events and ``notification_type`` values from
-https://code.claude.com/docs/en/hooks; the registry's ``status`` words (``busy``, ``waiting``,
-``idle``) from docs/claude-code-formats.md section 7.
+A session's status is observed two ways, each carrying the time it describes:
+
+* a **hook event** (https://code.claude.com/docs/en/hooks): the time the hook process received
+  it on this host (``HostEvent.time_ns``). :func:`status_for_event` says what an event implies;
+  most events imply nothing and only refresh activity.
+* a **registry reading** of Claude Code's ``<config dir>/sessions/<pid>.json``
+  (docs/claude-code-formats.md section 7): its ``statusUpdatedAt``, the moment Claude Code
+  changed the word. :func:`status_for_registry` maps the word.
+
+:func:`decide` takes the newest hook observation and the newest registry observation and returns
+the one that decides (the newer; on a tie the hook's, which carries the detail). An older
+observation never overrides a newer one, whatever order they arrive in. The registry reports
+what no hook does (approval granted at the terminal, Esc, "No" at the prompt); a stale registry
+word loses to a newer hook (a ``-p`` run's registry says ``busy`` until it exits, so its Stop
+hook, being newer, decides). docs/architecture.md ("Status: the newest observation decides")
+has the table.
 """
 
 from __future__ import annotations
 
-from sessionbeat.models import PublishedStatus
+from dataclasses import dataclass
+from datetime import datetime
+
+from sessionbeat.models import PublishedStatus, StatusSource
 
 WORKING_EVENTS = frozenset(
     {
@@ -16,7 +32,6 @@ WORKING_EVENTS = frozenset(
         "PostToolUse",
         "PostToolUseFailure",
         "SubagentStart",
-        "SubagentStop",
         "PreCompact",
     }
 )
@@ -24,8 +39,20 @@ APPROVAL_EVENTS = frozenset({"PermissionRequest"})
 WAITING_EVENTS = frozenset({"Stop", "StopFailure", "SessionStart"})
 ENDED_EVENTS = frozenset({"SessionEnd"})
 
-KNOWN_EVENTS = WORKING_EVENTS | APPROVAL_EVENTS | WAITING_EVENTS | ENDED_EVENTS | {"Notification"}
-"""Events that set a status; every other event is accepted and only refreshes activity."""
+KNOWN_EVENTS = (
+    WORKING_EVENTS
+    | APPROVAL_EVENTS
+    | WAITING_EVENTS
+    | ENDED_EVENTS
+    | {"Notification", "PostCompact", "SubagentStop"}
+)
+"""Events that can set a status; every other event is accepted and only refreshes activity.
+
+Not among them, measured with Claude Code 2.1.328: ``PostToolBatch`` (always right after a
+PostToolUse that already says working) and ``MessageDisplay`` (once per displayed line while an
+answer streams). ``SubagentStop`` counts only for a named subagent: Claude Code's internal forks
+(``agent_type ""``, no SubagentStart) stop after the turn has ended, and /compact sends one.
+"""
 
 _REGISTRY = {
     "busy": PublishedStatus.WORKING,
@@ -34,25 +61,69 @@ _REGISTRY = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One observation of a session's status: what it said, when, and from which source.
+
+    ``at`` is an aware UTC datetime: for a hook the time the hook received the event, for the
+    registry its ``statusUpdatedAt``.
+    """
+
+    status: PublishedStatus
+    at: datetime
+    source: StatusSource
+
+
+def decide(hook: Observation | None, registry: Observation | None) -> Observation | None:
+    """Return the observation that decides the status: the newer one; a tie goes to the hook.
+
+    Either may be None (no such observation yet); both None gives None.
+    """
+    if registry is None:
+        return hook
+    if hook is None or registry.at > hook.at:
+        return registry
+    return hook
+
+
 def status_for_event(
-    event: str | None, notification_type: str | None = None, message: str | None = None
+    event: str | None,
+    notification_type: str | None = None,
+    message: str | None = None,
+    *,
+    source: str | None = None,
+    trigger: str | None = None,
+    agent_type: str | None = None,
 ) -> PublishedStatus | None:
     """Return the status a hook event implies, or None if it only refreshes activity.
 
     ``Notification`` depends on ``notification_type`` (``permission_prompt`` -> needs_approval,
     ``idle_prompt`` -> waiting_for_input). Claude Code before 2.0.37 sent no type; then the
     message text decides ("... needs your permission ..." / "... waiting for your input").
+    ``SessionStart`` with ``source`` ``compact`` implies nothing (compaction goes on: a manual
+    one ends with ``PostCompact``, an automatic one inside a turn that continues).
+    ``PostCompact`` with ``trigger`` ``manual`` (``/compact`` typed at the prompt) gives
+    waiting_for_input, ``auto`` working. ``SubagentStop`` gives working (the main agent goes on)
+    except with ``agent_type ""``: an internal fork, which implies nothing.
     """
     if event is None:
         return None
+    if event == "SubagentStop":
+        return None if agent_type == "" else PublishedStatus.WORKING
     if event in WORKING_EVENTS:
         return PublishedStatus.WORKING
     if event in APPROVAL_EVENTS:
         return PublishedStatus.NEEDS_APPROVAL
+    if event == "SessionStart" and source == "compact":
+        return None
     if event in WAITING_EVENTS:
         return PublishedStatus.WAITING_FOR_INPUT
     if event in ENDED_EVENTS:
         return PublishedStatus.ENDED
+    if event == "PostCompact":
+        if trigger == "manual":
+            return PublishedStatus.WAITING_FOR_INPUT
+        return PublishedStatus.WORKING if trigger == "auto" else None
     if event == "Notification":
         if notification_type == "permission_prompt":
             return PublishedStatus.NEEDS_APPROVAL
