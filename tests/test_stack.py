@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
-    """Up starts broker, aggregator, agent and page; demo shows three hosts; Ctrl-C cleans up."""
+    """Up starts broker, aggregator, agent, page; doctor passes at once; demo; Ctrl-C cleans up."""
     state = short_tmpdir()
     mqtt, api, page = free_port(), free_port(), free_port()
     env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state))
@@ -42,6 +43,24 @@ def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
     )
     try:
         wait_until(lambda: "Ctrl-C stops everything" in up.output() or up.popen.poll(), 60)
+        # Doctor at once, as a user would: the agent has said it is connected.
+        doctor = subprocess.run(
+            [
+                SCRIPT,
+                "--broker-url",
+                f"mqtt://127.0.0.1:{mqtt}",
+                "--api-url",
+                f"http://127.0.0.1:{api}",
+                "doctor",
+                "--json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        checks = {c["name"]: c for c in json.loads(doctor.stdout)}
+        assert checks["agent"]["level"] == "ok", checks["agent"]
         out = up.output()
         assert f"mosquitto_sub -h 127.0.0.1 -p {mqtt} -v -t 'sessionbeat/#'" in out
         assert f"http://127.0.0.1:{api}/sessions" in out

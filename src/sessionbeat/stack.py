@@ -89,6 +89,28 @@ def wait_for_http(url: str, timeout: float) -> None:
             time.sleep(0.1)
 
 
+def wait_for_agent(settings: Settings, timeout: float) -> None:
+    """Block until this host's agent says it is connected to the broker (its status file).
+
+    So the banner, and a ``sessionbeat doctor`` run right after it, see a connected agent.
+    Raises ``ApiUnavailableError`` naming the agent's status file after ``timeout`` seconds.
+    """
+    from sessionbeat.publisher.agent_cli import agent_pid, read_status
+
+    def connected() -> bool:
+        status = read_status(settings) or {}  # a file left by an earlier agent does not count
+        return bool(status.get("connected")) and status.get("pid") == agent_pid(settings)
+
+    deadline = time.monotonic() + timeout
+    while not connected():
+        if time.monotonic() > deadline:
+            raise ApiUnavailableError(
+                f"the agent did not connect to the broker within {timeout:.0f} s "
+                f"(see {settings.state_dir / 'agent-status.json'} and the logs)"
+            )
+        time.sleep(0.05)
+
+
 def _self_argv() -> list[str]:
     return [sys.executable, "-m", "sessionbeat"]
 
@@ -170,6 +192,7 @@ def up(
         wait_for_http(f"{api}/healthz", 30)
         if agent:
             children.start("agent", [*_self_argv(), "agent", "run"], env)
+            wait_for_agent(settings, 30)
         page = f"http://{settings.dashboard_host}:{settings.dashboard_port}"
         if dashboard:
             children.start(

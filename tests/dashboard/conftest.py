@@ -134,7 +134,16 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
         context_window=200_000,
         subagents=2,
     )
-    fresh("work-1", "working", repo="web", tool="Edit", task="Fixing the login form")
+    fresh(
+        "work-1",
+        "working",
+        repo="web",
+        tool="Edit",
+        task="Fixing the login form",
+        claude_version="2.1.328",
+        entrypoint="cli",
+        tmux="work:@1.%3",
+    )
     fresh("wait-1", "waiting_for_input", repo="api")
     fresh("idle-1", "working", repo="web", last_activity_at=utc_now() - timedelta(minutes=20))
     fresh("end-1", "ended", repo="api", end_reason="prompt_input_exit")

@@ -114,6 +114,17 @@ def test_session_detail(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None
     assert "Needs approval (" not in text  # the list is not shown under a detail
 
 
+def test_detail_of_a_session_in_tmux_prints_the_jump_command(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session whose registry names a tmux pane: the detail prints how to jump to it."""
+    at = run_page(monkeypatch, loaded.aggregator.url, session="work-1", shost=loaded.host)
+    assert [c.value for c in at.code] == ["tmux attach -t work:@1.%3", "claude --resume work-1"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Claude Code 2.1.328 · cli" in captions
+    assert "status from hook" in captions
+
+
 def test_detail_of_a_reaped_session_comes_from_the_history(
     loaded: Loaded, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -150,3 +150,27 @@ def test_registry_only_session_appears_and_its_status_wins(
     claude_process.wait()
     (beat,) = core.tick(now + timedelta(seconds=6))
     assert (beat.status, beat.end_reason) == (PublishedStatus.ENDED, "process_exit")
+
+
+def test_a_compaction_written_after_the_last_hook_reaches_the_next_tick(core: AgentCore) -> None:
+    """/compact writes its boundary just after its last hook: the next tick sends the new size.
+
+    The transcript is the real 2.1.62 one of tests/fixtures; the appended boundary line has the
+    documented shape (docs/claude-code-formats.md section 3.2) with a post-compaction count.
+    """
+    transcript = short_tmpdir() / "t.jsonl"
+    transcript.write_bytes((FIXTURES / "transcript-1.jsonl").read_bytes())
+    start = json.loads(fixture_bytes("hook-SessionStart-1.json"))
+    raw = json.dumps(dict(start, transcript_path=str(transcript))).encode()
+    (beat,) = core.handle(HostEvent(EventKind.HOOK, int(T0.timestamp() * 1e9), 1, 0, 0, raw), T0)
+    assert beat.context_tokens == 103_530
+    assert core.tick(T0 + timedelta(seconds=1)) == []  # unchanged: one stat, no beat
+    boundary = {
+        "type": "system",
+        "subtype": "compact_boundary",
+        "compactMetadata": {"trigger": "manual", "preTokens": 103_530, "postTokens": 8_211},
+    }
+    with transcript.open("a") as f:
+        f.write(json.dumps(boundary) + "\n")
+    (beat,) = core.tick(T0 + timedelta(seconds=2))
+    assert (beat.context_tokens, beat.keepalive) == (8_211, False)

@@ -1,8 +1,9 @@
 """Claude Code's session registry and its pid-reuse guard (publisher/registry.py).
 
-The registry documents follow the fields reported for Claude Code 2.1.2xx in
-herdrdev/herdr#3414 (docs/claude-code-formats.md section 7); no real registry file is among the
-fixtures, so their shape is built here and said so. The processes are real.
+Most registry documents here follow the fields reported for Claude Code 2.1.2xx in
+herdrdev/herdr#3414 (docs/claude-code-formats.md section 7), built here and said so; one is a
+real file Claude Code 2.1.328 wrote (tests/fixtures/claude-code/real-2.1.328). The processes
+are real.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from sessionbeat.publisher.registry import (
     entry_alive,
     linux_proc_start,
     lstart_epoch,
+    parse_entry,
     scan_registry,
 )
+from tests.conftest import load_fixture
 
 LINUX = sys.platform.startswith("linux")
 
@@ -185,3 +188,18 @@ def test_dead_and_zombie_processes_are_not_alive(
     claude.kill()
     claude.wait()
     assert not entry_alive(entry)
+
+
+def test_a_real_2_1_328_entry_at_the_permission_prompt() -> None:
+    """The registry file Claude Code 2.1.328 wrote while waiting: every field we use is read."""
+    data = load_fixture("real-2.1.328/registry-waiting.json")
+    entry = parse_entry(data, 1)
+    assert entry is not None
+    assert (entry.status, entry.waiting_for, entry.tmux, entry.name) == (
+        "waiting",
+        "permission prompt",
+        "claude:@0.%0",
+        "demo-41",
+    )
+    assert (entry.version, entry.entrypoint, entry.pid) == ("2.1.328", "cli", 24372)
+    assert entry.status_at == datetime.fromtimestamp(1796135474.114, UTC)

@@ -9,6 +9,7 @@ from sessionbeat.models import HookInput, PublishedStatus, StatusSource
 from sessionbeat.publisher.session import (
     LocalSession,
     RegistryReading,
+    apply_context,
     apply_hook,
     apply_registry,
     mark_process_exit,
@@ -328,3 +329,12 @@ def test_old_notification_without_type_from_a_real_1_0_session() -> None:
     """The 1.0.x idle notification (no notification_type, real payload) means waiting."""
     s = replay("hook-Notification-3.json")
     assert s.status is PublishedStatus.WAITING_FOR_INPUT
+
+
+def test_the_transcript_branch_only_fills_in_without_a_cwd() -> None:
+    """Outside a git repo git gives no branch; the transcript's "HEAD" must not flap it back."""
+    s = replay("hook-SessionStart-1.json")  # has a cwd: git is asked about the branch
+    assert apply_context(s, branch="HEAD").branch is None
+    old = replay("hook-Stop-3.json")  # 1.0.48: no cwd, nothing to ask git
+    filled = apply_context(old, cwd="/Users/x/app", branch="main")
+    assert (filled.cwd, filled.branch) == ("/Users/x/app", "main")

@@ -120,3 +120,43 @@ def test_synthetic_events_outside_the_table_only_refresh() -> None:
         event = load_fixture(f"synthetic/{path.name}")["hook_event_name"]
         if event not in KNOWN_EVENTS:
             assert status_for_event(event) is None, event
+
+
+def test_every_real_2_1_328_hook_has_its_status() -> None:
+    """Hooks the real Claude Code 2.1.328 sent (captured offline) map as the table says."""
+    expected = {
+        "SessionStart": PublishedStatus.WAITING_FOR_INPUT,
+        "UserPromptSubmit": PublishedStatus.WORKING,
+        "PreToolUse": PublishedStatus.WORKING,
+        "PostToolUse": PublishedStatus.WORKING,
+        "SubagentStart": PublishedStatus.WORKING,
+        "SubagentStop": PublishedStatus.WORKING,
+        "PreCompact": PublishedStatus.WORKING,
+        "PermissionRequest": PublishedStatus.NEEDS_APPROVAL,
+        "Notification": PublishedStatus.NEEDS_APPROVAL,  # permission_prompt, ~6 s later
+        "Stop": PublishedStatus.WAITING_FOR_INPUT,
+        "PostCompact": PublishedStatus.WAITING_FOR_INPUT,  # trigger manual: /compact is done
+        "SessionEnd": PublishedStatus.ENDED,
+        "PostToolBatch": None,
+        "MessageDisplay": None,
+    }
+    by_file = {
+        "hook-SessionStart-3.json": None,  # source compact: compaction goes on
+        "hook-SubagentStop-2.json": None,  # agent_type "": the /compact summarizer
+    }
+    folder = FIXTURES / "real-2.1.328"
+    files = sorted(folder.glob("hook-*.json"))
+    assert len(files) > 50
+    for path in files:
+        data = load_fixture(f"real-2.1.328/{path.name}")
+        event = data["hook_event_name"]
+        want = by_file[path.name] if path.name in by_file else expected[event]
+        got = status_for_event(
+            event,
+            data.get("notification_type"),
+            data.get("message"),
+            source=data.get("source"),
+            trigger=data.get("trigger"),
+            agent_type=data.get("agent_type"),
+        )
+        assert got is want, path.name

@@ -59,6 +59,8 @@ LIVENESS_INTERVAL = 1.0
 """Seconds between checks that each session's process still runs (kill -9 fires no hook)."""
 REGISTRY_RESCAN_INTERVAL = 30.0
 """Seconds between full registry scans while file-system events are watched (a safety net)."""
+STATUS_REFRESH = 30.0
+"""Seconds after which ``agent-status.json`` is rewritten even if nothing in it changed."""
 
 
 class AgentAlreadyRunningError(RuntimeError):
@@ -154,6 +156,8 @@ class HostAgent:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self._registry_pending = threading.Event()
+        self._status_written: dict[str, object] = {}
+        self._status_time = 0.0
         self.watcher = (
             RegistryWatcher(settings.claude_config_dir, self._registry_changed)
             if settings.registry_watch
@@ -389,7 +393,12 @@ class HostAgent:
                 log.exception("agent worker error (continuing)")
 
     def _write_status(self) -> None:
-        status = {
+        """Write ``agent-status.json`` if anything in it changed (or every 30 s, for its time).
+
+        ``sessionbeat agent status`` and ``doctor`` read it. Writing an unchanged file every
+        second was most of the idle agent's CPU time.
+        """
+        status: dict[str, object] = {
             "pid": os.getpid(),
             "host": self.settings.host,
             "broker": self.settings.broker.display(),
@@ -406,8 +415,12 @@ class HostAgent:
             "spool_errors": self.spool.errors,
             "events": self.core.counters.events,
             "bad_events": dict(self.core.counters.bad_events),
-            "updated_at": self.clock().isoformat(),
         }
+        now = time.monotonic()
+        if status == self._status_written and now - self._status_time < STATUS_REFRESH:
+            return
+        self._status_written, self._status_time = dict(status), now
+        status["updated_at"] = self.clock().isoformat()
         try:
             tmp = self.state_dir / "agent-status.json.tmp"
             tmp.write_text(json.dumps(status, indent=1))

@@ -95,7 +95,7 @@ def agent_pid(settings: Settings) -> int | None:
 
 
 def read_status(settings: Settings) -> dict[str, object] | None:
-    """Return the agent's last status file (written every registry poll), or None."""
+    """Return the agent's last status file (written when it changes, at least every 30 s)."""
     try:
         data = json.loads((settings.state_dir / "agent-status.json").read_text())
     except (OSError, ValueError):

@@ -11,6 +11,7 @@ reads from disk and processes (transcripts, git, the registry, psutil) comes thr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -223,12 +224,14 @@ class AgentCore:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now: datetime, *, scan_registry: bool = True) -> list[SessionBeat]:
-        """Advance to ``now``: registry scan (if asked), dead processes, keepalives, forgetting.
+        """Advance to ``now``: registry scan (if asked), dead processes, context, keepalives.
 
         Returns the beats to publish: status changes from the registry, ``ended`` with
         ``end_reason: process_exit`` for sessions whose process is gone, sessions only the
-        registry knows, and ``keepalive: true`` refreshes of sessions not sent for
-        ``keepalive_interval`` seconds.
+        registry knows, sessions whose transcript changed their context since the last hook
+        (Claude Code writes a compaction's boundary just after the last hook of ``/compact``;
+        a long answer grows the context with no hook), and ``keepalive: true`` refreshes of
+        sessions not sent for ``keepalive_interval`` seconds. Then forgets old sessions.
         """
         beats: list[SessionBeat] = []
         if scan_registry:
@@ -242,6 +245,10 @@ class AgentCore:
                 self.counters.process_exits += 1
                 beats.append(self._emit(mark_process_exit(session, now), now))
                 continue
+            refreshed = self._refreshed_context(session)
+            if refreshed is not None:
+                beats.append(self._emit(refreshed, now))
+                continue
             last = self.last_sent.get(sid)
             if last is None or (now - last).total_seconds() >= self.config.keepalive_interval:
                 if session.pid is None and (
@@ -251,6 +258,23 @@ class AgentCore:
                 beats.append(self._emit(session, now, keepalive=True))
         self._forget(now)
         return beats
+
+    def _refreshed_context(self, session: LocalSession) -> LocalSession | None:
+        """Return the session with its transcript's context read again, if that changed it.
+
+        Only the context (tokens, window, model) is taken: where the session is (cwd, branch)
+        is read with the hooks, and the transcript's ``gitBranch`` would otherwise fight git's
+        answer on every tick. The readers cache a transcript's reading by size and
+        modification time, so an unchanged file costs one ``stat``.
+        """
+        if not session.transcript_path:
+            return None
+        reading = self.readers.transcript_context(session.transcript_path, session.model)
+        if reading is None:
+            return None
+        context_only = dataclasses.replace(reading, cwd=None, branch=None, title=None)
+        updated = _with_reading(session, context_only)
+        return None if _same_beat(session, updated) else updated
 
     def sync_registry(self, now: datetime) -> list[SessionBeat]:
         """Read Claude Code's registry and apply what changed; return the beats to publish.

@@ -9,32 +9,32 @@ Nothing here does I/O or reads a clock: times are arguments. The status is decid
 last registry observation.
 
 Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
-sections 1, 3.4, 3.5); todo tools ``TodoWrite`` (full lists) and ``TaskCreate``/``TaskUpdate``
-(incremental ids); subagents paired by ``agent_id`` from ``SubagentStart``/``SubagentStop``, or
-the ``Task``/``Agent`` tool calls of versions without those events.
+sections 1, 3.4, 3.5; the todo list and subagents in :mod:`sessionbeat.publisher.activity`);
+Claude Code's registry per docs/claude-code-formats.md section 7 (:mod:`.registry`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
 from sessionbeat.models import HookInput, PublishedStatus, SessionBeat, StatusSource
+from sessionbeat.publisher.activity import (
+    TodoItem,
+    apply_subagents,
+    apply_task_events,
+    apply_todo_tools,
+    nonempty,
+    tool_detail,
+)
 from sessionbeat.publisher.status import (
     Observation,
     decide,
     status_for_event,
     status_for_registry,
 )
-
-SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
-"""Names of the subagent tool: ``Task`` up to ~2.1.6x, ``Agent`` afterwards."""
-
-DETAIL_KEYS = ("command", "url", "file_path", "notebook_path", "pattern", "query", "path")
-"""Tool-input keys, in order of preference, shown (opt-in) for a tool awaiting approval."""
 
 TOOL_STATUSES = frozenset(
     {PublishedStatus.WORKING, PublishedStatus.NEEDS_APPROVAL, PublishedStatus.UNKNOWN}
@@ -67,15 +67,6 @@ class RegistryReading:
     version: str | None = None
     entrypoint: str | None = None
     tmux: str | None = None
-
-
-class TodoItem(BaseModel):
-    """One item of the session's todo list (``TodoWrite`` entry or ``TaskCreate`` task)."""
-
-    id: str | None = None
-    content: str
-    status: str = "pending"
-    active_form: str | None = None
 
 
 class LocalSession(BaseModel):
@@ -198,132 +189,6 @@ def new_session(session_id: str, host: str, at: datetime) -> LocalSession:
     )
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _task_id(value: Any) -> str | None:
-    """Return a task id as a string (``TaskCreate``/``TaskUpdate`` ids may be numbers)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return _str(value)
-
-
-def tool_detail(tool_input: Any, max_chars: int) -> str | None:
-    """Return a short, single-line description of a tool input, cut to ``max_chars``.
-
-    Takes the hook's ``tool_input`` (any JSON); uses the first of :data:`DETAIL_KEYS` present,
-    or the first question of ``AskUserQuestion``. Returns None when nothing fits.
-    """
-    text: str | None = None
-    if isinstance(tool_input, dict):
-        for key in DETAIL_KEYS:
-            text = _str(tool_input.get(key))
-            if text:
-                break
-        if text is None:
-            questions = tool_input.get("questions")
-            if isinstance(questions, list) and questions and isinstance(questions[0], dict):
-                text = _str(questions[0].get("question"))
-    if text is None:
-        return None
-    line = " ".join(text.split())
-    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"
-
-
-def _todos_from_todowrite(value: Any) -> list[TodoItem] | None:
-    if not isinstance(value, list):
-        return None
-    items = []
-    for raw in value:
-        if isinstance(raw, dict) and _str(raw.get("content")):
-            items.append(
-                TodoItem(
-                    id=_str(raw.get("id")),
-                    content=raw["content"],
-                    status=_str(raw.get("status")) or "pending",
-                    active_form=_str(raw.get("activeForm")),
-                )
-            )
-    return items
-
-
-def _apply_todo_tools(s: LocalSession, hook: HookInput) -> None:
-    name = hook.tool_name
-    tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
-    tres = hook.tool_response if isinstance(hook.tool_response, dict) else {}
-    event = hook.hook_event_name
-    if name == "TodoWrite" and event in ("PreToolUse", "PostToolUse"):
-        todos = _todos_from_todowrite(tres.get("newTodos"))
-        if todos is None:
-            todos = _todos_from_todowrite(tin.get("todos"))
-        if todos is not None:
-            s.todos = todos
-    elif name == "TaskCreate" and event == "PostToolUse":
-        task = tres.get("task") if isinstance(tres.get("task"), dict) else {}
-        task_id = _task_id(task.get("id")) if task else None
-        subject = _str(task.get("subject")) if task else None
-        subject = subject or _str(tin.get("subject"))
-        active_form = _str(tin.get("activeForm"))
-        known = next((t for t in s.todos if task_id and t.id == task_id), None)
-        if known is not None:  # the TaskCreated event came first
-            known.active_form = known.active_form or active_form
-        elif subject:
-            s.todos.append(TodoItem(id=task_id, content=subject, active_form=active_form))
-    elif name == "TaskUpdate" and event in ("PreToolUse", "PostToolUse"):
-        task_id = _task_id(tin.get("taskId"))
-        status = _str(tin.get("status"))
-        for i, item in enumerate(s.todos):
-            if item.id is not None and item.id == task_id:
-                if status == "deleted":
-                    del s.todos[i]
-                    break
-                if status:
-                    item.status = status
-                item.content = _str(tin.get("subject")) or item.content
-                item.active_form = _str(tin.get("activeForm")) or item.active_form
-                break
-
-
-def _apply_task_events(s: LocalSession, hook: HookInput) -> None:
-    task_id = hook.task_id
-    if not task_id:
-        return
-    known = next((t for t in s.todos if t.id == task_id), None)
-    if hook.hook_event_name == "TaskCreated" and known is None and hook.task_subject:
-        s.todos.append(TodoItem(id=task_id, content=hook.task_subject))
-    elif hook.hook_event_name == "TaskCompleted" and known is not None:
-        known.status = "completed"
-
-
-def _apply_subagents(s: LocalSession, hook: HookInput) -> None:
-    event = hook.hook_event_name
-    if event == "SubagentStart":
-        # agent_type "" marks Claude Code's internal forks: not a subagent the user started.
-        if hook.agent_id and hook.agent_type != "":
-            s.saw_subagent_start = True
-            if hook.agent_id not in s.running_agents:
-                s.running_agents.append(hook.agent_id)
-    elif event == "SubagentStop":
-        if hook.agent_id and hook.agent_id in s.running_agents:
-            s.running_agents.remove(hook.agent_id)
-    elif hook.tool_name in SUBAGENT_TOOLS and hook.agent_id is None:
-        tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
-        marker = hook.tool_use_id or "?"
-        if event == "PreToolUse" and not tin.get("run_in_background"):
-            s.running_task_tools.append(marker)
-        elif event in ("PostToolUse", "PostToolUseFailure") and s.running_task_tools:
-            if marker in s.running_task_tools:
-                s.running_task_tools.remove(marker)
-            elif "?" in s.running_task_tools:
-                s.running_task_tools.remove("?")
-    if event in ("Stop", "StopFailure"):
-        s.running_task_tools.clear()  # foreground subagent calls never outlive the turn
-    if event == "SessionEnd":
-        s.running_task_tools.clear()
-        s.running_agents.clear()
-
-
 def apply_hook(
     session: LocalSession | None,
     hook: HookInput,
@@ -342,9 +207,9 @@ def apply_hook(
     s = new_session(hook.session_id, host, at) if session is None else session.model_copy(deep=True)
     event = hook.hook_event_name
     in_order = at >= s.last_event_at
-    _apply_subagents(s, hook)
-    _apply_todo_tools(s, hook)
-    _apply_task_events(s, hook)
+    apply_subagents(s, hook)
+    apply_todo_tools(s, hook)
+    apply_task_events(s, hook)
     s.transcript_path = hook.transcript_path or s.transcript_path
     if hook.cwd and in_order:
         s.cwd = hook.cwd
@@ -354,7 +219,7 @@ def apply_hook(
         s.permission_mode = hook.permission_mode
     if event == "SessionStart" and hook.model:
         s.model = hook.model
-    s.title = _str(hook.session_title) or s.title
+    s.title = nonempty(hook.session_title) or s.title
     if at < s.started_at:
         s.started_at = at
     if not in_order:
@@ -456,7 +321,9 @@ def apply_context(
     """Return the session with context readings (tokens) from the transcript or status line.
 
     An exact window (from the status line) is never replaced by an estimated one. ``cwd`` and
-    ``branch`` only fill gaps (hooks of old versions carry no ``cwd``).
+    ``branch`` only fill gaps (hooks of old versions carry no ``cwd``): the branch only while
+    the session has no ``cwd`` to ask git about, so the transcript's ``gitBranch`` (``HEAD``
+    outside a repository) never fights git's answer.
     """
     s = session.model_copy(deep=True)
     if context_tokens is not None:
@@ -465,8 +332,9 @@ def apply_context(
         s.context_window = context_window
         s.context_window_exact = s.context_window_exact or window_exact
     s.model = model or s.model
+    if s.cwd is None:
+        s.branch = s.branch or branch
     s.cwd = s.cwd or cwd
-    s.branch = s.branch or branch
     s.title = title or s.title
     return s
 
