@@ -38,40 +38,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.procs import Agent, wait_until  # noqa: E402
+from tests.procs import Agent, wait_until, write_registry_entry  # noqa: E402
 
 from sessionbeat import topics  # noqa: E402
 from sessionbeat.broker import LocalBroker  # noqa: E402
 from sessionbeat.mqtt import make_client  # noqa: E402
 from sessionbeat.settings import load_settings  # noqa: E402
-
-
-def proc_start(pid: int) -> str:
-    """Field 22 of /proc/<pid>/stat: what Claude Code stores as ``procStart`` on Linux."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2 :].split()[19]
-
-
-def write_entry(path: Path, pid: int, sid: str, status: str) -> None:
-    """Rewrite a registry file in place, as Claude Code does."""
-    now = int(time.time() * 1000)
-    doc = {
-        "pid": pid,
-        "sessionId": sid,
-        "cwd": str(path.parent),
-        "startedAt": now,
-        "procStart": proc_start(pid),
-        "version": "2.1.328",
-        "kind": "interactive",
-        "entrypoint": "cli",
-        "status": status,
-        "updatedAt": now,
-        "statusUpdatedAt": now,
-    }
-    with path.open("a+") as f:
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps(doc))
 
 
 class BeatWatcher:
@@ -122,7 +94,7 @@ class Host:
         registry.mkdir(parents=True)
         self.paths = [registry / f"{p.pid}.json" for p in self.sleepers]
         for path, proc, sid in zip(self.paths, self.sleepers, self.sids, strict=True):
-            write_entry(path, proc.pid, sid, "idle")
+            write_registry_entry(path, proc.pid, sid, "idle")
         self.agent = Agent(
             broker.url,
             state,
@@ -146,7 +118,7 @@ def latencies(host: Host, watcher: BeatWatcher, changes: int) -> list[float]:
         k = i % len(host.paths)
         word = "busy" if watcher.word(host.name, host.sids[k])[0] != "busy" else "idle"
         start = time.monotonic()
-        write_entry(host.paths[k], host.sleepers[k].pid, host.sids[k], word)
+        write_registry_entry(host.paths[k], host.sleepers[k].pid, host.sids[k], word)
         seen = wait_until(
             lambda k=k, word=word, start=start: (
                 (w := watcher.word(host.name, host.sids[k]))[0] == word and w[1] >= start and w

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,3 +149,32 @@ class Aggregator(Proc):
     def sessions(self, **params: Any) -> dict[str, dict[str, Any]]:
         """GET /sessions (all=true) as a dict by session id."""
         return {s["session_id"]: s for s in self.get("/sessions", all="true", **params)}
+
+
+def write_registry_entry(path: Path, pid: int, sid: str, status: str, **extra: object) -> None:
+    """Rewrite a Claude Code registry file ``<pid>.json`` in place, as 2.1.328 does.
+
+    Fields as in tests/fixtures/claude-code/real-2.1.328/registry-waiting.json: ``procStart``
+    read from /proc (Linux), ``statusUpdatedAt`` now (epoch ms); ``extra`` adds or overrides.
+    """
+    from sessionbeat.publisher.registry import linux_proc_start
+
+    now = int(time.time() * 1000)
+    doc = {
+        "pid": pid,
+        "sessionId": sid,
+        "cwd": str(path.parent),
+        "startedAt": now,
+        "procStart": linux_proc_start(pid),
+        "version": "2.1.328",
+        "kind": "interactive",
+        "entrypoint": "cli",
+        "status": status,
+        "updatedAt": now,
+        "statusUpdatedAt": now,
+        **extra,
+    }
+    with path.open("a+") as f:
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps(doc))

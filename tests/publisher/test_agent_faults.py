@@ -12,14 +12,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from sessionbeat.broker import LocalBroker
+from sessionbeat.publisher.registry import linux_proc_start
 from sessionbeat.replay import load_payload
 from tests.conftest import short_tmpdir
-from tests.procs import Agent, Aggregator, wait_until
+from tests.procs import Agent, Aggregator, wait_until, write_registry_entry
 
 pytestmark = pytest.mark.slow
 
@@ -161,12 +161,6 @@ def test_broker_restart_keeps_retained_state_and_everyone_reconnects(
         agent.stop()
 
 
-def proc_start(pid: int) -> str:
-    """Field 22 of /proc/<pid>/stat, the value Claude Code stores as procStart on Linux."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2 :].split()[19]
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procStart from /proc")
 def test_dead_claude_process_ends_the_session_with_process_exit(
     own_broker: LocalBroker, aggregator: Aggregator
@@ -185,7 +179,7 @@ def test_dead_claude_process_ends_the_session_with_process_exit(
                     "sessionId": sid,
                     "cwd": str(agent.state_dir),
                     "startedAt": int(time.time() * 1000),
-                    "procStart": proc_start(claude.pid),
+                    "procStart": linux_proc_start(claude.pid),
                     "version": "2.1.232",
                     "kind": "interactive",
                     "status": "busy",
@@ -210,29 +204,6 @@ def test_dead_claude_process_ends_the_session_with_process_exit(
     assert view["end_reason"] == "process_exit"
 
 
-def write_entry(path: Path, pid: int, sid: str, status: str, **extra: object) -> None:
-    """Rewrite a registry file in place, the way Claude Code 2.1.328 does."""
-    now = int(time.time() * 1000)
-    doc = {
-        "pid": pid,
-        "sessionId": sid,
-        "cwd": str(path.parent),
-        "startedAt": now,
-        "procStart": proc_start(pid),
-        "version": "2.1.328",
-        "kind": "interactive",
-        "entrypoint": "cli",
-        "status": status,
-        "updatedAt": now,
-        "statusUpdatedAt": now,
-        **extra,
-    }
-    with path.open("a+") as f:
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps(doc))
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="procStart from /proc")
 def test_a_registry_change_reaches_the_api_by_event_not_by_poll(
     own_broker: LocalBroker, aggregator: Aggregator
@@ -250,14 +221,14 @@ def test_a_registry_change_reaches_the_api_by_event_not_by_poll(
         registry.mkdir(parents=True)
         entry = registry / f"{claude.pid}.json"
         try:
-            write_entry(entry, claude.pid, sid, "busy")
+            write_registry_entry(entry, claude.pid, sid, "busy")
             wait_until(lambda: aggregator.sessions().get(sid, {}).get("status") == "working", 5)
-            write_entry(entry, claude.pid, sid, "waiting", waitingFor="permission prompt")
+            write_registry_entry(entry, claude.pid, sid, "waiting", waitingFor="permission prompt")
             view = wait_until(
                 lambda: (s := aggregator.sessions()[sid])["status"] == "needs_approval" and s, 5
             )
             assert (view["waiting_for"], view["status_source"]) == ("permission prompt", "registry")
-            write_entry(entry, claude.pid, sid, "busy")  # approved at the terminal
+            write_registry_entry(entry, claude.pid, sid, "busy")  # approved at the terminal
             view = wait_until(
                 lambda: (s := aggregator.sessions()[sid])["status"] == "working" and s, 5
             )

@@ -254,23 +254,22 @@ class LiveStack:
     def _beats(self) -> list[dict[str, Any]]:
         return [json.loads(p) for _t, p, _r in list(self.beats.messages) if p]
 
-    def hook_times(self, event: str, after: float) -> list[float]:
-        """Return the times (Unix s) of the ``event`` hooks at or after ``after``, from beats."""
+    def _times(self, key: str, value: str, time_key: str, after: float) -> list[float]:
+        """Times (Unix s) in ``time_key`` of the beats whose ``key`` is ``value``, >= after."""
         times = set()
         for beat in self._beats():
-            at = iso(beat.get("last_activity_at"))
-            if beat.get("event") == event and at is not None and epoch(at) >= after:
+            at = iso(beat.get(time_key))
+            if beat.get(key) == value and at is not None and epoch(at) >= after:
                 times.add(epoch(at))
         return sorted(times)
 
+    def hook_times(self, event: str, after: float) -> list[float]:
+        """Return the times (Unix s) of the ``event`` hooks at or after ``after``, from beats."""
+        return self._times("event", event, "last_activity_at", after)
+
     def registry_times(self, word: str, after: float) -> list[float]:
         """Return the ``statusUpdatedAt`` times (Unix s) of the registry word ``word``, >= after."""
-        times = set()
-        for beat in self._beats():
-            at = iso(beat.get("registry_status_at"))
-            if beat.get("registry_status") == word and at is not None and epoch(at) >= after:
-                times.add(epoch(at))
-        return sorted(times)
+        return self._times("registry_status", word, "registry_status_at", after)
 
     def latency(
         self,
