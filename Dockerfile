@@ -30,4 +30,4 @@ VOLUME ["/var/lib/sessionbeat"]
 # 8787: aggregator API and /metrics; 8501: the Streamlit dashboard.
 EXPOSE 8787 8501
 ENTRYPOINT ["sessionbeat"]
-CMD ["aggregator", "--host", "0.0.0.0", "--port", "8787"]
+CMD ["aggregator", "--bind", "0.0.0.0", "--port", "8787"]

@@ -2,12 +2,17 @@
 
 Tests never touch the real home: every test runs with HOME, XDG dirs, CLAUDE_CONFIG_DIR and
 SESSIONBEAT_* pointed at temporary directories (autouse ``isolated_env``).
+
+A test whose tool is missing skips, or fails with SESSIONBEAT_REQUIRE_TOOLS=1 (tests/tools.py).
+The skips of a run are written as one line to the file named by SESSIONBEAT_SKIP_REPORT, which
+``./scripts/test`` prints last.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +23,7 @@ import pytest
 
 from sessionbeat.broker import LocalBroker
 from tests.aggregator.support import ManualClock, Publisher
+from tests.tools import skip_summary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
 
@@ -30,8 +36,25 @@ def short_tmpdir(prefix: str = "sb-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix, dir=_ROOT))
 
 
+SKIP_REPORT = "SESSIONBEAT_SKIP_REPORT"
+"""Environment variable: a file to write the run's skip summary line to (``./scripts/test``)."""
+
+_skipped: list[str] = []
+"""The reason of every test skipped in this session."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note the reason of each skipped test (expected failures are not skips)."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _skipped.append(reason.removeprefix("Skipped: "))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Remove the session's temp dirs."""
+    """Write the skip summary (if asked to) and remove the session's temp dirs."""
+    if report := os.environ.get(SKIP_REPORT):
+        Path(report).write_text(skip_summary(_skipped) + "\n" if _skipped else "")
     shutil.rmtree(_ROOT, ignore_errors=True)
 
 

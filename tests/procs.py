@@ -119,7 +119,7 @@ class Aggregator(Proc):
         state_dir.mkdir(parents=True, exist_ok=True)
         env = base_env(broker_url, SESSIONBEAT_STATE_DIR=str(state_dir), **extra)
         super().__init__(
-            [SCRIPT, "aggregator", "--host", "127.0.0.1", "--port", str(self.port)],
+            [SCRIPT, "aggregator", "--bind", "127.0.0.1", "--port", str(self.port)],
             env,
             state_dir / "aggregator-test.log",
         )

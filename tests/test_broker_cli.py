@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
@@ -19,10 +20,14 @@ from sessionbeat.broker_cli import Role, acl_roles, passwd_users
 from sessionbeat.cli import app
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import REPO, ProductionBroker
+from tests.tools import require_tool
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("mosquitto_passwd") is None, reason="mosquitto_passwd not installed"
-)
+
+@pytest.fixture(autouse=True)
+def mosquitto_passwd_installed() -> None:
+    """The CLI writes users with mosquitto_passwd: skip without it (fail on CI, tests/tools.py)."""
+    require_tool("mosquitto_passwd")
+
 
 NOT_AUTHORIZED = 135
 """MQTT 5 PUBACK reason code 0x87 "Not authorized"."""
@@ -52,13 +57,25 @@ def run(*args: str) -> Any:
 
 
 def add(files: Files, command: str, name: str, *extra: str) -> str:
-    """Run an add-* command; return the SESSIONBEAT_BROKER_URL it printed on stdout."""
+    """Run an add-* command; return the broker URL it printed on stdout (``VARIABLE=url``)."""
     result = run("broker", command, name, *files.args(), "--broker-host", "127.0.0.1", *extra)
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
     key, url = line.split("=", 1)
-    assert key == "SESSIONBEAT_BROKER_URL"
+    aggregator = command == "add-aggregator"
+    assert key == ("SESSIONBEAT_AGGREGATOR_BROKER_URL" if aggregator else "SESSIONBEAT_BROKER_URL")
     return url
+
+
+def test_add_aggregator_prints_the_variable_compose_reads(files: Files) -> None:
+    """add-aggregator prints the .env line compose.yaml hands to the aggregator as its broker."""
+    result = run("broker", "add-aggregator", *files.args())
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    variable = line.split("=", 1)[0]
+    compose = yaml.safe_load((REPO / "compose.yaml").read_text())
+    broker_url = compose["services"]["aggregator"]["environment"]["SESSIONBEAT_BROKER_URL"]
+    assert broker_url.startswith(f"${{{variable}:")
 
 
 def test_add_host_creates_a_hashed_entry_and_prints_the_url(files: Files) -> None:

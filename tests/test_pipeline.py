@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -163,7 +162,7 @@ def test_needs_approval_is_visible_while_the_approval_waits(
     summary = aggregator.get("/summary")
     assert summary["by_host"][agent.host] == 1
     assert summary["needs_approval"] >= 1
-    assert "1 approval" in summary["title"]
+    assert "1 needs you" in summary["title"]  # README: GET /summary title
 
 
 def test_sessions_list_json_equals_the_api(stack: tuple[Agent, Aggregator]) -> None:
@@ -171,8 +170,16 @@ def test_sessions_list_json_equals_the_api(stack: tuple[Agent, Aggregator]) -> N
     agent, aggregator = stack
     for name in ("hook-UserPromptSubmit-3.json", "hook-PreToolUse-3.json"):
         agent.publish(load_payload(name))
-    wait_until(lambda: aggregator.get("/sessions", host=agent.host), 15)
-    time.sleep(0.2)  # let both beats land, then compare two reads taken back to back
+    # Both beats have landed once the session shows the second one (PreToolUse, seq 2); then
+    # the CLI and the API read the same state back to back.
+    wait_until(
+        lambda: any(
+            s["event"] == "PreToolUse" and s["seq"] >= 2
+            for s in aggregator.get("/sessions", host=agent.host)
+        ),
+        15,
+        what="the PreToolUse beat",
+    )
     result = CliRunner().invoke(
         app, ["--api-url", aggregator.url, "sessions", "list", "--json", "--host", agent.host]
     )

@@ -57,3 +57,16 @@ def test_quick_start_commands_exist() -> None:
         assert f"./{script}" in README
         assert os.access(ROOT / script, os.X_OK), script
     assert "./scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_apt_waits_for_its_lock() -> None:
+    """Every apt-get that installs or updates in the scripts waits for apt's lock (120 s)."""
+    calls = [
+        line
+        for script in sorted((ROOT / "scripts").iterdir())
+        for line in script.read_text().splitlines()
+        if "apt-get" in line and any(v in line.split() for v in ("update", "install"))
+    ]
+    assert calls
+    for line in calls:
+        assert "-o DPkg::Lock::Timeout=120" in line, line

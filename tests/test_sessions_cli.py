@@ -13,8 +13,6 @@ from typer.testing import CliRunner, Result
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker import LocalBroker, free_port
 from sessionbeat.cli import app
-from sessionbeat.cli_support import EXIT_CODES
-from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from tests.aggregator.support import (
     T0,
     ManualClock,
@@ -269,19 +267,19 @@ def test_export_markdown_to_file_and_history_json(
 
 
 def test_unreachable_api_is_one_line_and_exit_code() -> None:
-    """No aggregator: a single error line naming the URL, exit code for ApiUnavailableError."""
+    """No aggregator: a single error line naming the URL, exit code 4 (README: API unreachable)."""
     url = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(app, ["--api-url", url, "sessions", "list"])
-    assert result.exit_code == EXIT_CODES[ApiUnavailableError]
+    assert result.exit_code == 4  # README.md: 4 API unreachable
     assert len(result.output.strip().splitlines()) == 1
     assert result.output.startswith(f"sessionbeat: cannot reach the aggregator at {url}")
 
 
 def test_unknown_session_exit_code(served: tuple[AggregatorService, ServedApi]) -> None:
-    """An id that is neither live nor reaped exits with NotFoundError's code."""
+    """An id that is neither live nor reaped exits 3 (README: not found)."""
     _, api = served
     result = cli(api, "sessions", "show", "does-not-exist")
-    assert result.exit_code == EXIT_CODES[NotFoundError]
+    assert result.exit_code == 3  # README.md: 3 not found
     assert "does-not-exist" in result.output
 
 

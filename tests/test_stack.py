@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import httpx
 import psutil
@@ -15,6 +17,8 @@ from typer.testing import CliRunner
 from sessionbeat import broker as broker_module
 from sessionbeat.broker import LocalBroker, free_port
 from sessionbeat.cli import app
+from sessionbeat.settings import load_settings
+from sessionbeat.stack import start_broker
 from tests.conftest import short_tmpdir
 from tests.procs import SCRIPT, Proc, wait_until
 
@@ -65,7 +69,10 @@ def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
         assert f"mosquitto_sub -h 127.0.0.1 -p {mqtt} -v -t 'sessionbeat/#'" in out
         assert f"http://127.0.0.1:{api}/sessions" in out
         assert httpx.get(f"http://127.0.0.1:{api}/healthz").json()["broker_connected"]
-        wait_until(lambda: _answers(f"http://127.0.0.1:{page}/_stcore/health"), 60)
+        assert _answers(f"http://127.0.0.1:{page}/_stcore/health")  # the banner waited for it
+        try_line = next(line for line in out.splitlines() if line.strip().startswith("try"))
+        command = try_line.split()[1]  # what the banner says to run works from here
+        assert shutil.which(command) or os.access(command, os.X_OK), try_line
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 4  # mosquitto, aggregator, agent, dashboard
 
@@ -78,11 +85,11 @@ def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        hosts = {
-            s["host"]
-            for s in httpx.get(f"http://127.0.0.1:{api}/sessions", params={"all": "true"}).json()
-        }
-        assert {"macbook", "kai-server", "winbox"} <= hosts
+        shown = httpx.get(f"http://127.0.0.1:{api}/sessions", params={"all": "true"}).json()
+        demo_hosts = {"macbook", "kai-server", "winbox"}
+        assert demo_hosts <= {s["host"] for s in shown}
+        said = int(done.stdout.split("demo: ", 1)[1].split()[0])  # "demo: 12 recorded sessions"
+        assert said == len([s for s in shown if s["host"] in demo_hosts])
     finally:
         up.signal(signal.SIGINT)
         code = up.popen.wait(30)
@@ -96,6 +103,48 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_up_uses_the_broker_the_settings_name_and_refuses_a_second_stack(
+    broker: LocalBroker, isolated_env: Path
+) -> None:
+    """broker_url in the config file: no Mosquitto of its own; a second up names the first."""
+    (isolated_env / "config.toml").write_text(f'broker_url = "{broker.url}"\n')
+    state = short_tmpdir()
+    api = free_port()
+    env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state))
+    argv = [SCRIPT, "up", "--port", str(api), "--no-dashboard"]
+    first = Proc(argv, env, state / "up.log")
+    try:
+        wait_until(lambda: "Ctrl-C stops everything" in first.output() or first.popen.poll(), 60)
+        out = first.output()
+        assert f"broker      {broker.url}" in out and "embedded" not in out
+        assert not (state / "broker").exists()  # no Mosquitto of its own
+        names = [c.name() for c in psutil.Process(first.pid).children(recursive=True)]
+        assert "mosquitto" not in names
+        second = subprocess.run(
+            [SCRIPT, "up", "--broker-port", str(free_port()), "--port", str(free_port())],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert "sessionbeat up already runs" in second.stderr
+        assert f"pid {first.pid}" in second.stderr
+        assert f"http://127.0.0.1:{api}" in second.stderr
+        assert "sessionbeat is up" not in second.stdout
+        assert not (state / "broker").exists()  # nothing was started
+    finally:
+        first.signal(signal.SIGINT)
+        first.popen.wait(30)
+        first.stop()
+
+
+def test_a_broker_url_flag_means_no_embedded_broker() -> None:
+    """`sessionbeat --broker-url ... up` decides from the settings object, not the environment."""
+    settings = load_settings(broker_url=f"mqtt://127.0.0.1:{free_port()}")
+    assert start_broker(settings, free_port()) is None
 
 
 def test_up_without_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

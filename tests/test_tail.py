@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 from sessionbeat import topics
 from sessionbeat.broker import LocalBroker, free_port
 from sessionbeat.cli import app
-from sessionbeat.cli_support import EXIT_CODES
-from sessionbeat.errors import BrokerUnavailableError
 from sessionbeat.models import HostState, HostStatus
 from sessionbeat.tail import format_message
 from tests.aggregator.support import T0, Publisher, beat, unique_host
@@ -79,10 +77,10 @@ def test_tail_prints_retained_snapshot_then_live_messages(
 
 
 def test_unreachable_broker_exit_code() -> None:
-    """No broker: a one-line error and BrokerUnavailableError's exit code."""
+    """No broker: a one-line error and exit code 5 (README: broker unreachable)."""
     url = f"mqtt://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(app, ["--broker-url", url, "tail", "--timeout", "1"])
-    assert result.exit_code == EXIT_CODES[BrokerUnavailableError]
+    assert result.exit_code == 5  # README.md: 5 broker unreachable
     assert result.output.startswith("sessionbeat: cannot reach the broker at mqtt://127.0.0.1")
 
 

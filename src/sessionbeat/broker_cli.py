@@ -183,20 +183,33 @@ def add_user(
 PasswdOption = Annotated[
     Path, typer.Option("--passwd-file", help="mosquitto password file (created if missing)")
 ]
+ExistingPasswdOption = Annotated[
+    Path, typer.Option("--passwd-file", help="mosquitto password file")
+]
 AclOption = Annotated[Path, typer.Option("--acl-file", help="mosquitto ACL file")]
 PasswordOption = Annotated[
-    str | None, typer.Option("--password", help="password to set (default: a random one)")
+    str | None,
+    typer.Option("--password", help="password to set", show_default="a random one"),
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="set a new password if it exists")]
 PortOption = Annotated[
-    int | None, typer.Option("--port", help="broker port in the URL (default 1883, TLS 8883)")
+    int | None,
+    typer.Option("--port", help="broker port in the URL", show_default="1883, with --tls 8883"),
 ]
 TlsOption = Annotated[bool, typer.Option("--tls", help="mqtts:// URL (the TLS listener)")]
 
 
+URL_VARIABLE = {
+    Role.HOST: "SESSIONBEAT_BROKER_URL",
+    Role.AGGREGATOR: "SESSIONBEAT_AGGREGATOR_BROKER_URL",
+    Role.VIEWER: "SESSIONBEAT_BROKER_URL",
+}
+"""The variable each role's URL goes in: the aggregator's is .env's, as compose.yaml reads it."""
+
+
 def _report(name: str, role: Role, url: str, passwd_file: Path) -> None:
     typer.echo(f"{role.value} {name!r} set in {passwd_file}. {RELOAD_HINT}", err=True)
-    typer.echo(f"SESSIONBEAT_BROKER_URL={url}")
+    typer.echo(f"{URL_VARIABLE[role]}={url}")
 
 
 @app.command("add-host")
@@ -206,7 +219,8 @@ def add_host(
         str | None,
         typer.Option(
             "--broker-host",
-            help="broker address as the host sees it [default: this machine's name]",
+            help="broker address as the host sees it",
+            show_default="this machine's name",
         ),
     ] = None,
     port: PortOption = None,
@@ -235,7 +249,10 @@ def add_aggregator(
     passwd_file: PasswdOption = DEFAULT_PASSWD,
     acl_file: AclOption = DEFAULT_ACL,
 ) -> None:
-    """Create the aggregator's broker user; print its URL (for .env's SESSIONBEAT_BROKER_URL)."""
+    """Create the aggregator's broker user; print SESSIONBEAT_AGGREGATOR_BROKER_URL for .env.
+
+    compose.yaml hands that variable to the aggregator container as its SESSIONBEAT_BROKER_URL.
+    """
     secret = add_user(name, Role.AGGREGATOR, passwd_file, acl_file, password, force)
     _report(name, Role.AGGREGATOR, broker_url(name, secret, broker_host, port, tls), passwd_file)
 
@@ -247,7 +264,8 @@ def add_viewer(
         str | None,
         typer.Option(
             "--broker-host",
-            help="broker address as the viewer sees it [default: this machine's name]",
+            help="broker address as the viewer sees it",
+            show_default="this machine's name",
         ),
     ] = None,
     port: PortOption = None,
@@ -267,7 +285,7 @@ def add_viewer(
 @app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="user name")],
-    passwd_file: PasswdOption = DEFAULT_PASSWD,
+    passwd_file: ExistingPasswdOption = DEFAULT_PASSWD,
 ) -> None:
     """Delete a broker user's password entry (its ACL block, if any, stays and grants nothing)."""
     delete_user(passwd_file, name)
@@ -276,7 +294,7 @@ def remove(
 
 @app.command("list")
 def list_users(
-    passwd_file: PasswdOption = DEFAULT_PASSWD, acl_file: AclOption = DEFAULT_ACL
+    passwd_file: ExistingPasswdOption = DEFAULT_PASSWD, acl_file: AclOption = DEFAULT_ACL
 ) -> None:
     """Print each broker user and its role (host, aggregator or viewer), one per line."""
     roles = acl_roles(acl_file) if acl_file.is_file() else {}

@@ -38,12 +38,36 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     broker_url: Annotated[
-        str | None, typer.Option(help="MQTT broker URL (env SESSIONBEAT_BROKER_URL)")
+        str | None,
+        typer.Option(
+            help="MQTT broker URL", show_default="SESSIONBEAT_BROKER_URL or mqtt://127.0.0.1:1883"
+        ),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="this machine's host id")] = None,
-    api_url: Annotated[str | None, typer.Option(help="aggregator API URL")] = None,
-    state_dir: Annotated[Path | None, typer.Option(help="local state directory")] = None,
-    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="this machine's host id", show_default="SESSIONBEAT_HOST or the short hostname"
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="aggregator API URL", show_default="SESSIONBEAT_API_URL or http://127.0.0.1:8787"
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="local state directory",
+            show_default="SESSIONBEAT_STATE_DIR or ~/.local/state/sessionbeat (platformdirs)",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            help="DEBUG, INFO, WARNING or ERROR", show_default="SESSIONBEAT_LOG_LEVEL or INFO"
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
     ] = False,

@@ -58,6 +58,19 @@ def get_settings(ctx: typer.Context) -> Settings:
     return settings
 
 
+def bind_address(bind: str | None, host: str | None, command: str) -> str | None:
+    """Return the address a server command listens on: ``--bind``, else the old ``--host``.
+
+    ``aggregator`` and ``dashboard`` took their bind address as ``--host``, which everywhere
+    else names a host id; ``--host`` still works there, hidden, and prints a one-line
+    deprecation note to stderr. ``command`` names the command in that note. Returns None when
+    neither was given (the caller then uses the settings).
+    """
+    if host is not None:
+        typer.echo(f"sessionbeat {command}: --host is deprecated here; use --bind {host}", err=True)
+    return bind if bind is not None else host
+
+
 def configure_logging(level: str, log_file: Path | None = None) -> None:
     """Configure the root logger once: ``level`` name, to stderr or to ``log_file``."""
     handler: logging.Handler = (

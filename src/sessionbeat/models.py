@@ -315,7 +315,11 @@ class SessionDetail(SessionView):
 
 
 class HostView(BaseModel):
-    """One host as the API returns it (``GET /hosts``); ``state`` is None if never heard of."""
+    """One host as the API returns it (``GET /hosts``); ``state`` is None if never heard of.
+
+    ``since`` is when the host's state (online/offline) last changed; ``last_seen`` when the
+    aggregator last heard anything from it (its status or any session beat, keepalives too).
+    """
 
     host: str
     state: HostState | None
@@ -332,7 +336,9 @@ class Summary(BaseModel):
     """Totals for the phone's first line (``GET /summary``).
 
     ``top_context_pct`` holds the two highest context percentages among live sessions, highest
-    first. ``title`` is the one-line form, e.g. ``"3s | Ctx 22%/65% | 2a | 1 approval"``.
+    first. ``title`` is the one-line form a person reads without a legend, e.g.
+    ``"12 sessions · 1 needs you · ctx 32%/23% · 1 subagent"``; ``short_title`` the compact
+    form for a menu bar, e.g. ``"12 sess · ⚠1 · 32%/23% · 1 sub"``.
     """
 
     total: int
@@ -346,6 +352,7 @@ class Summary(BaseModel):
     hosts_offline: int
     top_context_pct: list[float]
     title: str
+    short_title: str = ""
     broker_connected: bool
 
 

@@ -8,7 +8,8 @@ prompt, tools, approval, stop, end); each session is assigned to one of three de
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,33 @@ def load_payload(name: str, directory: Path | None = None) -> bytes:
     """Return a fixture as compact one-line JSON bytes, the way Claude Code writes stdin."""
     path = (directory or resource_dir("fixtures")) / name
     data = json.loads(path.read_text(encoding="utf-8"))
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def session_ids() -> set[str]:
+    """Return the ids of every session the demo shows: hook sessions and status-line ones.
+
+    Several replay groups can share one session id, and the status-line inputs name sessions
+    of their own, so this is what ``demo`` must count, not the groups.
+    """
+    names = [f for s in SESSIONS for f in s.files] + [name for _host, name in STATUSLINES]
+    return {json.loads(load_payload(name))["session_id"] for name in names}
+
+
+def renamed(payload: bytes, ids: MutableMapping[str, str] | None) -> bytes:
+    """Return ``payload`` with its ``session_id`` replaced by a fresh one from ``ids``.
+
+    ``ids`` maps recorded ids to fresh ones; an id not in it yet gets a new random UUID, so
+    one mapping per replay round gives every round its own sessions (an ended session's
+    timeline does not start again) while the events of one session stay together. ``ids``
+    None keeps the payload as recorded (the first round).
+    """
+    if ids is None:
+        return payload
+    data = json.loads(payload)
+    old = data.get("session_id")
+    if isinstance(old, str):
+        data["session_id"] = ids.setdefault(old, str(uuid.uuid4()))
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 

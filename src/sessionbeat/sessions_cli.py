@@ -47,6 +47,8 @@ HISTORY_ROWS = 20
 HostOpt = Annotated[str | None, typer.Option("--host", help="only this host id")]
 RepoOpt = Annotated[str | None, typer.Option("--repo", help="only this repo")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the API's JSON")]
+STATUS_HELP = "only this status: " + ", ".join(s.value for s in SessionStatus)
+"""Help of ``sessions list --status``: the choices as words, which wrap between them."""
 SinceOpt = Annotated[
     str | None, typer.Option("--since", help="reaped since: 30m, 12h, 7d or an ISO 8601 time")
 ]
@@ -162,7 +164,7 @@ def list_(
     host: HostOpt = None,
     repo: RepoOpt = None,
     status: Annotated[
-        SessionStatus | None, typer.Option("--status", help="only this status")
+        SessionStatus | None, typer.Option("--status", metavar="STATUS", help=STATUS_HELP)
     ] = None,
     all_: Annotated[
         bool,
@@ -172,7 +174,7 @@ def list_(
 ) -> None:
     """List live sessions: needs-approval first, then the most recent.
 
-    ``--json`` prints exactly the array ``GET /sessions`` returns for the same filters.
+    With --json it prints exactly the array that GET /sessions returns for the same filters.
     """
     with _client(ctx) as api:
         if as_json:

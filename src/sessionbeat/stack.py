@@ -1,21 +1,26 @@
 """The embedded local stack (``sessionbeat up``) and the recorded-session demo (``demo``).
 
 ``up`` starts, as child processes: a Mosquitto of its own (loopback, ``mosquitto/local.conf``,
-data in ``<state_dir>/broker``) unless ``SESSIONBEAT_BROKER_URL`` names a broker, the aggregator,
-the dashboard and this host's agent. Ctrl-C (or SIGTERM) stops them in reverse order.
+data in ``<state_dir>/broker``) unless the settings name a broker, the aggregator, this host's
+agent and the dashboard, each once the one before answers; the banner comes when all do. A lock
+in the state dir keeps it to one stack per state dir. Ctrl-C (or SIGTERM) stops them in
+reverse order.
 ``demo`` replays the real recorded hook sessions through real agents for three demo hosts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -74,19 +79,35 @@ def port_in_use(host: str, port: int) -> bool:
         return False
 
 
-def wait_for_http(url: str, timeout: float) -> None:
-    """Block until ``url`` answers at all (any HTTP status); raises ``ApiUnavailableError``."""
+def http_answers(url: str) -> bool:
+    """Return True if ``url`` answers at all (any HTTP status) within 1 s."""
     import httpx
 
+    try:
+        httpx.get(url, timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def wait_for_http(url: str, timeout: float) -> None:
+    """Block until ``url`` answers at all (any HTTP status); raises ``ApiUnavailableError``."""
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.HTTPError as exc:
-            if time.monotonic() > deadline:
-                raise ApiUnavailableError(f"{url} did not answer within {timeout:.0f} s") from exc
-            time.sleep(0.1)
+    while not http_answers(url):
+        if time.monotonic() > deadline:
+            raise ApiUnavailableError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def agent_connected(settings: Settings) -> bool:
+    """Return True when this host's agent runs and its status file says it is connected.
+
+    A status file left by an earlier agent does not count: its pid must be the running one.
+    """
+    from sessionbeat.publisher.agent_cli import agent_pid, read_status
+
+    status = read_status(settings) or {}
+    return bool(status.get("connected")) and status.get("pid") == agent_pid(settings)
 
 
 def wait_for_agent(settings: Settings, timeout: float) -> None:
@@ -95,14 +116,8 @@ def wait_for_agent(settings: Settings, timeout: float) -> None:
     So the banner, and a ``sessionbeat doctor`` run right after it, see a connected agent.
     Raises ``ApiUnavailableError`` naming the agent's status file after ``timeout`` seconds.
     """
-    from sessionbeat.publisher.agent_cli import agent_pid, read_status
-
-    def connected() -> bool:
-        status = read_status(settings) or {}  # a file left by an earlier agent does not count
-        return bool(status.get("connected")) and status.get("pid") == agent_pid(settings)
-
     deadline = time.monotonic() + timeout
-    while not connected():
+    while not agent_connected(settings):
         if time.monotonic() > deadline:
             raise ApiUnavailableError(
                 f"the agent did not connect to the broker within {timeout:.0f} s "
@@ -123,11 +138,150 @@ def _child_env(settings: Settings, broker_url: str) -> dict[str, str]:
     return env
 
 
+class StackRunningError(RuntimeError):
+    """A ``sessionbeat up`` already runs for this state dir (its lock is held)."""
+
+
+class StackLock:
+    """The lock a running ``sessionbeat up`` holds in its state dir, and what it started.
+
+    ``<state_dir>/stack.lock`` is a filelock held for the stack's lifetime (released by the OS
+    if the process dies); ``<state_dir>/stack.json`` says who holds it and its URLs, so a
+    second ``up`` can tell the user where the running one is.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        from filelock import FileLock
+
+        self.state_dir = state_dir
+        self.info_path = state_dir / "stack.json"
+        self._lock = FileLock(str(state_dir / "stack.lock"))
+
+    def acquire(self) -> None:
+        """Take the lock; raises :class:`StackRunningError` describing the running stack."""
+        from filelock import Timeout
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise StackRunningError(self._describe_running()) from None
+        self.info_path.unlink(missing_ok=True)
+
+    def record(self, **urls: str) -> None:
+        """Write who runs the stack (pid) and its URLs into ``stack.json``."""
+        self.info_path.write_text(json.dumps({"pid": os.getpid(), **urls}, indent=1))
+
+    def release(self) -> None:
+        """Forget the running stack and release the lock."""
+        self.info_path.unlink(missing_ok=True)
+        self._lock.release()
+
+    def _describe_running(self) -> str:
+        try:
+            info = json.loads(self.info_path.read_text())
+        except (OSError, ValueError):
+            info = {}
+        where = ", ".join(f"{k} {v}" for k, v in info.items() if k != "pid")
+        pid = info.get("pid")
+        return (
+            f"sessionbeat up already runs for {self.state_dir}"
+            + (f" (pid {pid}{': ' + where if where else ''})" if pid else "")
+            + "; stop it with Ctrl-C in its terminal"
+            + (f" or `kill {pid}`" if pid else "")
+            + ", or give this one its own SESSIONBEAT_STATE_DIR."
+        )
+
+
+def shell_command() -> str:
+    """Return how to run ``sessionbeat`` from this shell: the bare name if PATH finds this one.
+
+    Else the path of this installation's console script, relative to the working directory
+    when inside it (``./.venv/bin/sessionbeat`` after ``./scripts/up``).
+    """
+    from sessionbeat.publisher.agent_cli import console_script
+
+    try:
+        script = console_script()
+    except NotFoundError:
+        return f"{sys.executable} -m sessionbeat"
+    found = shutil.which("sessionbeat")
+    if found and Path(found).resolve() == script.resolve():
+        return "sessionbeat"
+    try:
+        return f"./{script.relative_to(Path.cwd())}"
+    except ValueError:
+        return str(script)
+
+
+def _wait_healthy(children: Children, what: str, ready: Callable[[], bool], timeout: float) -> None:
+    """Wait until ``ready()``; fail at once if a child exited (``ApiUnavailableError``)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        dead = children.dead()
+        if dead:
+            raise ApiUnavailableError(
+                f"{', '.join(dead)} exited while starting; see {children.log_dir}"
+            )
+        if time.monotonic() > deadline:
+            raise ApiUnavailableError(
+                f"{what} was not ready within {timeout:.0f} s; see {children.log_dir}"
+            )
+        time.sleep(0.1)
+
+
+def start_broker(settings: Settings, broker_port: int) -> LocalBroker | None:
+    """Start the embedded Mosquitto unless the settings name a broker; exit 2 if it can't."""
+    if "broker_url" in settings.model_fields_set:  # a flag, the environment or the TOML file
+        return None
+    try:
+        find_mosquitto()
+    except NotFoundError:
+        typer.echo(INSTALL_HINT, err=True)
+        raise typer.Exit(2) from None
+    if port_in_use("127.0.0.1", broker_port):
+        typer.echo(
+            f"sessionbeat: port {broker_port} is in use (a system mosquitto? "
+            "`sudo systemctl disable --now mosquitto`). Use --broker-port N, or "
+            f"--broker-url mqtt://127.0.0.1:{broker_port} to use that broker.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    broker = LocalBroker(settings.state_dir / "broker", port=broker_port)
+    broker.start()
+    return broker
+
+
+def _banner(
+    settings: Settings, broker: LocalBroker | None, broker_url: str, log_dir: Path, dashboard: bool
+) -> str:
+    api = f"http://{settings.http_host}:{settings.http_port}"
+    page = f"http://{settings.dashboard_host}:{settings.dashboard_port}"
+    address = settings.broker
+    tail_host, tail_port = ("127.0.0.1", broker.port) if broker else (address.host, address.port)
+    where = f"{broker_url}  (embedded, data in {broker.data_dir})" if broker else address.display()
+    return (
+        "sessionbeat is up.\n"
+        f"  broker      {where}\n"
+        f"  API         {api}/sessions   (also /summary /hosts /history /metrics)\n"
+        + (f"  dashboard   {page}\n" if dashboard else "")
+        + f"  live tail   mosquitto_sub -h {tail_host} -p {tail_port} -v -t "
+        f"'{topics.TAIL_FILTER}'\n"
+        f"  try         {shell_command()} demo     (replays recorded sessions from three hosts)\n"
+        f"  logs        {log_dir}\n"
+        "Ctrl-C stops everything."
+    )
+
+
 def up(
     ctx: typer.Context,
-    port: Annotated[int | None, typer.Option(help="aggregator HTTP port (default 8787)")] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="aggregator HTTP port", show_default="SESSIONBEAT_HTTP_PORT or 8787"),
+    ] = None,
     dashboard_port: Annotated[
-        int | None, typer.Option(help="dashboard port (default 8501)")
+        int | None,
+        typer.Option(help="dashboard port", show_default="SESSIONBEAT_DASHBOARD_PORT or 8501"),
     ] = None,
     broker_port: Annotated[int, typer.Option(help="port of the embedded Mosquitto")] = 1883,
     dashboard: Annotated[bool, typer.Option(help="start the Streamlit page")] = True,
@@ -135,8 +289,10 @@ def up(
 ) -> None:
     """Start the whole stack locally: Mosquitto, aggregator, dashboard and agent.
 
-    Uses the broker in ``SESSIONBEAT_BROKER_URL`` when set, else starts Mosquitto on
-    127.0.0.1:``broker_port``. Exits 2 with install instructions when Mosquitto is missing.
+    Uses the broker the settings name (--broker-url, SESSIONBEAT_BROKER_URL or the config file).
+    Without one, it starts Mosquitto on 127.0.0.1 at --broker-port.
+    The banner comes once every part answers.
+    Exits 2 if Mosquitto is missing or its port taken, or if 'up' already runs for this state dir.
     """
     settings = get_settings(ctx)
     updates: dict[str, object] = {}
@@ -145,9 +301,14 @@ def up(
     if dashboard_port is not None:
         updates["dashboard_port"] = dashboard_port
     settings = settings.model_copy(update=updates)
-    external = bool(os.environ.get(f"{ENV_PREFIX}BROKER_URL"))
-    broker: LocalBroker | None = None
+    lock = StackLock(settings.state_dir)
+    try:
+        lock.acquire()
+    except StackRunningError as exc:
+        typer.echo(f"sessionbeat: {exc}", err=True)
+        raise typer.Exit(2) from None
     children = Children(settings.state_dir / "logs")
+    broker: LocalBroker | None = None
     stop_requested = False
 
     def _on_signal(signum: int, frame: object) -> None:
@@ -156,71 +317,24 @@ def up(
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if external:
-            broker_url = str(settings.broker_url)
-        else:
-            try:
-                find_mosquitto()
-            except NotFoundError:
-                typer.echo(INSTALL_HINT, err=True)
-                raise typer.Exit(2) from None
-            if port_in_use("127.0.0.1", broker_port):
-                typer.echo(
-                    f"sessionbeat: port {broker_port} is in use (a system mosquitto? "
-                    "`sudo systemctl disable --now mosquitto`). Use --broker-port N, or "
-                    f"SESSIONBEAT_BROKER_URL=mqtt://127.0.0.1:{broker_port} to use that broker.",
-                    err=True,
-                )
-                raise typer.Exit(2)
-            broker = LocalBroker(settings.state_dir / "broker", port=broker_port)
-            broker.start()
-            broker_url = broker.url
+        broker = start_broker(settings, broker_port)
+        broker_url = broker.url if broker else str(settings.broker_url)
         env = _child_env(settings, broker_url)
         api = f"http://{settings.http_host}:{settings.http_port}"
-        children.start(
-            "aggregator",
-            [
-                *_self_argv(),
-                "aggregator",
-                "--host",
-                settings.http_host,
-                "--port",
-                str(settings.http_port),
-            ],
-            env,
-        )
-        wait_for_http(f"{api}/healthz", 30)
+        page = f"http://{settings.dashboard_host}:{settings.dashboard_port}"
+        aggregator = [*_self_argv(), "aggregator", "--bind", settings.http_host]
+        children.start("aggregator", [*aggregator, "--port", str(settings.http_port)], env)
+        _wait_healthy(children, "the aggregator", lambda: http_answers(f"{api}/healthz"), 30)
         if agent:
             children.start("agent", [*_self_argv(), "agent", "run"], env)
-            wait_for_agent(settings, 30)
-        page = f"http://{settings.dashboard_host}:{settings.dashboard_port}"
+            _wait_healthy(children, "the agent", lambda: agent_connected(settings), 30)
         if dashboard:
-            children.start(
-                "dashboard",
-                [
-                    *_self_argv(),
-                    "dashboard",
-                    "--host",
-                    settings.dashboard_host,
-                    "--port",
-                    str(settings.dashboard_port),
-                ],
-                env,
-            )
-        address = settings.broker
-        port_flag = broker.port if broker else address.port
-        typer.echo(
-            "sessionbeat is up.\n"
-            f"  broker      {broker_url if broker else address.display()}"
-            f"{'  (embedded, data in ' + str(broker.data_dir) + ')' if broker else ''}\n"
-            f"  API         {api}/sessions   (also /summary /hosts /history /metrics)\n"
-            + (f"  dashboard   {page}\n" if dashboard else "")
-            + f"  live tail   mosquitto_sub -h {address.host if not broker else '127.0.0.1'} "
-            f"-p {port_flag} -v -t '{topics.TAIL_FILTER}'\n"
-            "  try         sessionbeat demo     (replays recorded sessions from three hosts)\n"
-            f"  logs        {children.log_dir}\n"
-            "Ctrl-C stops everything."
-        )
+            board = [*_self_argv(), "dashboard", "--bind", settings.dashboard_host]
+            children.start("dashboard", [*board, "--port", str(settings.dashboard_port)], env)
+            health = f"{page}/_stcore/health"
+            _wait_healthy(children, "the dashboard", lambda: http_answers(health), 60)
+        lock.record(api=api, **({"dashboard": page} if dashboard else {}), broker=broker_url)
+        typer.echo(_banner(settings, broker, broker_url, children.log_dir, dashboard))
         while not stop_requested:
             dead = children.dead()
             if dead:
@@ -234,6 +348,7 @@ def up(
         children.stop()
         if broker is not None:
             broker.stop()
+        lock.release()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -248,10 +363,17 @@ def demo(
 ) -> None:
     """Replay real recorded Claude Code sessions from three demo hosts against the stack.
 
-    Starts one real agent per demo host (macbook, kai-server, winbox) on the configured broker
-    and pipes each recorded hook payload through the real ``sessionbeat publish``.
+    Starts one real agent per demo host (macbook, kai-server, winbox) on the configured broker.
+    Each recorded hook payload goes through the real 'sessionbeat publish'.
     """
-    from sessionbeat.replay import SESSIONS, STATUSLINES, interleaved, load_payload
+    from sessionbeat.replay import (
+        SESSIONS,
+        STATUSLINES,
+        interleaved,
+        load_payload,
+        renamed,
+        session_ids,
+    )
 
     settings = get_settings(ctx)
     hosts = sorted({s.host for s in SESSIONS})
@@ -274,24 +396,30 @@ def demo(
         for host in hosts:
             _wait_for_socket(root / host / "agent.sock", 20)
         typer.echo(
-            f"demo: {len(SESSIONS)} recorded sessions on {', '.join(hosts)}; "
-            f"watch `sessionbeat sessions list` or the dashboard"
+            f"demo: {len(session_ids())} recorded sessions on {', '.join(hosts)}"
+            f"{' (fresh session ids each round)' if loop else ''}; "
+            f"watch `{shell_command()} sessions list` or the dashboard"
         )
         publish = [*_self_argv(), "publish"]
+        rounds = 0
         while True:
+            # The first round replays the recorded ids; each later one gets fresh ids, so an
+            # ended session stays ended instead of its timeline starting again.
+            ids: dict[str, str] | None = None if rounds == 0 else {}
             for host, name in STATUSLINES:  # sessions known from their status line (context)
                 env = dict(os.environ, **{f"{ENV_PREFIX}STATE_DIR": str(root / host)})
                 subprocess.run(
                     [*_self_argv(), "statusline"],
-                    input=load_payload(name),
+                    input=renamed(load_payload(name), ids),
                     env=env,
                     stdout=subprocess.DEVNULL,
                     check=False,
                 )
             for session, payload in interleaved():
                 env = dict(os.environ, **{f"{ENV_PREFIX}STATE_DIR": str(root / session.host)})
-                subprocess.run(publish, input=payload, env=env, check=False)
+                subprocess.run(publish, input=renamed(payload, ids), env=env, check=False)
                 time.sleep(delay)
+            rounds += 1
             if not loop:
                 break
         typer.echo(f"demo: replay done; hosts stay online for {linger:.0f} s (Ctrl-C to stop)")

@@ -97,6 +97,16 @@ def test_port_in_use_is_a_clear_error(broker: LocalBroker) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
+@pytest.mark.parametrize("flag", ["--bind", "--host"])
+def test_bind_address_comes_from_bind_or_the_deprecated_host(flag: str) -> None:
+    """--bind sets the listen address; the old --host still does, with a deprecation note."""
+    result = CliRunner().invoke(app, ["aggregator", flag, "192.0.2.1", "--port", "0"])
+    assert result.exit_code == 2
+    assert "cannot listen on 192.0.2.1:0" in result.stderr
+    deprecated = "sessionbeat aggregator: --host is deprecated here; use --bind 192.0.2.1"
+    assert (deprecated in result.stderr) == (flag == "--host")
+
+
 def test_listen_socket_raises_config_error() -> None:
     """Binding an address that is not local raises ConfigError."""
     with pytest.raises(ConfigError):

@@ -87,20 +87,26 @@ def test_summary_counts_and_title(state: AggregatorState) -> None:
     assert summary.by_host == {"a": 2, "b": 1}
     assert summary.subagents == 2
     assert summary.top_context_pct == [22.0]
-    assert summary.title == "3s | Ctx 22% | 2a | 1 approval"
+    assert summary.title == "3 sessions · 1 needs you · ctx 22% · 2 subagents"
+    assert summary.short_title == "3 sess · ⚠1 · 22% · 2 sub"
 
 
 @pytest.mark.parametrize(
-    ("args", "title"),
+    ("args", "title", "short"),
     [
-        ((3, [65.0, 22.0], 2, 1), "3s | Ctx 22%/65% | 2a | 1 approval"),
-        ((0, [], 0, 0), "0s"),
-        ((5, [10.4], 0, 2), "5s | Ctx 10% | 2 approvals"),
+        (
+            (12, [32.0, 23.0], 1, 1),
+            "12 sessions · 1 needs you · ctx 32%/23% · 1 subagent",
+            "12 sess · ⚠1 · 32%/23% · 1 sub",
+        ),
+        ((0, [], 0, 0), "0 sessions", "0 sess"),
+        ((1, [10.4], 0, 2), "1 session · 2 need you · ctx 10%", "1 sess · ⚠2 · 10%"),
     ],
 )
-def test_summary_title(args: tuple[int, list[float], int, int], title: str) -> None:
-    """The title follows the MON-001 example and leaves out parts with nothing to say."""
+def test_summary_title(args: tuple[int, list[float], int, int], title: str, short: str) -> None:
+    """The title reads without a legend (highest context first); the short form fits a menu bar."""
     assert views.summary_title(*args) == title
+    assert views.summary_short_title(*args) == short
 
 
 def test_hosts_count_live_sessions_and_state(state: AggregatorState) -> None:
@@ -115,6 +121,17 @@ def test_hosts_count_live_sessions_and_state(state: AggregatorState) -> None:
         "linux",
         0,
     )
+
+
+def test_a_host_is_last_seen_at_its_last_message_of_any_kind(state: AggregatorState) -> None:
+    """Beats keep a host's last_seen moving after its birth; since stays at the birth."""
+    birth = HostStatus(host="a", state=HostState.ONLINE, bdseq=1)
+    apply(state, Message(topics.status_topic("a"), birth.model_dump_json().encode()), at(5))
+    put(state, beat("a", "w1", seq=2, sent_at=at(40), keepalive=True), at(40))
+    host = {h.host: h for h in views.list_hosts(state, at(41))}["a"]
+    assert (host.since, host.last_seen) == (at(5), at(40))
+    known_from_beats = {h.host: h for h in views.list_hosts(state, at(41))}["b"]
+    assert known_from_beats.last_seen == T0  # the beats of b arrived at T0
 
 
 def test_find_session_without_host_takes_the_newest(state: AggregatorState) -> None:

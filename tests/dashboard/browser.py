@@ -29,8 +29,22 @@ ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 """An iPhone 12-14 class viewport in CSS pixels."""
+WAIT_MS = 60_000
+"""Hang guard for waits on the page (ms); a cold Streamlit server takes a few seconds."""
 
 _ROUTE = re.compile(r'sessionbeat_http_requests_total\{route="([^"]+)"\} ([0-9.e+]+)')
+
+
+def expect(target: Any) -> Any:
+    """Return Playwright's web-first assertions on a locator or page (``expect(x).to_...``).
+
+    They retry until they hold (or their ``timeout``), unlike a ``count()`` or ``inner_text()``
+    read once: after a wait, Streamlit may still show the previous run's elements. Imported
+    here, when called, so that a machine without Playwright can still collect the tests.
+    """
+    from playwright.sync_api import expect as web_first
+
+    return web_first(target)
 
 
 def requests_by_route(api_url: str) -> dict[str, float]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,14 @@ class Loaded:
     """The aggregator and the hosts whose sessions it holds.
 
     ``host`` (online) has approve-1 (cwd :data:`CWD`), work-1, wait-1, idle-1, stale-1,
-    end-1 live and done-1 in the history; ``down`` (offline) has gone-1.
+    end-1 live and done-1 in the history; ``down`` (offline) has gone-1. ``idle_activity``
+    is idle-1's last hook activity (its card says how long ago).
     """
 
     aggregator: Aggregator
     host: str
     down: str
+    idle_activity: datetime
 
 
 TRANSCRIPT = (
@@ -38,6 +39,13 @@ TRANSCRIPT = (
 """approve-1's transcript path: long and unbroken, to show it wraps on a phone."""
 CWD = "/home/kai/src/my api"
 """The working directory of approve-1 (with a space, to show the resume command quotes it)."""
+STALE_AFTER = 3600
+"""The aggregator's stale threshold (s): far longer than the module runs, so no live session
+goes stale during it without keepalives."""
+STALE_AGE = timedelta(hours=2)
+"""How old stale-1's only beat is when the aggregator starts: past :data:`STALE_AFTER`."""
+LINGER = 86_400
+"""Reap and ended-linger thresholds (s): nothing leaves the live list during the module."""
 
 
 def home_env(root: Path) -> dict[str, str]:
@@ -61,47 +69,37 @@ def home_env(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def loaded(broker: LocalBroker) -> Iterator[Loaded]:
-    """Sessions in every status on a real aggregator (stale after 3 s, so one goes stale)."""
+    """Sessions in every status on a real aggregator, each status fixed for the module's run.
+
+    No keepalives and no race with a short stale threshold: the aggregator counts a session
+    stale after an hour, and stale-1 is a retained beat two hours old when the aggregator
+    starts (a retained replay is last seen at its ``sent_at``), so it is stale from the start
+    while the live ones stay live. Ended sessions linger and nothing is reaped for a day.
+    """
     root = short_tmpdir()
-    aggregator = Aggregator(broker.url, root / "agg", SESSIONBEAT_STALE_AFTER="3", **home_env(root))
     publisher = Publisher(broker)
     host, down = unique_host("laptop"), unique_host("desk")
     now = utc_now()
+    old = now - STALE_AGE
+    publisher.beat(beat(host, "stale-1", repo="web", sent_at=old, last_activity_at=old))
+    aggregator = Aggregator(
+        broker.url,
+        root / "agg",
+        SESSIONBEAT_STALE_AFTER=str(STALE_AFTER),
+        SESSIONBEAT_REAP_AFTER=str(LINGER),
+        SESSIONBEAT_ENDED_LINGER=str(LINGER),
+        **home_env(root),
+    )
+    wait_until(lambda: aggregator.sessions(host=host).get("stale-1", {}).get("status"), 15)
+    assert aggregator.sessions(host=host)["stale-1"]["status"] == "stale"
     publisher.status(host, HostState.ONLINE, 1, sent_at=now)
     publisher.status(down, HostState.ONLINE, 1, sent_at=now)
     publisher.beat(beat(down, "gone-1", repo="infra", sent_at=now))
-    publisher.beat(beat(host, "stale-1", repo="web", sent_at=now, last_activity_at=now))
-    wait_until(lambda: len(aggregator.sessions(host=host)) == 1, 15)
-    wait_until(lambda: aggregator.sessions(host=host)["stale-1"]["status"] == "stale", 15)
-
-    live: dict[str, tuple[str, dict[str, object]]] = {}
 
     def fresh(sid: str, status: str, **fields: object) -> None:
         t = utc_now()
         fields.setdefault("last_activity_at", t)
-        live[sid] = (status, fields)
         publisher.beat(beat(host, sid, status=status, sent_at=t, **fields))
-
-    stop = threading.Event()
-
-    def keepalive() -> None:
-        """Re-send the live sessions every second, as an agent does (stale-1 is left alone)."""
-        seq = 2
-        while not stop.wait(1.0):
-            for sid, (status, fields) in list(live.items()):
-                publisher.beat(
-                    beat(
-                        host,
-                        sid,
-                        status=status,
-                        seq=seq,
-                        sent_at=utc_now(),
-                        keepalive=True,
-                        **fields,
-                    ),
-                    wait=False,
-                )
-            seq += 1
 
     done = beat(
         host,
@@ -145,30 +143,33 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
         tmux="work:@1.%3",
     )
     fresh("wait-1", "waiting_for_input", repo="api")
-    fresh("idle-1", "working", repo="web", last_activity_at=utc_now() - timedelta(minutes=20))
+    idle_activity = utc_now() - timedelta(minutes=20)
+    fresh("idle-1", "working", repo="web", last_activity_at=idle_activity)
     fresh("end-1", "ended", repo="api", end_reason="prompt_input_exit")
-    keeper = threading.Thread(target=keepalive, daemon=True)
-    keeper.start()
     publisher.status(down, HostState.OFFLINE, 1)
+    expected = {
+        "approve-1": "needs_approval",
+        "work-1": "working",
+        "wait-1": "waiting_for_input",
+        "idle-1": "idle",
+        "stale-1": "stale",
+        "end-1": "ended",
+        "gone-1": "offline",
+    }
     wait_until(
         lambda: (
-            {v["status"] for v in aggregator.sessions().values() if v["host"] in (host, down)}
-            >= {
-                "needs_approval",
-                "working",
-                "waiting_for_input",
-                "idle",
-                "stale",
-                "offline",
-                "ended",
+            {
+                sid: v["status"]
+                for sid, v in aggregator.sessions().items()
+                if v["host"] in (host, down)
             }
+            == expected
         ),
         15,
+        what=f"sessions {expected}",
     )
     try:
-        yield Loaded(aggregator, host, down)
+        yield Loaded(aggregator, host, down, idle_activity)
     finally:
-        stop.set()
-        keeper.join(5)
         publisher.close()  # clears its retained topics from the shared broker
         aggregator.stop()

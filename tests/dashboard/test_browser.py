@@ -1,7 +1,9 @@
 """The page served by `sessionbeat dashboard` in a real headless Chromium at 390x844.
 
 Chromium is the Debian package (never downloaded), driven by Playwright. A cold Streamlit
-server renders nothing at first, so every test waits for the app's own elements.
+server renders nothing at first, so every test waits for the app's own elements; and while a
+run renders, the previous run's elements are still on the page, so what is read off the page
+is checked with Playwright's retrying ``expect`` (tests/dashboard/browser.py).
 Screenshots go to a temp dir; with SESSIONBEAT_UPDATE_SCREENSHOTS=1 they replace the ones in
 docs/screenshots/.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +22,34 @@ import pytest
 
 from sessionbeat.broker import free_port
 from tests.conftest import short_tmpdir
-from tests.dashboard.browser import ARGS, CHROMIUM, PHONE, Refreshes, requests_by_route
+from tests.dashboard.browser import (
+    ARGS,
+    CHROMIUM,
+    PHONE,
+    WAIT_MS,
+    Refreshes,
+    expect,
+    requests_by_route,
+)
 from tests.dashboard.conftest import Loaded, home_env
 from tests.procs import SCRIPT, Proc, base_env, wait_until
+from tests.tools import missing, require_module
 
 pytestmark = pytest.mark.slow
 
 DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
-WAIT_MS = 60_000
-"""Hang guard for waits on the page (ms); a cold Streamlit server takes a few seconds."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sync_api() -> Any:
+    """Playwright and the system's Chromium: skip without them (fail on CI, tests/tools.py).
+
+    Module-scoped and autouse, so the check comes before the aggregator and the page start.
+    """
+    api = require_module("playwright.sync_api", "playwright")
+    if shutil.which(CHROMIUM) is None:
+        missing("chromium")
+    return api
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +70,8 @@ def page_url(loaded: Loaded) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(sync_api: Any) -> Iterator[Any]:
     """The system's Chromium, headless, driven by Playwright."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -108,15 +129,13 @@ def test_phone_view(loaded: Loaded, page_url: str, browser: Any, scheme: str) ->
     try:
         page = context.new_page()
         page.goto(page_url + f"?host={loaded.host}", timeout=WAIT_MS)
+        page.get_by_text("Stale (1)").wait_for(timeout=WAIT_MS)  # rendered down to the list
         first = page.locator(".sb-card").first
-        first.wait_for(timeout=WAIT_MS)
-        assert "Needs approval" in first.inner_text()
-        assert "wants Bash" in first.inner_text()
-        assert loaded.host in first.inner_text()
+        for text in ("Needs approval", "wants Bash", loaded.host):
+            expect(first).to_contain_text(text, timeout=WAIT_MS)
         box = first.bounding_box()
         assert box is not None
         assert box["y"] + box["height"] < PHONE["height"]  # whole card on the first screen
-        page.get_by_text("Stale (1)").wait_for(timeout=WAIT_MS)
         assert no_sideways_scroll(page)
         background = page.evaluate(
             "getComputedStyle(document.querySelector('.stApp')).backgroundColor"
@@ -193,7 +212,8 @@ def test_a_filter_applies_at_once_without_reloading(
     pick(phone, "Host", loaded.down)
     phone.wait_for_function(f"location.search.includes('host={loaded.down}')", timeout=WAIT_MS)
     phone.get_by_text("Nothing waits for approval").wait_for(timeout=WAIT_MS)
-    assert phone.locator(".sb-card", has_text="wants Bash").count() == 0
+    # The previous run's cards stay on the page until the new run has finished: retry.
+    expect(phone.locator(".sb-card", has_text="wants Bash")).to_have_count(0, timeout=WAIT_MS)
     assert phone.evaluate("window.sbMarker") == 1  # the same page: not reloaded
 
 

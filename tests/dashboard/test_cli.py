@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from sessionbeat.cli import app
 from sessionbeat.dashboard.cli import APP, streamlit_argv, streamlit_env
 from sessionbeat.settings import load_settings
 
@@ -38,3 +41,19 @@ def test_streamlit_runs_headless_on_the_given_address_without_usage_stats() -> N
     assert options["--server.port"] == "8600"
     assert options["--server.headless"] == "true"
     assert options["--browser.gatherUsageStats"] == "false"
+
+
+@pytest.mark.parametrize("flag", ["--bind", "--host"])
+def test_bind_address_comes_from_bind_or_the_deprecated_host(
+    monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    """--bind sets the page's address; the old --host still does, with a deprecation note."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append(list(argv)))
+    result = CliRunner().invoke(app, ["dashboard", flag, "0.0.0.0", "--port", "8600"])
+    assert result.exit_code == 0, result.output
+    (argv,) = started
+    options = dict(zip(argv[5::2], argv[6::2], strict=True))
+    assert (options["--server.address"], options["--server.port"]) == ("0.0.0.0", "8600")
+    deprecated = "sessionbeat dashboard: --host is deprecated here; use --bind 0.0.0.0"
+    assert (deprecated in result.stderr) == (flag == "--host")

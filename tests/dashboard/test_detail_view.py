@@ -69,7 +69,8 @@ def test_facts_say_why_the_status_in_the_reader_time_zone() -> None:
     line = facts(record, NOW, ZoneInfo("Europe/Berlin"))
     assert "Claude Code 2.1.328 · headless (sdk-cli)" in line
     assert line.endswith(
-        "status from registry busy at 07:59:59.000 (last hook: PermissionRequest at 07:59:56.000)"
+        "status from registry busy at 07:59:59.000 (last hook: PermissionRequest at "
+        "07:59:56.000) (Europe/Berlin)"
     )
     by_hook = facts(view("s2", "needs_approval", event="PermissionRequest"), NOW)
-    assert by_hook.endswith("status from hook PermissionRequest at 06:58:00.000")
+    assert by_hook.endswith("status from hook PermissionRequest at 06:58:00.000 (UTC)")

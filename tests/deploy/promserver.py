@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,6 @@ from tests.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PROM_DIR = REPO / "prometheus"
-
-
-def have_prometheus() -> bool:
-    """Return True when the ``prometheus`` binary is on PATH."""
-    return shutil.which("prometheus") is not None
 
 
 def config_for_test(

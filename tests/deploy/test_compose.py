@@ -24,6 +24,7 @@ from sessionbeat import __version__
 from sessionbeat.broker_cli import DEFAULT_PASSWD
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import ProductionBroker
+from tests.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "compose.yaml"
@@ -218,12 +219,12 @@ def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
     assert not any(s in allowed for s in (str(DEFAULT_PASSWD), ".env", "secrets/"))
 
 
-@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="mosquitto not installed")
 def test_mosquitto_accepts_the_production_config_and_answers_the_healthcheck() -> None:
     """The real broker starts with the production config and compose's healthcheck passes."""
+    mosquitto_passwd = require_tool("mosquitto_passwd")
     root = short_tmpdir("sb-compose-")
     passwd = root / "passwd"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwd), "aggregator", "pw"], check=True)
+    subprocess.run([mosquitto_passwd, "-c", "-b", str(passwd), "aggregator", "pw"], check=True)
     broker = ProductionBroker(root, passwd, REPO / "mosquitto" / "acl")
     test = services()["mosquitto"]["healthcheck"]["test"]
     assert test[0] == "CMD-SHELL"
@@ -241,9 +242,9 @@ def test_mosquitto_accepts_the_production_config_and_answers_the_healthcheck() -
     assert down.returncode != 0
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv not installed")
 def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
     """The build stage's COPYs carry all the wheel needs, its broker configs and fixtures too."""
+    uv = require_tool("uv")
     commands = dockerfile.parse_file(str(REPO / "Dockerfile"))
     stages = [i for i, c in enumerate(commands) if c.cmd == "FROM"]
     context = tmp_path / "src"
@@ -259,7 +260,7 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
                 target.mkdir(parents=True, exist_ok=True)
                 shutil.copy(REPO / source, target / Path(source).name)
     result = subprocess.run(
-        ["uv", "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(context)],
+        [uv, "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(context)],
         capture_output=True,
         text=True,
         check=False,

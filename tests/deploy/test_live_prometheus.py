@@ -25,13 +25,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sessionbeat import topics
 from sessionbeat.broker import LocalBroker
 from tests.conftest import short_tmpdir
-from tests.deploy.promserver import PROM_DIR, REPO, PrometheusServer, have_prometheus
+from tests.deploy.promserver import PROM_DIR, REPO, PrometheusServer
 from tests.procs import Aggregator, wait_until
+from tests.tools import require_tool
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not have_prometheus(), reason="prometheus not installed"),
-]
+pytestmark = pytest.mark.slow
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
 TOKEN = "test-token-7f3a"
@@ -150,6 +148,15 @@ def api_get(aggregator: Aggregator, path: str, **params: str) -> Any:
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prometheus_installed() -> None:
+    """Every test here needs the prometheus binary: skip without it (fail on CI, tests/tools.py).
+
+    Module-scoped and autouse, so it runs before ``stack`` starts anything.
+    """
+    require_tool("prometheus")
 
 
 @pytest.fixture(scope="module")

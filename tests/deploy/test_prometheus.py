@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,11 +10,16 @@ import pytest
 import yaml
 
 from tests.deploy.promserver import config_for_test
+from tests.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "prometheus"
 
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+
+@pytest.fixture(autouse=True)
+def promtool_installed() -> None:
+    """Every test here runs promtool: skip without it (fail on CI, tests/tools.py)."""
+    require_tool("promtool")
 
 
 def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from sessionbeat import __version__, topics
 from sessionbeat.aggregator.snapshot import StateSnapshot, take_snapshot
 from sessionbeat.aggregator.state import AggregatorState, Message, apply, expire
 from sessionbeat.exporter.collector import SessionbeatCollector
+from tests.tools import require_tool
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -334,9 +334,9 @@ def test_describe_does_not_take_a_snapshot() -> None:
     assert calls == []
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 def test_exposition_passes_promtool_lint() -> None:
     """Promtool check metrics finds no naming or type problem in a full exposition."""
+    promtool = require_tool("promtool")
     w = World()
     w.birth("mac")
     w.beat(
@@ -351,7 +351,7 @@ def test_exposition_passes_promtool_lint() -> None:
     )
     expire(w.state, at(1))
     result = subprocess.run(
-        ["promtool", "check", "metrics"],
+        [promtool, "check", "metrics"],
         input=generate_latest(w.registry),
         capture_output=True,
         check=False,

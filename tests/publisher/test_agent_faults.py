@@ -1,7 +1,8 @@
 """Fault injection on real processes: a real agent, a real Mosquitto, a real aggregator.
 
-The bars asserted here are the issue's functional limits (what a user notices: a dead host
-must show offline within seconds), measured again with more runs in bench/bench_liveness.py.
+No timing is asserted here: the issue's bars (a killed host offline in < 2 s, a frozen one in
+< 1.5 x keepalive + 7 s) are measured in bench/bench_liveness.py. The waits below are hang
+guards; the one for kill -9 is the issue's 2 s itself, 150 times the measured 13 ms.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,9 +46,14 @@ def start_agent(broker: LocalBroker, host: str = "laptop", **extra: str) -> Agen
     )
 
 
+def host_view(agg: Aggregator, host: str) -> dict[str, Any]:
+    view: dict[str, Any] = {h["host"]: h for h in agg.get("/hosts")}.get(host, {})
+    return view
+
+
 def host_state(agg: Aggregator, host: str) -> str | None:
-    hosts = {h["host"]: h for h in agg.get("/hosts")}
-    return hosts.get(host, {}).get("state")
+    state: str | None = host_view(agg, host).get("state")
+    return state
 
 
 def test_killed_agent_goes_offline_within_two_seconds(
@@ -60,40 +67,48 @@ def test_killed_agent_goes_offline_within_two_seconds(
             lambda: aggregator.sessions().get(SID, {}).get("status") == "waiting_for_input", 15
         )
         wait_until(lambda: host_state(aggregator, "laptop") == "online", 15)
-        killed = time.monotonic()
         agent.signal(signal.SIGKILL)
-        wait_until(lambda: aggregator.sessions()[SID]["status"] == "offline", 5, 0.02)
-        elapsed = time.monotonic() - killed
+        # Hang guard: the issue's 2 s (bench/bench_liveness.py measures ~13 ms).
+        wait_until(
+            lambda: aggregator.sessions()[SID]["status"] == "offline",
+            2.0,
+            what="the session offline after kill -9",
+        )
     finally:
         agent.stop()
-    assert elapsed < 2.0
     assert host_state(aggregator, "laptop") == "offline"
 
 
 def test_frozen_agent_goes_offline_and_its_late_will_does_not_kill_it_again(
     own_broker: LocalBroker, aggregator: Aggregator
 ) -> None:
-    """SIGSTOP: offline in < 1.5 x keepalive + 7 s; SIGCONT: online, no late Will flip."""
+    """SIGSTOP: the host goes offline by its Will; SIGCONT: online again, and it stays online."""
     agent = start_agent(own_broker)
     try:
         agent.publish(load_payload("hook-SessionStart-1.json"))
         wait_until(lambda: host_state(aggregator, "laptop") == "online", 15)
-        bdseq = {h["host"]: h for h in aggregator.get("/hosts")}["laptop"]["bdseq"]
-        stopped = time.monotonic()
+        bdseq = host_view(aggregator, "laptop")["bdseq"]
         agent.signal(signal.SIGSTOP)
-        wait_until(lambda: host_state(aggregator, "laptop") == "offline", 1.5 * KEEPALIVE + 9)
-        elapsed = time.monotonic() - stopped
+        # Hang guard (the bar, 1.5 x keepalive + 7 s, is measured in bench/bench_liveness.py).
+        wait_until(lambda: host_state(aggregator, "laptop") == "offline", 60, what="offline")
+        assert host_view(aggregator, "laptop")["bdseq"] == bdseq  # the frozen connection's Will
         assert aggregator.sessions()[SID]["status"] == "offline"
         agent.signal(signal.SIGCONT)
-        wait_until(lambda: host_state(aggregator, "laptop") == "online", 40)
-        new = {h["host"]: h for h in aggregator.get("/hosts")}["laptop"]
-        assert new["bdseq"] > bdseq
+        wait_until(lambda: host_state(aggregator, "laptop") == "online", 60, what="online")
+        reborn = host_view(aggregator, "laptop")["bdseq"]
+        assert reborn > bdseq
         wait_until(lambda: aggregator.sessions()[SID]["status"] == "waiting_for_input", 10)
-        time.sleep(KEEPALIVE)  # any late Will of the old connection would arrive by now
-        assert host_state(aggregator, "laptop") == "online"
+        # Nothing may flip it offline again. The frozen connection's Will is spent (the offline
+        # seen carried its bdseq: the broker has closed that connection), and a hook event sent
+        # after the rebirth is a marker: whatever the broker still held for the aggregator
+        # reaches it before the marker, on the same subscription.
+        agent.publish(load_payload("hook-UserPromptSubmit-1.json"))
+        wait_until(lambda: aggregator.sessions()[SID]["event"] == "UserPromptSubmit", 15)
+        host = host_view(aggregator, "laptop")
+        assert (host["state"], host["bdseq"]) == ("online", reborn)  # no flip since the rebirth
+        assert aggregator.sessions()[SID]["status"] == "working"
     finally:
         agent.stop()
-    assert elapsed < 1.5 * KEEPALIVE + 7
 
 
 def test_hooks_during_a_broker_outage_are_spooled_and_replayed_in_order(

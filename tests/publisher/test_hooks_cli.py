@@ -114,6 +114,22 @@ def test_dry_run_prints_a_diff_and_writes_nothing(tmp_path: Path) -> None:
     assert path.read_text() == before
 
 
+def test_dry_run_ends_by_saying_nothing_was_written(tmp_path: Path) -> None:
+    """--dry-run's last line says nothing was written to the file; stdout stays a clean diff."""
+    path = tmp_path / "settings.json"
+    write(path, WITH_STATUSLINE)
+    result = invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT, "--dry-run")
+    note = f"dry run: nothing written to {path}"
+    assert result.output.splitlines()[-1] == note
+    assert result.stderr.splitlines() == [note]
+    assert note not in result.stdout
+    invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
+    again = invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT, "--dry-run")
+    assert again.output.splitlines() == ["no change", note]
+    removal = invoke("hooks", "uninstall", "--settings", str(path), "--dry-run")
+    assert removal.output.splitlines()[-1] == note
+
+
 def chains() -> dict[str, Any]:
     """The recorded previous status lines (the state dir's statusline.json)."""
     return load_chains(os.environ["SESSIONBEAT_STATE_DIR"])

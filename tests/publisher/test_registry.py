@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from sessionbeat.publisher.registry import (
     scan_registry,
 )
 from tests.conftest import load_fixture
+from tests.procs import wait_until
 
 LINUX = sys.platform.startswith("linux")
 
@@ -172,8 +172,7 @@ def test_dead_and_zombie_processes_are_not_alive(
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         proc = psutil.Process(zombie.pid)
-        while proc.status() != psutil.STATUS_ZOMBIE:
-            time.sleep(0.01)
+        wait_until(lambda: proc.status() == psutil.STATUS_ZOMBIE, 15, 0.01, what="a zombie")
         write_entry(tmp_path / "z", zombie.pid, procStart=lstart(proc.create_time()))
         (entry,) = scan_registry(tmp_path / "z")
         assert not entry_alive(entry)

@@ -3,7 +3,8 @@
 uvicorn serves the API in the main thread; paho's own thread receives MQTT. SIGTERM and Ctrl-C
 stop both cleanly: the HTTP server drains, then the service stops its reaper, flushes the
 history and disconnects from the broker. The command prints the API's URL once it listens
-(``--port 0`` picks a free port and prints it).
+(``--port 0`` picks a free port and prints it). ``--bind`` is the address to listen on
+(``--host``, its old name, still works and prints a deprecation note).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sessionbeat.cli_support import get_settings
+from sessionbeat.cli_support import bind_address, get_settings
 from sessionbeat.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -68,22 +69,40 @@ def _server_class(base: type[Any]) -> type[Any]:
 
 def aggregator(
     ctx: typer.Context,
-    host: Annotated[
-        str | None, typer.Option("--host", help="HTTP bind address (default 127.0.0.1)")
+    bind: Annotated[
+        str | None,
+        typer.Option(
+            "--bind",
+            help="address the HTTP API listens on",
+            show_default="SESSIONBEAT_HTTP_HOST or 127.0.0.1",
+        ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option("--port", min=0, max=65535, help="HTTP port (default 8787; 0: a free one)"),
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="HTTP port; 0 picks a free one",
+            show_default="SESSIONBEAT_HTTP_PORT or 8787",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", hidden=True, help="deprecated: use --bind")
     ] = None,
 ) -> None:
-    """Run the aggregator: subscribe to the broker and serve the JSON API and /metrics."""
+    """Run the aggregator: subscribe to the broker and serve the JSON API and /metrics.
+
+    Prints the API's URL once it listens (with --port 0, the port it picked).
+    SIGTERM or Ctrl-C stops it cleanly.
+    """
     import uvicorn
 
     from sessionbeat.aggregator.api import create_app
     from sessionbeat.aggregator.service import AggregatorService, tune_gc
 
     settings = get_settings(ctx)
-    bind = host or settings.http_host
+    bind = bind_address(bind, host, "aggregator") or settings.http_host
     sock = listen_socket(bind, settings.http_port if port is None else port)
     actual = sock.getsockname()[1]
     shown = f"[{bind}]" if ":" in bind else bind

@@ -214,10 +214,17 @@ def find_session(
 
 
 def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
-    """Return every known host (from status messages or sessions), sorted by id."""
+    """Return every known host (from status messages or sessions), sorted by id.
+
+    ``last_seen`` is the last message of any kind from the host: its status or any of its
+    session beats, keepalives included (for a retained replay, when the host sent it).
+    """
     counts: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
+    heard: dict[str, datetime] = {}
     for (host, _sid), record in state.sessions.items():
+        if host not in heard or record.last_seen > heard[host]:
+            heard[host] = record.last_seen
         status = effective_status(record, state.hosts.get(host), now, state.timings)
         if status not in HIDDEN_BY_DEFAULT:
             counts[host] += 1
@@ -228,13 +235,14 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     for name in sorted(names):
         rec = state.hosts.get(name)
         birth = rec.status if rec else None
+        seen = [t for t in (rec.last_seen if rec else None, heard.get(name)) if t is not None]
         views.append(
             HostView(
                 host=name,
                 state=rec.state if rec else None,
                 since=rec.since if rec else None,
                 bdseq=rec.bdseq if rec else None,
-                last_seen=rec.last_seen if rec else None,
+                last_seen=max(seen, default=None),
                 sessions=counts[name],
                 needs_approval=approvals[name],
                 agent_version=birth.agent_version if birth else None,
@@ -244,21 +252,45 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     return views
 
 
-def summary_title(total: int, top_pct: Iterable[float], subagents: int, approvals: int) -> str:
-    """Return the one-line summary, e.g. ``"3s | Ctx 22%/65% | 2a | 1 approval"``.
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
-    ``top_pct`` are the (up to two) highest context percentages; they are printed lowest first,
-    as in the MON-001 example. Parts with nothing to say are left out (``"0s"`` always stays).
+
+def summary_title(total: int, top_pct: Iterable[float], subagents: int, approvals: int) -> str:
+    """Return the one-line summary a person reads without a legend.
+
+    E.g. ``"12 sessions · 1 needs you · ctx 32%/23% · 1 subagent"``: live sessions, those
+    waiting for an approval, the (up to two) highest context percentages, highest first (as
+    ``top_context_pct``), running subagents. Parts with nothing to say are left out; the
+    session count always stays.
     """
-    parts = [f"{total}s"]
-    pcts = sorted(top_pct)
-    if pcts:
-        parts.append("Ctx " + "/".join(f"{round(p)}%" for p in pcts))
-    if subagents:
-        parts.append(f"{subagents}a")
+    parts = [_plural(total, "session")]
     if approvals:
-        parts.append(f"{approvals} approval" + ("s" if approvals != 1 else ""))
-    return " | ".join(parts)
+        parts.append(f"{approvals} need{'s' if approvals == 1 else ''} you")
+    pcts = sorted(top_pct, reverse=True)
+    if pcts:
+        parts.append("ctx " + "/".join(f"{round(p)}%" for p in pcts))
+    if subagents:
+        parts.append(_plural(subagents, "subagent"))
+    return " · ".join(parts)
+
+
+def summary_short_title(
+    total: int, top_pct: Iterable[float], subagents: int, approvals: int
+) -> str:
+    """Return the compact form for a menu bar, e.g. ``"12 sess · ⚠1 · 32%/23% · 1 sub"``.
+
+    The same parts in the same order as :func:`summary_title`.
+    """
+    parts = [f"{total} sess"]
+    if approvals:
+        parts.append(f"⚠{approvals}")
+    pcts = sorted(top_pct, reverse=True)
+    if pcts:
+        parts.append("/".join(f"{round(p)}%" for p in pcts))
+    if subagents:
+        parts.append(f"{subagents} sub")
+    return " · ".join(parts)
 
 
 def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> Summary:
@@ -300,5 +332,6 @@ def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> 
         hosts_offline=offline,
         top_context_pct=top,
         title=summary_title(total, top, subagents, approvals),
+        short_title=summary_short_title(total, top, subagents, approvals),
         broker_connected=broker_connected,
     )

@@ -1,7 +1,8 @@
 """``sessionbeat dashboard``: serve the phone-first Streamlit page.
 
 Runs ``streamlit run`` on ``dashboard/app.py`` headless, without usage statistics, bound to
-``--host``/``--port`` (default 127.0.0.1:8501). The page finds the aggregator through the same
+``--bind``/``--port`` (default 127.0.0.1:8501; ``--host``, the old name of ``--bind``,
+still works and prints a deprecation note). The page finds the aggregator through the same
 settings (``SESSIONBEAT_API_URL``, ``SESSIONBEAT_API_TOKEN``; ``SESSIONBEAT_HOST`` decides
 whether a transcript is on this host), passed on in the environment.
 The theme follows the phone's light or dark setting (no theme is forced).
@@ -18,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from sessionbeat.cli_support import get_settings
+from sessionbeat.cli_support import bind_address, get_settings
 from sessionbeat.settings import ENV_PREFIX, Settings
 
 APP = Path(__file__).with_name("app.py")
@@ -71,12 +72,25 @@ def streamlit_env(settings: Settings, base: Mapping[str, str]) -> dict[str, str]
 
 def dashboard(
     ctx: typer.Context,
-    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="port (default 8501)")] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option(
+            "--bind",
+            help="address the page listens on",
+            show_default="SESSIONBEAT_DASHBOARD_HOST or 127.0.0.1",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="port of the page", show_default="SESSIONBEAT_DASHBOARD_PORT or 8501"),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", hidden=True, help="deprecated: use --bind")
+    ] = None,
 ) -> None:
     """Serve the phone-first page (Streamlit) for the aggregator at SESSIONBEAT_API_URL."""
     settings = get_settings(ctx)
-    bind = host or settings.dashboard_host
+    bind = bind_address(bind, host, "dashboard") or settings.dashboard_host
     listen = settings.dashboard_port if port is None else port
     env = streamlit_env(settings, os.environ)
     typer.echo(f"dashboard on http://{bind}:{listen} (aggregator {settings.api_url})", err=True)

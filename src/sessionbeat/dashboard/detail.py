@@ -21,7 +21,13 @@ import streamlit as st
 
 from sessionbeat.client import ApiClient, ExportFormat
 from sessionbeat.dashboard.common import link
-from sessionbeat.dashboard.detail_view import facts, fields_table, resume_command, timeline_lines
+from sessionbeat.dashboard.detail_view import (
+    facts,
+    fields_table,
+    resume_command,
+    timeline_lines,
+    zone_name,
+)
 from sessionbeat.dashboard.history_view import history_card
 from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
@@ -177,8 +183,9 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
         st.code(tmux_command(tmux), language="bash", wrap_lines=True)
     st.markdown(f"Session `{record.session_id}` on **{record.host}** · resume it there:")
     st.code(resume_command(record.session_id, record.cwd), language="bash", wrap_lines=True)
-    st.markdown("**Timeline**")
-    st.markdown(timeline_lines(record.timeline, overview.now, reader_zone()))
+    zone = reader_zone()
+    st.markdown(f"**Timeline** · times in {md(zone_name(zone))}")
+    st.markdown(timeline_lines(record.timeline, overview.now, zone))
     transcript(settings, record)
     for column, (fmt, mime) in zip(st.columns(2), EXPORTS, strict=True):
         with column:

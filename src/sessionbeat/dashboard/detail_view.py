@@ -32,7 +32,8 @@ def resume_command(session_id: str, cwd: str | None) -> str:
 def timeline_lines(changes: Sequence[StatusChange], now: datetime, tz: tzinfo) -> str:
     """Return the status timeline as Markdown list lines, newest first, in the reader's zone.
 
-    Each line: local clock time, status icon and words, the hook event, and how long ago.
+    Each line: local clock time, status icon and words, the hook event, and how long ago. The
+    page names the zone above the list (:func:`zone_name`).
     """
     lines = [
         f"- {c.at.astimezone(tz):%H:%M:%S} · {STATUS_ICONS.get(c.status.value, '·')} "
@@ -73,8 +74,14 @@ def facts(record: SessionView | HistoryEntry, now: datetime, tz: tzinfo = UTC) -
             record.waiting_for,
             tz,
         )
-        parts.append(f"status from {reason}")
+        parts.append(f"status from {reason} ({zone_name(tz)})")
     return " · ".join(parts)
+
+
+def zone_name(tz: tzinfo) -> str:
+    """Return a time zone's name for the reader: its IANA key (``Europe/Berlin``), or UTC."""
+    key = getattr(tz, "key", None)
+    return key if isinstance(key, str) else (tz.tzname(None) or "UTC")
 
 
 def fields_table(fields: Mapping[str, object]) -> str:

@@ -161,15 +161,16 @@ def esc(value: object) -> str:
 
 
 def ago(when: datetime | None, now: datetime) -> str:
-    """Return ``"2 min ago"`` style text: ``"just now"`` under a minute, ``"-"`` for None.
+    """Return ``"2 min ago"`` style text: ``"<1 min ago"`` under a minute, ``"-"`` for None.
 
     Minute steps keep a card's text the same from one 2 s refresh to the next, so Streamlit
-    can send the phone a reference to a section it already has instead of the section again.
+    can send the phone a reference to a section it already has instead of the section again;
+    under a minute says so rather than "just now" (which 43 s is not).
     """
     if when is None:
         return "-"
     seconds = (now - when).total_seconds()
-    return "just now" if seconds < 60 else ago_since(when, now)
+    return "<1 min ago" if seconds < 60 else ago_since(when, now)
 
 
 def lasting(seconds: float) -> str:

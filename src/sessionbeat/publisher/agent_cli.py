@@ -47,10 +47,15 @@ def console_script() -> Path:
 def run(
     ctx: typer.Context,
     transport: Annotated[
-        str | None, typer.Option(help="unix or tcp (default: unix where available)")
+        str | None,
+        typer.Option(
+            help="unix or tcp",
+            show_default="SESSIONBEAT_AGENT_TRANSPORT or unix where available",
+        ),
     ] = None,
     log_file: Annotated[
-        Path | None, typer.Option(help="log here (default: stderr, or agent.log when detached)")
+        Path | None,
+        typer.Option(help="log here", show_default="stderr; agent.log when detached"),
     ] = None,
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C (exits 0 if one already runs)."""
@@ -231,7 +236,7 @@ def install(
 def uninstall(
     ctx: typer.Context, platform: Annotated[str, typer.Option(hidden=True)] = sys.platform
 ) -> None:
-    """Remove the user service written by ``agent install`` (stop it first)."""
+    """Remove the user service that 'agent install' wrote (stopping it first)."""
     path = service_file(platform)
     if not path.exists():
         typer.echo(f"nothing installed at {path}")

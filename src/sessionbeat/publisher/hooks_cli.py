@@ -4,7 +4,8 @@ Edits ``~/.claude/settings.json`` (``$CLAUDE_CONFIG_DIR/settings.json``; ``--pro
 ``./.claude/settings.json``; ``--settings PATH`` for any file): adds one command hook per event
 that runs the ABSOLUTE path of this installation's console script (a pyenv/asdf shim alone
 costs ~130 ms per event), optionally chains the status line, keeps a timestamped backup, and
-never touches other hooks or keys. ``--dry-run`` prints a unified diff and writes nothing.
+never touches other hooks or keys. ``--dry-run`` prints a unified diff, writes nothing, and ends
+with a line on stderr saying so.
 
 What install must remember for uninstall lives in the state dir: ``hooks-install.json``
 (whether the file and its ``hooks`` key existed before) and ``statusline.json`` (the previous
@@ -40,6 +41,8 @@ RECORD_FILE = "hooks-install.json"
 
 SettingsOpt = Annotated[Path | None, typer.Option("--settings", help="settings.json to edit")]
 ProjectOpt = Annotated[bool, typer.Option(help="edit ./.claude/settings.json instead")]
+ReadSettingsOpt = Annotated[Path | None, typer.Option("--settings", help="settings.json to read")]
+ReadProjectOpt = Annotated[bool, typer.Option(help="read ./.claude/settings.json instead")]
 DryRunOpt = Annotated[bool, typer.Option(help="print the diff, write nothing")]
 
 _CHAIN_KEY = re.compile(r"--chain[= ](\S+)")
@@ -149,6 +152,11 @@ def _diff(path: Path, old: str, new: str) -> str:
     )
 
 
+def _dry_run_note(path: Path) -> None:
+    """Say on stderr that a --dry-run wrote nothing (stdout keeps only the diff)."""
+    typer.echo(f"dry run: nothing written to {path}", err=True)
+
+
 def _chain_statusline(
     data: dict[str, Any],
     script: str,
@@ -181,8 +189,8 @@ def install(
         bool | None,
         typer.Option(
             "--statusline/--no-statusline",
-            help="chain sessionbeat's status line (exact context %) / restore the previous "
-            "one; default: leave the status line as it is",
+            help="chain sessionbeat's status line (exact context %) / restore the previous one",
+            show_default="leave the status line as it is",
         ),
     ] = None,
     script: Annotated[str | None, typer.Option(hidden=True)] = None,
@@ -209,6 +217,7 @@ def install(
     unchanged = new == data and bool(old_text)
     if dry_run:
         typer.echo("no change" if unchanged else _diff(path, old_text, new_text))
+        _dry_run_note(path)
         return
     if unchanged:
         sl.save_chains(chains, state)
@@ -261,9 +270,12 @@ def uninstall(
             _save_records(settings, records)
             sl.save_chains(chains, state)
         typer.echo(f"{path}: no sessionbeat hooks found")
+        if dry_run:
+            _dry_run_note(path)
         return
     if dry_run:
         typer.echo(_diff(path, old_text, "" if remove_file else render(new)))
+        _dry_run_note(path)
         return
     backup = write_with_backup(path, old_text, None if remove_file else render(new))
     _save_records(settings, records)
@@ -277,7 +289,7 @@ def uninstall(
 
 @app.command()
 def status(
-    ctx: typer.Context, settings_path: SettingsOpt = None, project: ProjectOpt = False
+    ctx: typer.Context, settings_path: ReadSettingsOpt = None, project: ReadProjectOpt = False
 ) -> None:
     """Show which events run sessionbeat's hook (exit 1 if none)."""
     settings = get_settings(ctx)

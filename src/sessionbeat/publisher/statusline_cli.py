@@ -19,9 +19,9 @@ def statusline(
 ) -> None:
     """Status-line command for Claude Code: publishes exact context data, then shows a line.
 
-    Reads Claude Code's status-line JSON on stdin, hands it to the host agent, then runs the
-    status line you had before `sessionbeat hooks install --statusline` (output unchanged) or
-    prints `model · ctx N% · repo`.
+    Reads Claude Code's status-line JSON on stdin and hands it to the host agent.
+    Then it runs the status line you had before 'hooks install --statusline', output unchanged.
+    Without one, it prints 'model · ctx N% · repo'.
     """
     from sessionbeat.publisher.statusline import main
 
