@@ -70,3 +70,19 @@ def test_apt_waits_for_its_lock() -> None:
     assert calls
     for line in calls:
         assert "-o DPkg::Lock::Timeout=120" in line, line
+
+
+def test_nothing_points_at_files_a_clone_does_not_have() -> None:
+    """Code, tests and docs cite docs/architecture.md, never the old design file or shared/."""
+    suffixes = {".py", ".md", ".toml", ".yml", ".yaml", ".json", ".cfg"}
+    offenders = []
+    for folder in ("src", "tests", "docs", "bench", "scripts", "prometheus", "grafana"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in suffixes and "fixtures" not in path.parts and path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if "DESIGN" + ".md" in text or "../" + "shared" in text:
+                    offenders.append(str(path.relative_to(ROOT)))
+    for name in ("README.md", "CONTRIBUTING.md"):
+        if "DESIGN" + ".md" in (ROOT / name).read_text(encoding="utf-8"):
+            offenders.append(name)
+    assert offenders == []
