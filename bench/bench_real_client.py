@@ -180,7 +180,7 @@ def main() -> None:
                 one_run(broker, root, claude, False, poll)
             print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
     print(f"Claude Code {claude_code_version()}, {args.runs} runs; milliseconds")
-    header = f"{'transition':28} {'p50':>7} {'p95':>7} {'max':>7}   {'poll p50':>8} {'ratio':>6}"
+    header = f"{'transition':32} {'p50':>7} {'p95':>7} {'max':>7}   {'poll p50':>8} {'ratio':>6}"
     print(f"{header}  goal")
     for name, values in watch.items():
         ms = [1000 * v for v in values]
@@ -190,7 +190,7 @@ def main() -> None:
         base_p50 = 1000 * statistics.median(base) if base else float("nan")
         ratio = statistics.median(ms) / base_p50 if base else float("nan")
         print(
-            f"{name:28} {statistics.median(ms):7.1f} {pct(ms, 0.95):7.1f} {max(ms):7.1f}"
+            f"{name:32} {statistics.median(ms):7.1f} {pct(ms, 0.95):7.1f} {max(ms):7.1f}"
             f"   {base_p50:8.1f} {ratio:6.3f}  p95 < {goal * 1000:.0f}: {verdict}"
         )
 
