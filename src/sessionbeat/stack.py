@@ -90,15 +90,6 @@ def http_answers(url: str) -> bool:
     return True
 
 
-def wait_for_http(url: str, timeout: float) -> None:
-    """Block until ``url`` answers at all (any HTTP status); raises ``ApiUnavailableError``."""
-    deadline = time.monotonic() + timeout
-    while not http_answers(url):
-        if time.monotonic() > deadline:
-            raise ApiUnavailableError(f"{url} did not answer within {timeout:.0f} s")
-        time.sleep(0.1)
-
-
 def agent_connected(settings: Settings) -> bool:
     """Return True when this host's agent runs and its status file says it is connected.
 
@@ -108,22 +99,6 @@ def agent_connected(settings: Settings) -> bool:
 
     status = read_status(settings) or {}
     return bool(status.get("connected")) and status.get("pid") == agent_pid(settings)
-
-
-def wait_for_agent(settings: Settings, timeout: float) -> None:
-    """Block until this host's agent says it is connected to the broker (its status file).
-
-    So the banner, and a ``sessionbeat doctor`` run right after it, see a connected agent.
-    Raises ``ApiUnavailableError`` naming the agent's status file after ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while not agent_connected(settings):
-        if time.monotonic() > deadline:
-            raise ApiUnavailableError(
-                f"the agent did not connect to the broker within {timeout:.0f} s "
-                f"(see {settings.state_dir / 'agent-status.json'} and the logs)"
-            )
-        time.sleep(0.05)
 
 
 def _self_argv() -> list[str]:

@@ -17,6 +17,7 @@ subscriber), the registry's ``statusUpdatedAt``, or the test's own key press.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -310,8 +311,6 @@ class LiveStack:
 
 
 def _claude_config_env() -> dict[str, str]:
-    import os
-
     value = os.environ.get("CLAUDE_CONFIG_DIR")
     return {"CLAUDE_CONFIG_DIR": value} if value else {}
 

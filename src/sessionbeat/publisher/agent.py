@@ -348,9 +348,9 @@ class HostAgent:
         return self.settings.registry_poll_interval
 
     def _tick(self, scan_registry: bool) -> None:
-        if scan_registry and self.watcher is not None:
-            self.watcher.arm()
-        for beat in self.core.tick(self.clock(), scan_registry=scan_registry):
+        if scan_registry:
+            self._scan_registry()
+        for beat in self.core.tick(self.clock(), scan_registry=False):
             self._send_beat(beat)
         if self.connected.is_set() and not self._online and self.spool.size() == 0:
             self._birth()

@@ -118,8 +118,15 @@ class LocalSession(BaseModel):
     running_task_tools: list[str] = Field(default_factory=list)
     todos: list[TodoItem] = Field(default_factory=list)
 
-    def deciding(self) -> Observation | None:
-        """Return the observation that decides the status (None: nothing observed yet)."""
+    def verdict(self) -> Observation:
+        """Return the status with its source and the time it describes, decided once.
+
+        Ended: the SessionEnd or the process exit. Else the newest of the last status-setting
+        hook and the last registry reading (:func:`~sessionbeat.publisher.status.decide`);
+        with neither yet, the hook status a new session starts with, at its first event.
+        """
+        if self.ended:
+            return Observation(PublishedStatus.ENDED, self.last_event_at, StatusSource.HOOK)
         hook = (
             None
             if self.hook_status_at is None
@@ -131,36 +138,36 @@ class LocalSession(BaseModel):
             if word is None or self.registry_status_at is None
             else Observation(word, self.registry_status_at, StatusSource.REGISTRY)
         )
-        return decide(hook, registry)
+        observed = decide(hook, registry)
+        if observed is None:
+            return Observation(self.hook_status, self.last_event_at, StatusSource.HOOK)
+        return observed
 
     @property
     def status(self) -> PublishedStatus:
-        """The status to publish: ended, else the newest observation's, else the hook's."""
-        if self.ended:
-            return PublishedStatus.ENDED
-        observed = self.deciding()
-        return self.hook_status if observed is None else observed.status
+        """The status to publish (see :meth:`verdict`)."""
+        return self.verdict().status
 
     @property
     def status_source(self) -> StatusSource:
         """``registry`` when Claude Code's registry reading decides the status, else ``hook``."""
-        if self.ended:
-            return StatusSource.HOOK
-        observed = self.deciding()
-        return StatusSource.HOOK if observed is None else observed.source
+        return self.verdict().source
 
     @property
     def status_at(self) -> datetime:
         """The time the deciding observation describes (the last hook event when ended)."""
-        observed = None if self.ended else self.deciding()
-        return self.last_event_at if observed is None else observed.at
+        return self.verdict().at
+
+    def waiting_for_in(self, status: PublishedStatus) -> str | None:
+        """Return the registry's ``waitingFor`` if ``status`` is waiting for approval, else None."""
+        if status is PublishedStatus.NEEDS_APPROVAL and self.registry_status == "waiting":
+            return self.registry_waiting_for
+        return None
 
     @property
     def waiting_for(self) -> str | None:
         """What the session waits for, per the registry (``waitingFor``), while it waits."""
-        if self.status is PublishedStatus.NEEDS_APPROVAL and self.registry_status == "waiting":
-            return self.registry_waiting_for
-        return None
+        return self.waiting_for_in(self.status)
 
     @property
     def subagents(self) -> int:
@@ -358,7 +365,8 @@ def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False
     A tool (and its detail) is published only in a status that can have one: a tool never
     outlives the turn it belonged to.
     """
-    status = session.status
+    verdict = session.verdict()
+    status = verdict.status
     has_tool = status in TOOL_STATUSES
     return SessionBeat(
         host=session.host,
@@ -382,11 +390,11 @@ def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False
         subagents=session.subagents,
         permission_mode=session.permission_mode,
         pid=session.pid,
-        status_source=session.status_source,
-        status_at=session.status_at,
+        status_source=verdict.source,
+        status_at=verdict.at,
         registry_status=session.registry_status,
         registry_status_at=session.registry_status_at,
-        waiting_for=session.waiting_for,
+        waiting_for=session.waiting_for_in(status),
         claude_version=session.claude_version,
         entrypoint=session.entrypoint,
         tmux=session.tmux,
