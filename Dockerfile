@@ -7,12 +7,10 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/sessionbeat
 WORKDIR /src
-# What the wheel needs: the package, plus the broker configs and the recorded Claude Code
-# fixtures that pyproject.toml force-includes (used by `sessionbeat up` and `demo`).
+# What the wheel needs: the package (its data, the embedded broker's config and the demo's
+# recorded Claude Code sessions, lives inside it).
 COPY pyproject.toml README.md ./
 COPY src/ src/
-COPY mosquitto/local.conf mosquitto/mosquitto.conf mosquitto/acl mosquitto/
-COPY tests/fixtures/claude-code/ tests/fixtures/claude-code/
 RUN /opt/sessionbeat/bin/pip install .
 
 FROM ${PYTHON_IMAGE}

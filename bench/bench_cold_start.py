@@ -3,11 +3,12 @@
 Bar (docs/architecture.md, "Performance bars"): the aggregator's state holds every retained
 session in less than 2 x the time a bare paho subscriber needs to receive them, in the same run.
 
-Method: a real Mosquitto (``mosquitto/local.conf``) on a free port is loaded once with N
+Method: a real Mosquitto (``src/sessionbeat/broker/local.conf``) on a free port is loaded once
+with N
 retained SessionBeats (QoS 1, every PUBACK awaited). Each round then times, from the first call
 to the first received message of interest:
 
-* baseline: a bare paho MQTT 5 client (the same ``sessionbeat.mqtt.make_client`` settings)
+* baseline: a bare paho MQTT 5 client (the same ``sessionbeat.broker.client.make_client`` settings)
   that connects, subscribes to ``sessionbeat/v1/#`` with QoS 0 and counts messages until N;
 * aggregator: ``AggregatorService.start()`` (history opened, broker connected, subscription in
   ``on_connect``, the real ingest path) until its state holds N sessions.
@@ -33,13 +34,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService, tune_gc
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.client import make_client
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import PublishedStatus, SessionBeat
-from sessionbeat.mqtt import make_client
 from sessionbeat.settings import Settings, load_settings
 
 BAR = 2.0
@@ -113,7 +112,7 @@ def bare_round(settings: Settings, n: int) -> float:
 
 def service_round(settings: Settings, n: int) -> float:
     """Time ``AggregatorService.start()`` until its state holds n sessions."""
-    service = AggregatorService(settings, registry=CollectorRegistry())
+    service = AggregatorService(settings)
     ingest = service.client.on_message
     assert ingest is not None
     done = threading.Event()

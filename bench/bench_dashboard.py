@@ -45,9 +45,9 @@ from tests.aggregator.support import Publisher, beat  # noqa: E402
 from tests.dashboard.browser import ARGS, CHROMIUM, PHONE, Refreshes, requests_by_route  # noqa: E402
 from tests.procs import SCRIPT, Aggregator, Proc, base_env, wait_until  # noqa: E402
 
-from sessionbeat.broker import LocalBroker, free_port  # noqa: E402
-from sessionbeat.client import ApiClient  # noqa: E402
+from sessionbeat.broker.embedded import LocalBroker, free_port  # noqa: E402
 from sessionbeat.models import HostState, utc_now  # noqa: E402
+from sessionbeat.readers.client import ApiClient  # noqa: E402
 
 APP = ROOT / "src" / "sessionbeat" / "dashboard" / "app.py"
 STATUSES = ["needs_approval", "working", "working", "waiting_for_input", "working"] * 2

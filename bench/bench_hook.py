@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.procs import SCRIPT, Agent, Aggregator, wait_until  # noqa: E402
 
-from sessionbeat.broker import LocalBroker  # noqa: E402
+from sessionbeat.broker.embedded import LocalBroker  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "hook-UserPromptSubmit-3.json"
 

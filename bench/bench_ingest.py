@@ -3,7 +3,7 @@
 Bar (docs/architecture.md, "Performance bars"): the aggregator's ingest path handles at least
 75 % of the raw paho receive rate.
 
-Method: a real Mosquitto (``mosquitto/local.conf``) on a free port. For each round, a
+Method: a real Mosquitto (``src/sessionbeat/broker/local.conf``) on a free port. For each round, a
 subscriber connects and subscribes to ``sessionbeat/v1/#`` with QoS 0, then *stops reading*;
 a publisher sends N SessionBeat payloads (about 600 bytes each, 500 sessions on 10 hosts, seq
 increasing so every one is accepted) and a QoS 1 marker, so the broker holds all N for the
@@ -36,13 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from prometheus_client import CollectorRegistry
 
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService, tune_gc
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.client import make_client
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import PublishedStatus, SessionBeat
-from sessionbeat.mqtt import make_client
 from sessionbeat.settings import Settings, load_settings
 
 BAR = 0.75
@@ -154,7 +153,7 @@ def service_round(
     With ``profile``, cProfile runs in paho's network thread for the round and the top
     functions by own time are printed (the timing is then not comparable).
     """
-    service = AggregatorService(settings, registry=CollectorRegistry())
+    service = AggregatorService(settings)
     handler = service.client.on_message
     assert handler is not None
     if profile:

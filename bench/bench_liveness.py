@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 from tests.procs import Agent, Aggregator, wait_until  # noqa: E402
 
 from sessionbeat import topics  # noqa: E402
-from sessionbeat.broker import LocalBroker  # noqa: E402
-from sessionbeat.mqtt import make_client  # noqa: E402
-from sessionbeat.replay import load_payload  # noqa: E402
+from sessionbeat.broker.client import make_client  # noqa: E402
+from sessionbeat.broker.embedded import LocalBroker  # noqa: E402
 from sessionbeat.settings import load_settings  # noqa: E402
+from sessionbeat.stack.replay import load_payload  # noqa: E402
 
 SID = "7da73774-862d-4897-94a7-ef847ce65033"
 

@@ -1,6 +1,7 @@
 """Cost of a Prometheus scrape (GET /metrics) with 10,000 live sessions over 200 hosts.
 
-Method: a real Mosquitto (``mosquitto/local.conf``) and a real ``sessionbeat aggregator``
+Method: a real Mosquitto (``src/sessionbeat/broker/local.conf``) and a real
+``sessionbeat aggregator``
 process on free loopback ports. 200 host births and 10,000 SessionBeat payloads (50 sessions
 per host over 5 repositories each, a mix of statuses, context usage and subagents) are published
 live; once ``/summary`` counts them all, one keep-alive HTTP client alternates ``GET /metrics``
@@ -44,7 +45,7 @@ from prometheus_client.process_collector import ProcessCollector
 from sessionbeat import topics
 from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import AggregatorState, Message, apply
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.exporter.collector import SessionbeatCollector
 
 STATUSES = ["working", "working", "waiting_for_input", "needs_approval", "working", "ended"]

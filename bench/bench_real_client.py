@@ -52,7 +52,7 @@ from tests.real_client.install import claude_code_version, ensure_claude  # noqa
 from tests.real_client.live import LiveStack, now  # noqa: E402
 from tests.real_client.messages_api import MessagesAPI  # noqa: E402
 
-from sessionbeat.broker import LocalBroker  # noqa: E402
+from sessionbeat.broker.embedded import LocalBroker  # noqa: E402
 
 GOALS = {"kill -9 -> ended": 2.0}
 DEFAULT_GOAL = 0.5

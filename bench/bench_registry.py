@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 from tests.procs import Agent, wait_until, write_registry_entry  # noqa: E402
 
 from sessionbeat import topics  # noqa: E402
-from sessionbeat.broker import LocalBroker  # noqa: E402
-from sessionbeat.mqtt import make_client  # noqa: E402
+from sessionbeat.broker.client import make_client  # noqa: E402
+from sessionbeat.broker.embedded import LocalBroker  # noqa: E402
 from sessionbeat.settings import load_settings  # noqa: E402
 
 

@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/bench_transcript.py [--size-mb 200] [--rounds 20]
 The transcript is made at run time (in a temp dir, deleted afterwards) by repeating the lines of
 the real fixture transcript-1.jsonl until it reaches the size. Measured, in the same run:
 
-* ``read_context`` (publisher/transcript.py): ms per read, bytes read, peak memory;
+* ``read_context`` (claude_code/transcript.py): ms per read, bytes read, peak memory;
 * baseline A, a raw read of the same number of bytes from the end of the file (the floor);
 * baseline B, what a naive reader does: ``json.loads`` of every line of the whole file (once);
 * the worst case (20 MB of real lines without usage appended: the read stops at its cap),
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from sessionbeat.publisher.transcript import read_context  # noqa: E402
+from sessionbeat.claude_code.transcript import read_context  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "transcript-1.jsonl"
 

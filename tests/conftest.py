@@ -21,11 +21,15 @@ from typing import Any
 
 import pytest
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
+from sessionbeat.stack import replay
 from tests.aggregator.support import ManualClock, Publisher
 from tests.tools import skip_summary
 
 FIXTURES = Path(__file__).parent / "fixtures" / "claude-code"
+"""Test-only Claude Code data: transcripts, real-2.1.328/ captures, synthetic/ examples."""
+RECORDINGS = replay.RECORDINGS
+"""The real hook and status-line inputs the demo replays (package data)."""
 
 _ROOT = Path(tempfile.mkdtemp(prefix="sbt-", dir="/tmp"))
 """Every temp dir of this test session lives here; removed when the session ends."""
@@ -102,9 +106,15 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+def fixture_path(name: str) -> Path:
+    """Return the path of a recorded input (``RECORDINGS``) or else of a test fixture."""
+    recorded = RECORDINGS / name
+    return recorded if recorded.is_file() else FIXTURES / name
+
+
 def load_fixture(name: str) -> dict[str, Any]:
-    """Return a real Claude Code payload from tests/fixtures/claude-code as a dict."""
-    data: dict[str, Any] = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    """Return a real Claude Code payload (a recording or a test fixture) as a dict."""
+    data: dict[str, Any] = json.loads(fixture_path(name).read_text(encoding="utf-8"))
     return data
 
 

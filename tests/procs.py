@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sessionbeat.broker import free_port
+from sessionbeat.broker.embedded import free_port
 
 SCRIPT = str(Path(sys.executable).parent / "sessionbeat")
 T = TypeVar("T")
@@ -157,7 +157,7 @@ def write_registry_entry(path: Path, pid: int, sid: str, status: str, **extra: o
     Fields as in tests/fixtures/claude-code/real-2.1.328/registry-waiting.json: ``procStart``
     read from /proc (Linux), ``statusUpdatedAt`` now (epoch ms); ``extra`` adds or overrides.
     """
-    from sessionbeat.publisher.registry import linux_proc_start
+    from sessionbeat.claude_code.registry import linux_proc_start
 
     now = int(time.time() * 1000)
     doc = {

@@ -16,7 +16,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from typer.testing import CliRunner
 
-from sessionbeat.broker_cli import Role, acl_roles, passwd_users
+from sessionbeat.broker.users import Role, acl_roles, passwd_users
 from sessionbeat.cli import app
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import REPO, ProductionBroker

@@ -9,8 +9,7 @@ import pytest
 
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService
-from sessionbeat.broker import LocalBroker, free_port
-from sessionbeat.client import ApiClient, ApiEvent, UnauthorizedError
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import (
     HistoryEntry,
@@ -19,6 +18,7 @@ from sessionbeat.models import (
     SessionStatus,
     SessionView,
 )
+from sessionbeat.readers.client import ApiClient, ApiEvent, UnauthorizedError
 from tests.aggregator.support import (
     ManualClock,
     Publisher,

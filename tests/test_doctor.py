@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
 from tests.conftest import short_tmpdir
 from tests.procs import Agent, Aggregator, wait_until
@@ -86,7 +86,7 @@ def test_wrong_credentials_are_reported(tmp_path: Path) -> None:
 
     proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stderr=subprocess.DEVNULL)
     try:
-        from sessionbeat.broker import wait_for_port
+        from sessionbeat.broker.embedded import wait_for_port
 
         wait_for_port("127.0.0.1", port, 10)
         code, checks = doctor("--broker-url", f"mqtt://nobody:wrong@127.0.0.1:{port}")

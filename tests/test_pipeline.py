@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.cli import app
-from sessionbeat.replay import SESSIONS, load_payload
-from tests.conftest import FIXTURES, short_tmpdir
+from sessionbeat.stack.replay import SESSIONS, load_payload
+from tests.conftest import RECORDINGS, short_tmpdir
 from tests.procs import Agent, Aggregator, wait_until
 
 HOSTS = iter(range(1_000_000))
@@ -100,7 +100,7 @@ def _iso(value: str) -> datetime:
 def test_every_real_hook_payload_is_covered_once() -> None:
     """The replay groups use each real hook fixture exactly once (synthetic ones excluded)."""
     files = [f for s in SESSIONS for f in s.files]
-    assert sorted(files) == sorted(p.name for p in FIXTURES.glob("hook-*.json"))
+    assert sorted(files) == sorted(p.name for p in RECORDINGS.glob("hook-*.json"))
     assert len(files) == len(set(files)) == 32
 
 

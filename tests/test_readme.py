@@ -9,8 +9,8 @@ from pathlib import Path
 
 import typer
 
+from sessionbeat.claude_code.settings_file import HOOK_EVENTS, add_hooks
 from sessionbeat.cli import app
-from sessionbeat.publisher.claude_settings import HOOK_EVENTS, add_hooks
 from sessionbeat.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

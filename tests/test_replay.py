@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sessionbeat.replay import SESSIONS, STATUSLINES, load_payload, renamed, session_ids
+from sessionbeat.stack.replay import SESSIONS, STATUSLINES, load_payload, renamed, session_ids
 
 
 def test_the_demo_counts_every_session_it_shows() -> None:

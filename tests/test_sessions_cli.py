@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sessionbeat.aggregator.service import AggregatorService
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
 from tests.aggregator.support import (
     T0,

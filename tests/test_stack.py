@@ -14,11 +14,11 @@ import psutil
 import pytest
 from typer.testing import CliRunner
 
-from sessionbeat import broker as broker_module
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker import embedded as broker_module
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
 from sessionbeat.settings import load_settings
-from sessionbeat.stack import start_broker
+from sessionbeat.stack.cli import start_broker
 from tests.conftest import short_tmpdir
 from tests.procs import SCRIPT, Proc, wait_until
 

@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sessionbeat import topics
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
 from sessionbeat.models import HostState, HostStatus
-from sessionbeat.tail import format_message
+from sessionbeat.readers.tail import format_message
 from tests.aggregator.support import T0, Publisher, beat, unique_host
 
 

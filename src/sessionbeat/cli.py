@@ -97,21 +97,23 @@ def publish() -> None:
 
 def _register() -> None:
     """Add the commands of each area (their modules import heavy libraries lazily)."""
-    from sessionbeat import broker_cli, doctor, sessions_cli, stack, tail
     from sessionbeat.aggregator import cli as aggregator_cli
+    from sessionbeat.broker import cli as broker_cli
     from sessionbeat.dashboard import cli as dashboard_cli
-    from sessionbeat.publisher import agent_cli, hooks_cli, statusline_cli
+    from sessionbeat.publisher import cli as publisher_cli
+    from sessionbeat.readers import cli as readers_cli
+    from sessionbeat.stack import cli as stack
 
     app.command("aggregator")(aggregator_cli.aggregator)
     app.command("dashboard")(dashboard_cli.dashboard)
-    app.command("statusline")(statusline_cli.statusline)
+    app.command("statusline")(publisher_cli.statusline)
     app.command("up")(stack.up)
     app.command("demo")(stack.demo)
-    app.command("doctor")(doctor.doctor)
-    app.command("tail")(tail.tail)
-    app.add_typer(agent_cli.app, name="agent")
-    app.add_typer(hooks_cli.app, name="hooks")
-    app.add_typer(sessions_cli.app, name="sessions")
+    app.command("doctor")(readers_cli.doctor)
+    app.command("tail")(readers_cli.tail)
+    app.add_typer(publisher_cli.agent_app, name="agent")
+    app.add_typer(publisher_cli.hooks_app, name="hooks")
+    app.add_typer(readers_cli.app, name="sessions")
     app.add_typer(broker_cli.app, name="broker")
 
 

@@ -1,11 +1,9 @@
 """Every wire and API model of sessionbeat (pydantic 2).
 
 Wire models (MQTT payloads, ``v: 1``): :class:`SessionBeat` and :class:`HostStatus`. They keep
-unknown fields on input (forward compatibility). Input model: :class:`HookInput`, the JSON Claude
-Code writes to a hook's stdin (https://code.claude.com/docs/en/hooks, "Hook input"; see
-``docs/claude-code-formats.md``), parsed leniently because fields come and go between versions.
-API models: :class:`SessionView`, :class:`SessionDetail`, :class:`HostView`, :class:`Summary`,
-:class:`HistoryPage`.
+unknown fields on input (forward compatibility). Claude Code's own input formats are read in
+:mod:`sessionbeat.claude_code`. API models: :class:`SessionView`, :class:`SessionDetail`,
+:class:`HostView`, :class:`Summary`, :class:`HistoryPage`.
 
 All timestamps are timezone-aware UTC ``datetime`` objects and serialize as ISO 8601 with ``Z``.
 """
@@ -22,9 +20,6 @@ from pydantic import (
     Field,
     GetPydanticSchema,
     NonNegativeInt,
-    ValidationError,
-    ValidatorFunctionWrapHandler,
-    field_validator,
 )
 from pydantic_core import core_schema
 
@@ -194,56 +189,6 @@ class HostStatus(BaseModel):
     pid: int | None = None
     platform: str | None = None
     keepalive_interval: float | None = None
-
-
-class HookInput(BaseModel):
-    """The JSON Claude Code passes on a hook's stdin, parsed leniently.
-
-    Source: https://code.claude.com/docs/en/hooks ("Hook input"), and real payloads in
-    ``tests/fixtures/claude-code``. Only ``session_id`` is required; every other field is
-    optional and a field with an unexpected type becomes ``None`` instead of failing the whole
-    payload. Unknown fields are kept.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-    session_id: str
-    hook_event_name: str | None = None
-    transcript_path: str | None = None
-    cwd: str | None = None
-    permission_mode: str | None = None
-    prompt_id: str | None = None
-    source: str | None = None
-    model: str | None = None
-    session_title: str | None = None
-    reason: str | None = None
-    tool_name: str | None = None
-    tool_input: Any = None
-    tool_response: Any = None
-    tool_use_id: str | None = None
-    notification_type: str | None = None
-    message: str | None = None
-    agent_id: str | None = None
-    agent_type: str | None = None
-    agent_transcript_path: str | None = None
-    task_id: str | None = None
-    task_subject: str | None = None
-    error: Any = None
-    trigger: str | None = None
-    old_cwd: str | None = None
-    new_cwd: str | None = None
-    background_tasks: Any = None
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: Any) -> Any:
-        """Replace a value of the wrong type by ``None`` (except the required ``session_id``)."""
-        try:
-            return handler(value)
-        except ValidationError:
-            if info.field_name == "session_id":
-                raise
-            return None
 
 
 class StatusChange(BaseModel):

@@ -16,14 +16,16 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import uvicorn
+from prometheus_client import CollectorRegistry
 
 from sessionbeat import topics
 from sessionbeat.aggregator.api import create_app
 from sessionbeat.aggregator.cli import listen_socket
 from sessionbeat.aggregator.service import AggregatorService
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.client import make_client
+from sessionbeat.broker.embedded import LocalBroker
+from sessionbeat.exporter.collector import metrics_registry
 from sessionbeat.models import HostState, HostStatus, PublishedStatus, SessionBeat
-from sessionbeat.mqtt import make_client
 from sessionbeat.settings import Settings, load_settings
 from tests.procs import wait_until
 
@@ -195,7 +197,7 @@ class ServedApi:
         self._sock = sock
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         config = uvicorn.Config(
-            create_app(service, settings),
+            create_app(service, settings, metrics_registry(service.snapshot, CollectorRegistry())),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=1,
@@ -232,15 +234,8 @@ def running(
     The service's clock is ``clock``, by default a :class:`ManualClock` standing at :data:`T0`
     (the default ``sent_at`` of :func:`beat`), so nothing ages unless the test says so.
     """
-    from prometheus_client import CollectorRegistry
-
     settings = service_settings(broker, tmp, **overrides)
-    service = AggregatorService(
-        settings,
-        clock or ManualClock(),
-        CollectorRegistry(),
-        reap_interval=reap_interval,
-    )
+    service = AggregatorService(settings, clock or ManualClock(), reap_interval=reap_interval)
     service.start()
     api = ServedApi(service, settings)
     api.start()

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import HostState, SessionDetail, SessionView
 from tests.aggregator.support import (
     ManualClock,

@@ -16,7 +16,7 @@ from httpx_sse import connect_sse
 from typer.testing import CliRunner
 
 from sessionbeat.aggregator.cli import listen_socket
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.cli import app
 from sessionbeat.errors import ConfigError
 from sessionbeat.models import utc_now

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from tests.aggregator.support import Publisher, beat, running, wait_until
 
 SESSIONS = 10_000

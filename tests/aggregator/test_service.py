@@ -11,7 +11,7 @@ import pytest
 
 from sessionbeat import topics
 from sessionbeat.aggregator.history import History
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.errors import RejectReason
 from sessionbeat.models import HostState
 from tests.aggregator.support import (
@@ -191,15 +191,13 @@ def test_healthz_follows_the_broker_connection(own_broker: LocalBroker, tmp: Pat
 
 def test_history_store_is_injectable(broker: LocalBroker, tmp: Path, clock: ManualClock) -> None:
     """reap() writes through the injected store and returns the reaped entries."""
-    from prometheus_client import CollectorRegistry
-
     from sessionbeat.aggregator.service import AggregatorService
     from sessionbeat.aggregator.state import Message
     from tests.aggregator.support import service_settings
 
     settings = service_settings(broker, tmp, ended_linger=0)
     store = History(tmp / "own.sqlite3", keep_days=1, clock=clock)
-    service = AggregatorService(settings, clock, CollectorRegistry(), history=store)
+    service = AggregatorService(settings, clock, history=store)
     store.open()
     b = beat("hx", "s1", status="ended")
     service.ingest(Message(topics.session_topic("hx", "s1"), b.model_dump_json().encode()))

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sessionbeat.aggregator.service import AggregatorService
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from tests.aggregator.support import Publisher, ServedApi, running, unique_host, wait_until
 from tests.conftest import short_tmpdir
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sessionbeat import topics
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import HostState, utc_now
 from tests.aggregator.support import Publisher, beat, unique_host
 from tests.conftest import short_tmpdir

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-from sessionbeat.broker import free_port
+from sessionbeat.broker.embedded import free_port
 from tests.dashboard.browser import ARGS, CHROMIUM, PHONE
 from tests.procs import SCRIPT, Proc, wait_until
 

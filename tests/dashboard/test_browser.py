@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from sessionbeat.broker import free_port
+from sessionbeat.broker.embedded import free_port
 from tests.conftest import short_tmpdir
 from tests.dashboard.browser import (
     ARGS,

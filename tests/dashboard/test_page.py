@@ -11,10 +11,10 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sessionbeat.broker import LocalBroker, free_port
+from sessionbeat.broker.embedded import LocalBroker, free_port
+from sessionbeat.claude_code.transcript import tail_messages
 from sessionbeat.dashboard.view import md
 from sessionbeat.models import HostState, utc_now
-from sessionbeat.publisher.transcript import tail_messages
 from tests.aggregator.support import Publisher, beat, unique_host
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.dashboard.conftest import CWD, Loaded

@@ -13,7 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from sessionbeat.broker import find_mosquitto, free_port, wait_for_port
+from sessionbeat.broker.embedded import find_mosquitto, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = REPO / "mosquitto" / "mosquitto.conf"

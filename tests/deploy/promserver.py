@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import yaml
 
-from sessionbeat.broker import free_port
+from sessionbeat.broker.embedded import free_port
 from tests.procs import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

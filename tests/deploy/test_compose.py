@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from sessionbeat import __version__
-from sessionbeat.broker_cli import DEFAULT_PASSWD
+from sessionbeat.broker.cli import DEFAULT_PASSWD
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import ProductionBroker
 from tests.tools import require_tool
@@ -269,8 +269,8 @@ def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:
     (wheel,) = (tmp_path / "dist").glob("sessionbeat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in (
-        "sessionbeat/_data/mosquitto/local.conf",
-        "sessionbeat/_data/fixtures/hook-SessionStart-1.json",
+        "sessionbeat/broker/local.conf",
+        "sessionbeat/stack/recordings/hook-SessionStart-1.json",
         "sessionbeat/exporter/collector.py",
     ):
         assert needed in names

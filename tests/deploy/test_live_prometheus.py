@@ -23,7 +23,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from sessionbeat import topics
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from tests.conftest import short_tmpdir
 from tests.deploy.promserver import PROM_DIR, REPO, PrometheusServer
 from tests.procs import Aggregator, wait_until

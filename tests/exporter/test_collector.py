@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import DuplicateTimeseries
 
 from sessionbeat import __version__, topics
-from sessionbeat.aggregator.snapshot import StateSnapshot, take_snapshot
+from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import AggregatorState, Message, apply, expire
 from sessionbeat.exporter.collector import SessionbeatCollector
+from sessionbeat.exporter.snapshot import StateSnapshot
 from tests.tools import require_tool
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 from typer.testing import CliRunner
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.cli import app
-from sessionbeat.replay import load_payload
+from sessionbeat.stack.replay import load_payload
 from tests.conftest import short_tmpdir
 from tests.procs import SCRIPT, Agent, Aggregator, wait_until
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sessionbeat.cli import app
-from sessionbeat.publisher.agent_cli import console_script
+from sessionbeat.publisher.agent_files import console_script
 
 
 def test_systemd_unit_runs_the_absolute_script_and_restarts(isolated_env: Path) -> None:

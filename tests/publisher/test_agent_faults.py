@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from sessionbeat.broker import LocalBroker
-from sessionbeat.publisher.registry import linux_proc_start
-from sessionbeat.replay import load_payload
+from sessionbeat.broker.embedded import LocalBroker
+from sessionbeat.claude_code.registry import linux_proc_start
+from sessionbeat.stack.replay import load_payload
 from tests.conftest import short_tmpdir
 from tests.procs import Agent, Aggregator, wait_until, write_registry_entry
 

@@ -1,10 +1,10 @@
-"""Context window sizes (publisher/context.py)."""
+"""Context window sizes (claude_code/context.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from sessionbeat.publisher.context import context_window
+from sessionbeat.claude_code.context import context_window
 
 
 @pytest.mark.parametrize(

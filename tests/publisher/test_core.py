@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from sessionbeat.claude_code.registry import linux_proc_start
 from sessionbeat.models import PublishedStatus
 from sessionbeat.publisher.core import AgentCore, CoreConfig
 from sessionbeat.publisher.ipc import EventKind, HostEvent
 from sessionbeat.publisher.readers import ClaudeReaders
-from sessionbeat.publisher.registry import linux_proc_start
 from sessionbeat.publisher.spool import SessionStore
 from sessionbeat.settings import load_settings
-from tests.conftest import FIXTURES, fixture_bytes, short_tmpdir
+from tests.conftest import FIXTURES, RECORDINGS, fixture_bytes, fixture_path, short_tmpdir
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 SID = "7da73774-862d-4897-94a7-ef847ce65033"
 
 
 def event(name: str, at: datetime, kind: EventKind = EventKind.HOOK, pid: int = 1) -> HostEvent:
-    raw = (FIXTURES / name).read_bytes() if kind is EventKind.STATUSLINE else fixture_bytes(name)
+    raw = fixture_path(name).read_bytes() if kind is EventKind.STATUSLINE else fixture_bytes(name)
     return HostEvent(kind, int(at.timestamp() * 1e9), pid, 0, 0, raw)
 
 
@@ -99,7 +99,7 @@ def test_status_line_gives_the_exact_window(core: AgentCore) -> None:
     )
     assert beat.task == "Wire the retry budget"  # the session name is the fallback task
     same = HostEvent(
-        EventKind.STATUSLINE, 99, 1, 0, 0, (FIXTURES / "statusline-4.json").read_bytes()
+        EventKind.STATUSLINE, 99, 1, 0, 0, (RECORDINGS / "statusline-4.json").read_bytes()
     )
     assert core.handle(same, T0) == []  # nothing changed: no beat
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from sessionbeat.claude_code.settings_file import HOOK_EVENTS, installed_events
 from sessionbeat.cli import app
-from sessionbeat.publisher.claude_settings import HOOK_EVENTS, installed_events
 from sessionbeat.publisher.statusline import chain_key, load_chains, previous_command
 
 SCRIPT = "/opt/venvs/sessionbeat/bin/sessionbeat"

@@ -1,4 +1,4 @@
-"""Claude Code's session registry and its pid-reuse guard (publisher/registry.py).
+"""Claude Code's session registry and its pid-reuse guard (claude_code/registry.py).
 
 Most registry documents here follow the fields reported for Claude Code 2.1.2xx in
 herdrdev/herdr#3414 (docs/claude-code-formats.md section 7), built here and said so; one is a
@@ -18,14 +18,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sessionbeat.publisher.liveness import ProcessRef, is_alive
-from sessionbeat.publisher.registry import (
+from sessionbeat.claude_code.registry import (
     entry_alive,
     linux_proc_start,
     lstart_epoch,
     parse_entry,
     scan_registry,
 )
+from sessionbeat.publisher.liveness import ProcessRef, is_alive
 from tests.conftest import load_fixture
 from tests.procs import wait_until
 

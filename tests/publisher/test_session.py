@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sessionbeat.models import HookInput, PublishedStatus, StatusSource
+from sessionbeat.claude_code.hook_input import HookInput
+from sessionbeat.models import PublishedStatus, StatusSource
 from sessionbeat.publisher.session import (
     LocalSession,
     RegistryReading,

@@ -8,7 +8,7 @@ import pytest
 
 from sessionbeat.models import PublishedStatus
 from sessionbeat.publisher.status import KNOWN_EVENTS, status_for_event, status_for_registry
-from tests.conftest import FIXTURES, load_fixture
+from tests.conftest import FIXTURES, RECORDINGS, load_fixture
 
 
 def implied(data: dict[str, Any]) -> PublishedStatus | None:
@@ -97,7 +97,7 @@ def test_every_real_fixture_event_has_its_status() -> None:
         "hook-Notification-3.json": PublishedStatus.WAITING_FOR_INPUT,  # 1.0.x, no type
         "hook-SubagentStop-1.json": None,  # agent_type "": an internal fork
     }
-    for path in sorted(FIXTURES.glob("hook-*.json")):
+    for path in sorted(RECORDINGS.glob("hook-*.json")):
         data = load_fixture(path.name)
         event = data.get("hook_event_name")
         want = by_file[path.name] if path.name in by_file else expected[event]

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sessionbeat.models import HookInput, PublishedStatus, StatusSource
+from sessionbeat.claude_code.hook_input import HookInput
+from sessionbeat.models import PublishedStatus, StatusSource
 from sessionbeat.publisher.session import (
     LocalSession,
     RegistryReading,

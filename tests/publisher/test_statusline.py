@@ -11,15 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sessionbeat.claude_code.statusline import StatusLineReading, parse_statusline
 from sessionbeat.publisher.ipc import EventKind, IpcServer
-from sessionbeat.publisher.statusline import (
-    StatusLineReading,
-    default_line,
-    parse_statusline,
-    run_chained,
-    save_chains,
-)
-from tests.conftest import FIXTURES, short_tmpdir
+from sessionbeat.publisher.statusline import default_line, run_chained, save_chains
+from tests.conftest import RECORDINGS, fixture_path, short_tmpdir
 from tests.publisher.test_hook import Collector
 
 SCRIPT = Path(sys.executable).parent / "sessionbeat"
@@ -52,15 +47,15 @@ def old_statusline(state: Path, name: str, text: str) -> str:
 )
 def test_parse_real_inputs(name: str, tokens: int | None, size: int | None, line: str) -> None:
     """Context comes from current_usage (never the cumulative total_input_tokens)."""
-    reading = parse_statusline((FIXTURES / name).read_bytes())
+    reading = parse_statusline(fixture_path(name).read_bytes())
     assert (reading.context_tokens, reading.context_window_size) == (tokens, size)
     assert default_line(reading) == line
 
 
 def test_parse_keeps_what_the_agent_needs() -> None:
     """Session, transcript, model, name and repo of a 2.1.232 input are all read."""
-    reading = parse_statusline((FIXTURES / "statusline-4.json").read_bytes())
-    doc = json.loads((FIXTURES / "statusline-4.json").read_bytes())
+    reading = parse_statusline((RECORDINGS / "statusline-4.json").read_bytes())
+    doc = json.loads((RECORDINGS / "statusline-4.json").read_bytes())
     assert reading.session_id == doc["session_id"]
     assert reading.transcript_path == doc["transcript_path"]
     assert (reading.model_id, reading.model_name) == (doc["model"]["id"], "Opus 5")
@@ -85,7 +80,7 @@ def test_publishes_to_the_agent_and_prints_its_own_line() -> None:
     got = Collector()
     server = IpcServer(state, got.on_event, got.errors.append, transport="unix")
     server.start()
-    data = (FIXTURES / "statusline-4.json").read_bytes()
+    data = (RECORDINGS / "statusline-4.json").read_bytes()
     try:
         result = run(data, state)
         assert got.arrived.wait(5)
@@ -102,7 +97,7 @@ def test_chained_command_output_passes_through_byte_for_byte() -> None:
     state = short_tmpdir()
     script = old_statusline(state, "old.sh", "\\342\\234\\223")
     save_chains({"k1": {"settings": "/s.json", "previous": {"command": script}}}, str(state))
-    data = (FIXTURES / "statusline-2.json").read_bytes()
+    data = (RECORDINGS / "statusline-2.json").read_bytes()
     expected = subprocess.run([script], input=data, capture_output=True).stdout
     result = run(data, state, "--chain", "k1")
     assert result.returncode == 0
@@ -123,7 +118,7 @@ def test_each_settings_file_chains_its_own_previous_line() -> None:
         },
         str(state),
     )
-    data = (FIXTURES / "statusline-2.json").read_bytes()
+    data = (RECORDINGS / "statusline-2.json").read_bytes()
     assert run(data, state, "--chain", "u").stdout.endswith(b" user")
     assert run(data, state, "--chain=p").stdout.endswith(b" project")
     # Unknown key, or no key with two chains: nothing to guess, our own line.
@@ -192,7 +187,7 @@ def test_typer_command_runs_the_same_status_line() -> None:
 
     from sessionbeat.cli import app
 
-    data = (FIXTURES / "statusline-2.json").read_bytes()
+    data = (RECORDINGS / "statusline-2.json").read_bytes()
     result = CliRunner().invoke(app, ["statusline"], input=data)
     assert result.exit_code == 0
     assert result.stdout == "Opus 4.6 · ctx 23% · voter-api\n"

@@ -1,4 +1,4 @@
-"""Context tokens from the tail of real transcripts (publisher/transcript.py)."""
+"""Context tokens from the tail of real transcripts (claude_code/transcript.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessionbeat.publisher.transcript import FIRST_CHUNK, read_context
+from sessionbeat.claude_code.transcript import FIRST_CHUNK, read_context
 from tests.conftest import FIXTURES
 
 TRANSCRIPTS = ("transcript-1.jsonl", "transcript-2.jsonl", "transcript-3.jsonl")

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from tests.aggregator.support import Watcher
 from tests.procs import SCRIPT, Agent, Aggregator, wait_until
 from tests.real_client import hook_logger

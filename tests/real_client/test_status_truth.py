@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionbeat.broker import LocalBroker
+from sessionbeat.broker.embedded import LocalBroker
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.procs import wait_until
 from tests.real_client.driver import TmuxClaude, run_print

@@ -45,7 +45,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from sessionbeat import __version__
@@ -118,9 +118,13 @@ def _download(body: str, fmt: ExportFormat, stem: str) -> Response:
 
 
 def create_app(
-    service: AggregatorService, settings: Settings, *, manage_service: bool = False
+    service: AggregatorService,
+    settings: Settings,
+    registry: CollectorRegistry,
+    *,
+    manage_service: bool = False,
 ) -> FastAPI:
-    """Build the FastAPI app serving ``service``'s state.
+    """Build the FastAPI app serving ``service``'s state, and ``registry`` on ``/metrics``.
 
     With ``manage_service`` the app's lifespan starts the service and stops it on shutdown
     (what ``sessionbeat aggregator`` does); otherwise the caller starts and stops it.
@@ -187,7 +191,7 @@ def create_app(
     @router.get("/metrics", response_class=Response)
     def metrics() -> Response:
         """Prometheus text exposition of the aggregator's registry."""
-        return Response(generate_latest(service.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/events", response_class=EventSourceResponse)
     async def events() -> AsyncIterator[ServerSentEvent]:

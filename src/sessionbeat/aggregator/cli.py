@@ -100,6 +100,7 @@ def aggregator(
 
     from sessionbeat.aggregator.api import create_app
     from sessionbeat.aggregator.service import AggregatorService, tune_gc
+    from sessionbeat.exporter.collector import metrics_registry
 
     settings = get_settings(ctx)
     bind = bind_address(bind, host, "aggregator") or settings.http_host
@@ -108,7 +109,7 @@ def aggregator(
     shown = f"[{bind}]" if ":" in bind else bind
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
-    app = create_app(service, settings, manage_service=True)
+    app = create_app(service, settings, metrics_registry(service.snapshot), manage_service=True)
     tune_gc()
     config = uvicorn.Config(
         app,

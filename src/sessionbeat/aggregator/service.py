@@ -40,14 +40,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from pydantic import BaseModel
 
 from sessionbeat import __version__, topics
 from sessionbeat.aggregator import views
 from sessionbeat.aggregator.events import ChangeFeed, ChangeKey
 from sessionbeat.aggregator.history import History
-from sessionbeat.aggregator.snapshot import StateSnapshot, take_snapshot
+from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import (
     AggregatorState,
     Applied,
@@ -58,7 +57,9 @@ from sessionbeat.aggregator.state import (
     apply,
     expire,
 )
+from sessionbeat.broker.client import connect_properties, make_client, reason_text
 from sessionbeat.errors import NotFoundError, RejectReason, TopicError
+from sessionbeat.exporter.snapshot import StateSnapshot
 from sessionbeat.models import (
     Health,
     HistoryEntry,
@@ -70,7 +71,6 @@ from sessionbeat.models import (
     Summary,
     utc_now,
 )
-from sessionbeat.mqtt import connect_properties, make_client, reason_text
 from sessionbeat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,23 +128,19 @@ class AggregatorService:
     """The running aggregator: one MQTT client, the state, the reaper and the history.
 
     ``settings`` gives the broker, the timings (seconds) and the history path; ``clock``
-    returns aware UTC datetimes (tests inject one); ``registry`` is the Prometheus registry the
-    :class:`~sessionbeat.exporter.collector.SessionbeatCollector` is registered in (default: a
-    new registry that also holds the process and platform collectors). ``reap_interval`` is
-    the reaper's period in seconds; ``history`` replaces the default store (tests).
+    returns aware UTC datetimes (tests inject one). ``reap_interval`` is the reaper's period in
+    seconds; ``history`` replaces the default store (tests). Its metrics are read through
+    :meth:`snapshot` (the aggregator command registers the exporter's collector over it).
     """
 
     def __init__(
         self,
         settings: Settings,
         clock: Callable[[], datetime] = utc_now,
-        registry: CollectorRegistry | None = None,
         *,
         reap_interval: float = REAP_INTERVAL,
         history: History | None = None,
     ) -> None:
-        from sessionbeat.exporter.collector import SessionbeatCollector
-
         self.settings = settings
         self.clock = clock
         self.lock = threading.Lock()
@@ -161,12 +157,6 @@ class AggregatorService:
         )
         self.feed = ChangeFeed()
         self.reap_interval = reap_interval
-        if registry is None:
-            registry = CollectorRegistry()
-            ProcessCollector(registry=registry)
-            PlatformCollector(registry=registry)
-        self.registry = registry
-        registry.register(SessionbeatCollector(self.snapshot))
         self.client_id = f"sessionbeat-aggregator-{settings.host}-{uuid.uuid4().hex[:8]}"
         # Reconnect quickly (every <= 2 s): agents wait replay_grace (3 s) after a broker restart
         # before replaying what they spooled, and the aggregator must be subscribed by then.

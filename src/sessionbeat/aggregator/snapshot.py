@@ -1,59 +1,19 @@
 """A consistent, immutable copy of the aggregator state for readers that must not hold the lock.
 
 The Prometheus collector (``exporter/``) and other bulk readers call the service's
-``snapshot()``, which builds a :class:`StateSnapshot` under the lock with :func:`take_snapshot`;
-everything afterwards works on plain tuples without touching the live state.
+``snapshot()``, which builds a :class:`~sessionbeat.exporter.snapshot.StateSnapshot` under the
+lock with :func:`take_snapshot`; everything afterwards works on plain tuples without touching
+the live state.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from datetime import datetime
 
-from sessionbeat.aggregator.state import AggregatorState, Counters, effective_status
-from sessionbeat.models import HostState, SessionStatus
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFacts:
-    """The bounded-cardinality facts of one session (no session id is exported as a label).
-
-    ``context_ratio`` is ``context_tokens / context_window`` (0..1, None if unknown);
-    ``waiting_seconds`` is how long a needs_approval session has waited (None otherwise);
-    ``claude_version`` is Claude Code's version from its registry (None if not reported).
-    """
-
-    host: str
-    session_id: str
-    repo: str | None
-    status: SessionStatus
-    subagents: int
-    context_ratio: float | None
-    waiting_seconds: float | None
-    claude_version: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HostFacts:
-    """One host: its state (None if only known from sessions) and since when."""
-
-    host: str
-    state: HostState | None
-    since: datetime | None
-    bdseq: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StateSnapshot:
-    """Everything a reader needs, taken at ``taken_at`` (aggregator clock)."""
-
-    taken_at: datetime
-    sessions: tuple[SessionFacts, ...]
-    hosts: tuple[HostFacts, ...]
-    counters: Counters
-    broker_connected: bool
-    last_message_at: datetime | None
+from sessionbeat.aggregator.state import AggregatorState, effective_status
+from sessionbeat.exporter.snapshot import HostFacts, SessionFacts, StateSnapshot
+from sessionbeat.models import SessionStatus
 
 
 def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool) -> StateSnapshot:

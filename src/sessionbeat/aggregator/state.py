@@ -20,18 +20,16 @@ Rules (docs/architecture.md "Status model"):
 from __future__ import annotations
 
 import functools
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import NamedTuple, TypeVar
-
-from pydantic import ValidationError
+from typing import NamedTuple
 
 from sessionbeat import topics
 from sessionbeat.errors import PayloadError, RejectReason, TopicError
+from sessionbeat.exporter.snapshot import Counters
 from sessionbeat.models import (
-    MAX_PAYLOAD_BYTES,
     HostState,
     HostStatus,
     PublishedStatus,
@@ -39,6 +37,7 @@ from sessionbeat.models import (
     SessionStatus,
     StatusSource,
 )
+from sessionbeat.wire import parse_host_status, parse_session_beat
 
 TOPIC_CACHE_SIZE = 1 << 17
 """Parsed topics remembered (valid ones only): parsing costs ~1 us, a cache hit ~0.1 us."""
@@ -125,27 +124,6 @@ class HostRecord:
     since: datetime | None = None
     last_seen: datetime | None = None
     status: HostStatus | None = None
-
-
-@dataclass(slots=True)
-class Counters:
-    """Monotonic counts since start (exported as Prometheus ``_total`` counters).
-
-    ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk) and
-    ``http_requests`` the API's requests by route template; the service sets them, the pure
-    core never does.
-    """
-
-    received: int = 0
-    accepted: int = 0
-    out_of_order: int = 0
-    stale_deaths: int = 0
-    removed: int = 0
-    history_errors: int = 0
-    rejected: Counter[RejectReason] = field(default_factory=Counter)
-    reaped: Counter[str] = field(default_factory=Counter)
-    hook_events: Counter[str] = field(default_factory=Counter)
-    http_requests: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -267,52 +245,6 @@ def _set_effective(
 def _reject(state: AggregatorState, reason: RejectReason, detail: str) -> Applied:
     state.counters.rejected[reason] += 1
     return Applied(Outcome.REJECTED, reason=reason, detail=detail)
-
-
-_Wire = TypeVar("_Wire", SessionBeat, HostStatus)
-
-
-def _validate(model: type[_Wire], payload: bytes, host: str) -> _Wire:
-    """Size-check and validate a wire payload, then check its host against the topic's."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError(RejectReason.TOO_LARGE, f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
-    try:
-        parsed = model.model_validate_json(payload)
-    except ValidationError as exc:
-        reason = (
-            RejectReason.BAD_JSON
-            if any(e["type"] == "json_invalid" for e in exc.errors())
-            else RejectReason.SCHEMA
-        )
-        raise PayloadError(reason, _short_errors(exc)) from None
-    if parsed.host != host:
-        raise PayloadError(RejectReason.HOST_MISMATCH, f"payload host {parsed.host!r} != {host!r}")
-    return parsed
-
-
-def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBeat:
-    """Validate a session payload against its topic.
-
-    Takes the raw payload and the topic's host and session id; returns the ``SessionBeat``.
-    Raises ``PayloadError`` with reason ``too_large`` (> 64 KiB), ``bad_json``, ``schema``,
-    ``host_mismatch`` or ``session_mismatch``.
-    """
-    beat = _validate(SessionBeat, payload, host)
-    if beat.session_id != session_id:
-        raise PayloadError(
-            RejectReason.SESSION_MISMATCH, f"payload session {beat.session_id!r} != {session_id!r}"
-        )
-    return beat
-
-
-def parse_host_status(payload: bytes, host: str) -> HostStatus:
-    """Validate a status payload against its topic's host; raises ``PayloadError`` like above."""
-    return _validate(HostStatus, payload, host)
-
-
-def _short_errors(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:3]]
-    return "; ".join(parts)
 
 
 def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from sessionbeat.client import ApiClient
 from sessionbeat.dashboard.view import Filters, card
 from sessionbeat.models import Overview, SessionView
+from sessionbeat.readers.client import ApiClient
 from sessionbeat.settings import Settings
 
 TIMEOUT = 3.0

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from sessionbeat.client import ApiClient, ExportFormat
+from sessionbeat.claude_code.transcript import TranscriptMessage, tail_messages
 from sessionbeat.dashboard.common import link
 from sessionbeat.dashboard.detail_view import (
     facts,
@@ -32,8 +32,8 @@ from sessionbeat.dashboard.history_view import history_card
 from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HistoryEntry, Overview, SessionDetail, SessionView
-from sessionbeat.publisher.transcript import TranscriptMessage, tail_messages
-from sessionbeat.render import tmux_command
+from sessionbeat.readers.client import ApiClient, ExportFormat
+from sessionbeat.readers.render import tmux_command
 from sessionbeat.settings import Settings
 
 RECHECK = 10.0

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, tzinfo
 
 from sessionbeat.dashboard.view import ago, esc, md
 from sessionbeat.models import HistoryEntry, SessionView, StatusChange
-from sessionbeat.render import STATUS_ICONS, claude_label, status_reason
+from sessionbeat.readers.render import STATUS_ICONS, claude_label, status_reason
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
 
@@ -49,7 +49,8 @@ def facts(record: SessionView | HistoryEntry, now: datetime, tz: tzinfo = UTC) -
     """Return one line of facts the card leaves out.
 
     Start, folder, permission mode, pid, Claude Code's version (and "headless" for a run
-    without a terminal), and what decided the status (:func:`sessionbeat.render.status_reason`,
+    without a terminal), and what decided the status
+    (:func:`sessionbeat.readers.render.status_reason`,
     times in ``tz``).
     """
     parts = []

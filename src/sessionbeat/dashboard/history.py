@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from sessionbeat.client import ApiClient, ExportFormat
 from sessionbeat.dashboard.common import link, sync_query
 from sessionbeat.dashboard.history_view import PAGE_SIZE, PERIODS, HistoryQuery, history_card
 from sessionbeat.dashboard.view import md
 from sessionbeat.errors import ApiUnavailableError
+from sessionbeat.readers.client import ApiClient, ExportFormat
 
 EXPORTS: tuple[tuple[ExportFormat, str], ...] = (
     ("json", "application/json"),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sessionbeat.dashboard.view import COLOURS, ago, badge, context_bar, details, esc, place
 from sessionbeat.models import HistoryEntry
-from sessionbeat.render import duration
+from sessionbeat.readers.render import duration
 
 PAGE_SIZE = 25
 """History entries per page."""

@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import streamlit as st
 
-from sessionbeat.client import ApiClient
 from sessionbeat.dashboard.common import client, link, show_cards, sync_query
 from sessionbeat.dashboard.detail import detail
 from sessionbeat.dashboard.history import history
@@ -33,7 +32,8 @@ from sessionbeat.dashboard.view import (
 )
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HostState, Overview, SessionView
-from sessionbeat.render import STATUS_ICONS, duration
+from sessionbeat.readers.client import ApiClient
+from sessionbeat.readers.render import STATUS_ICONS, duration
 from sessionbeat.settings import Settings, load_settings
 
 REFRESH = 2.0

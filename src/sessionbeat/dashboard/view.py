@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sessionbeat.models import HostState, HostView, SessionView
-from sessionbeat.render import STATUS_ICONS, ago_since, duration, short_id
+from sessionbeat.readers.render import STATUS_ICONS, ago_since, duration, short_id
 
 SECTIONS = (
     "needs_approval",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeHistogramMetricFamily,
@@ -29,8 +30,8 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from sessionbeat import __version__
-from sessionbeat.aggregator.snapshot import SessionFacts, StateSnapshot
 from sessionbeat.errors import RejectReason
+from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
 from sessionbeat.models import HostState, SessionStatus
 
 PREFIX = "sessionbeat"
@@ -277,7 +278,7 @@ class SessionbeatCollector(Collector):
     """Export the aggregator's live state and counters as Prometheus metrics.
 
     ``snapshot`` is called once per scrape and must return a consistent
-    :class:`~sessionbeat.aggregator.snapshot.StateSnapshot` (the service's ``snapshot`` method);
+    :class:`~sessionbeat.exporter.snapshot.StateSnapshot` (the service's ``snapshot`` method);
     ``version`` is the ``version`` label of ``sessionbeat_build_info``. Register it with
     ``registry.register(SessionbeatCollector(service.snapshot))``.
     """
@@ -375,3 +376,20 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
     fam.history_errors.add_metric([], float(c.history_errors))
     for route, n in sorted(c.http_requests.items()):
         fam.http_requests.add_metric([route], float(n))
+
+
+def metrics_registry(
+    snapshot: Callable[[], StateSnapshot], registry: CollectorRegistry | None = None
+) -> CollectorRegistry:
+    """Return a Prometheus registry holding a :class:`SessionbeatCollector` over ``snapshot``.
+
+    ``registry`` None builds a new one that also holds the process and platform collectors
+    (what ``sessionbeat aggregator`` serves); tests pass a fresh ``CollectorRegistry()``.
+    Raises ``ValueError`` if ``registry`` already holds sessionbeat's metric names.
+    """
+    if registry is None:
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+    registry.register(SessionbeatCollector(snapshot))
+    return registry

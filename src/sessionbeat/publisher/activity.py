@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from sessionbeat.models import HookInput
+from sessionbeat.claude_code.hook_input import HookInput
 
 if TYPE_CHECKING:
     from sessionbeat.publisher.session import LocalSession

@@ -39,8 +39,8 @@ import paho.mqtt.client as mqtt
 from filelock import FileLock, Timeout
 
 from sessionbeat import __version__, topics
+from sessionbeat.broker.client import make_client, publish_properties, reason_text, will_properties
 from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
-from sessionbeat.mqtt import make_client, publish_properties, reason_text, will_properties
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
 from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
 from sessionbeat.publisher.registry_watch import RegistryWatcher

@@ -20,7 +20,8 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from sessionbeat.models import HookInput, SessionBeat
+from sessionbeat.claude_code.hook_input import HookInput
+from sessionbeat.models import SessionBeat
 from sessionbeat.publisher.ipc import EventKind, HostEvent
 from sessionbeat.publisher.session import (
     LocalSession,

@@ -12,11 +12,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from sessionbeat.publisher import git, liveness, registry, transcript
-from sessionbeat.publisher.context import context_window
+from sessionbeat.claude_code import registry, transcript
+from sessionbeat.claude_code.context import context_window
+from sessionbeat.claude_code.statusline import parse_statusline
+from sessionbeat.publisher import git, liveness
 from sessionbeat.publisher.core import ContextReading
 from sessionbeat.publisher.session import RegistryReading
-from sessionbeat.publisher.statusline import parse_statusline
 from sessionbeat.settings import Settings
 
 CACHE_SIZE = 256

@@ -20,7 +20,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from sessionbeat.models import HookInput, PublishedStatus, SessionBeat, StatusSource
+from sessionbeat.claude_code.hook_input import HookInput
+from sessionbeat.models import PublishedStatus, SessionBeat, StatusSource
 from sessionbeat.publisher.activity import (
     TodoItem,
     apply_subagents,

@@ -1,6 +1,6 @@
 """Real recorded Claude Code hook sessions, grouped for replay (``sessionbeat demo``, tests).
 
-The payloads are the real hook inputs in ``tests/fixtures/claude-code/`` (see its README for
+The payloads are the real hook inputs in ``recordings/`` beside this module (see its README for
 their sources). Files of one ``session_id`` are listed in a natural lifecycle order (start,
 prompt, tools, approval, stop, end); each session is assigned to one of three demo hosts.
 """
@@ -13,7 +13,8 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sessionbeat.resources import resource_dir
+RECORDINGS = Path(__file__).with_name("recordings")
+"""The recorded hook and status-line inputs (package data; sources in its README.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ STATUSLINES: tuple[tuple[str, str], ...] = (
 
 def load_payload(name: str, directory: Path | None = None) -> bytes:
     """Return a fixture as compact one-line JSON bytes, the way Claude Code writes stdin."""
-    path = (directory or resource_dir("fixtures")) / name
+    path = (directory or RECORDINGS) / name
     data = json.loads(path.read_text(encoding="utf-8"))
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 

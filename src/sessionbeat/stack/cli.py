@@ -1,6 +1,6 @@
 """The embedded local stack (``sessionbeat up``) and the recorded-session demo (``demo``).
 
-``up`` starts, as child processes: a Mosquitto of its own (loopback, ``mosquitto/local.conf``,
+``up`` starts, as child processes: a Mosquitto of its own (loopback, ``broker/local.conf``,
 data in ``<state_dir>/broker``) unless the settings name a broker, the aggregator, this host's
 agent and the dashboard, each once the one before answers; the banner comes when all do. A lock
 in the state dir keeps it to one stack per state dir. Ctrl-C (or SIGTERM) stops them in
@@ -27,7 +27,7 @@ from typing import Annotated
 import typer
 
 from sessionbeat import topics
-from sessionbeat.broker import INSTALL_HINT, LocalBroker, find_mosquitto
+from sessionbeat.broker.embedded import INSTALL_HINT, LocalBroker, find_mosquitto
 from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.settings import ENV_PREFIX, Settings
@@ -95,7 +95,7 @@ def agent_connected(settings: Settings) -> bool:
 
     A status file left by an earlier agent does not count: its pid must be the running one.
     """
-    from sessionbeat.publisher.agent_cli import agent_pid, read_status
+    from sessionbeat.publisher.agent_files import agent_pid, read_status
 
     status = read_status(settings) or {}
     return bool(status.get("connected")) and status.get("pid") == agent_pid(settings)
@@ -174,7 +174,7 @@ def shell_command() -> str:
     Else the path of this installation's console script, relative to the working directory
     when inside it (``./.venv/bin/sessionbeat`` after ``./scripts/up``).
     """
-    from sessionbeat.publisher.agent_cli import console_script
+    from sessionbeat.publisher.agent_files import console_script
 
     try:
         script = console_script()
@@ -341,7 +341,7 @@ def demo(
     Starts one real agent per demo host (macbook, kai-server, winbox) on the configured broker.
     Each recorded hook payload goes through the real 'sessionbeat publish'.
     """
-    from sessionbeat.replay import (
+    from sessionbeat.stack.replay import (
         SESSIONS,
         STATUSLINES,
         interleaved,

@@ -14,14 +14,12 @@ import queue
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from sessionbeat import topics
-from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import BrokerUnavailableError, ConfigError, PayloadError, TopicError
-from sessionbeat.render import STATUS_STYLES, short_id, status_label
+from sessionbeat.readers.render import STATUS_STYLES, short_id, status_label
+from sessionbeat.settings import Settings
 
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for the first connection to the broker."""
@@ -41,7 +39,7 @@ def format_message(
     local time. Never raises: an invalid topic or payload gives a line saying so, with the
     reason.
     """
-    from sessionbeat.aggregator.state import parse_host_status, parse_session_beat
+    from sessionbeat.wire import parse_host_status, parse_session_beat
 
     now = _local_time(received or datetime.now(UTC))
     mark = "  (retained)" if retained else ""
@@ -84,26 +82,24 @@ def format_message(
     return line.rstrip() + mark, STATUS_STYLES.get(beat.status.value, "")
 
 
-def tail(
-    ctx: typer.Context,
-    host: Annotated[str | None, typer.Option("--host", help="only this host id")] = None,
-    retained: Annotated[
-        bool, typer.Option("--retained/--no-retained", help="print the retained snapshot first")
-    ] = True,
-    count: Annotated[
-        int | None, typer.Option("--count", "-C", min=1, help="exit after this many messages")
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", "-W", min=0.1, help="exit after this many seconds"),
-    ] = None,
+def run_tail(
+    settings: Settings,
+    host: str | None = None,
+    retained: bool = True,
+    count: int | None = None,
+    timeout: float | None = None,
 ) -> None:
-    """Print sessionbeat messages live, one line each, until Ctrl-C."""
+    """Print sessionbeat messages live, one line each, until Ctrl-C.
+
+    Subscribes to every host's topics (or ``host``'s), prints the retained snapshot first when
+    ``retained``, and returns after ``count`` messages or ``timeout`` seconds if given. Raises
+    ``ConfigError`` for an invalid host id and ``BrokerUnavailableError`` when the broker
+    cannot be reached.
+    """
     from rich.console import Console
 
-    from sessionbeat.mqtt import make_client
+    from sessionbeat.broker.client import make_client
 
-    settings = get_settings(ctx)
     address = settings.broker
     try:
         flt = topics.host_filter(host) if host else topics.SUBSCRIBE_ALL

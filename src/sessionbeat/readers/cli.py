@@ -18,26 +18,16 @@ import typer
 from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import ApiUnavailableError, ConfigError, NotFoundError
 from sessionbeat.models import SessionStatus, utc_now
-from sessionbeat.render import (
-    SHORT_ID,
-    STATUS_STYLES,
-    ago,
-    ago_since,
-    claude_label,
-    duration,
+from sessionbeat.readers import tables
+from sessionbeat.readers.render import (
     parse_since,
-    percent,
-    short_id,
-    status_label,
-    status_reason,
-    tmux_command,
 )
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sessionbeat.client import ApiClient
-    from sessionbeat.models import HistoryEntry, HistoryPage, SessionDetail, SessionView
+    from sessionbeat.models import HistoryEntry, SessionDetail
+    from sessionbeat.readers.client import ApiClient
 
 app = typer.Typer(help="Read sessions from the aggregator.", no_args_is_help=True)
 
@@ -55,7 +45,7 @@ SinceOpt = Annotated[
 
 
 def _client(ctx: typer.Context) -> ApiClient:
-    from sessionbeat.client import ApiClient
+    from sessionbeat.readers.client import ApiClient
 
     settings = get_settings(ctx)
     token = settings.api_token.get_secret_value() if settings.api_token else None
@@ -79,83 +69,6 @@ def _since(text: str | None) -> datetime | None:
 
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _doing(view: SessionView) -> str:
-    """Return the task, with the tool in use first while working or awaiting approval."""
-    busy = view.status in (SessionStatus.WORKING, SessionStatus.NEEDS_APPROVAL)
-    parts = [p for p in (view.tool if busy else None, view.task) if p]
-    return " · ".join(parts) or "-"
-
-
-def _status_cell(view: SessionView) -> str:
-    """Return the status label, with how long it has waited for approval when it has."""
-    label = status_label(view.status.value)
-    if view.waiting_seconds is not None:
-        label += f" {duration(view.waiting_seconds)}"
-    return label
-
-
-def _sessions_table(views: list[SessionView]) -> Any:
-    from rich.table import Table
-    from rich.text import Text
-
-    labels = [_status_cell(v) for v in views]
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    # Status, id, context and age stay on one line; repo and host give way first (ellipsis),
-    # and what the session is doing folds onto more lines.
-    table.add_column("HOST", overflow="ellipsis", max_width=16)
-    table.add_column("REPO", overflow="ellipsis", max_width=22)
-    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
-    table.add_column(
-        "STATUS", no_wrap=True, min_width=max((len(label) for label in labels), default=6)
-    )
-    table.add_column("TOOL · TASK", overflow="fold")
-    table.add_column("CTX", no_wrap=True, justify="right", min_width=4)
-    table.add_column("ACTIVE", no_wrap=True, min_width=9)
-    for v, label in zip(views, labels, strict=True):
-        active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
-        table.add_row(
-            v.host,
-            v.repo or "-",
-            short_id(v.session_id),
-            Text(label, style=STATUS_STYLES.get(v.status.value, "")),
-            _doing(v),
-            percent(v.context_pct),
-            ago(active),
-        )
-    return table
-
-
-def _history_table(page: HistoryPage) -> Any:
-    from rich.table import Table
-
-    now = utc_now()
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    # As in the live table: status, id and times stay on one line; host and repo give way.
-    table.add_column("HOST", overflow="ellipsis", max_width=16)
-    table.add_column("REPO", overflow="ellipsis", max_width=22)
-    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
-    table.add_column("LAST STATUS", no_wrap=True)
-    table.add_column("WHY", overflow="fold")
-    table.add_column("REAPED", no_wrap=True)
-    table.add_column("LENGTH", no_wrap=True)
-    table.add_column("TASK", overflow="fold")
-    for e in page.items:
-        end = e.last_activity_at or e.reaped_at
-        length = (end - e.started_at).total_seconds() if e.started_at else None
-        why = e.reap_reason + (f" ({e.end_reason})" if e.end_reason else "")
-        table.add_row(
-            e.host,
-            e.repo or "-",
-            short_id(e.session_id),
-            status_label(e.status.value),
-            why,
-            ago_since(e.reaped_at, now),
-            duration(length),
-            e.task or "-",
-        )
-    return table
 
 
 @app.command("list")
@@ -189,7 +102,7 @@ def list_(
                 history_error = str(exc)
     console = _console()
     if views:
-        console.print(_sessions_table(views))
+        console.print(tables.sessions_table(views))
     else:
         hint = "" if all_ else " (--all also shows stale, ended and reaped sessions)"
         console.print(f"No live sessions{hint}.")
@@ -199,7 +112,7 @@ def list_(
         console.print()
         console.print(f"[bold]History[/bold] ({history.total} reaped)")
         if history.items:
-            console.print(_history_table(history))
+            console.print(tables.history_table(history))
         if history.total > len(history.items):
             console.print(
                 f"{len(history.items)} newest shown; `sessionbeat sessions history` for more."
@@ -226,7 +139,7 @@ def history(
     if not page.items:
         console.print("No reaped sessions match.")
         return
-    console.print(_history_table(page))
+    console.print(tables.history_table(page))
     end = page.offset + len(page.items)
     more = f"; next: --offset {page.next_offset}" if page.next_offset is not None else ""
     console.print(f"{page.offset + 1}-{end} of {page.total}{more}")
@@ -251,83 +164,6 @@ def _resolve(api: ApiClient, session_id: str, host: str | None) -> tuple[str, st
         raise NotFoundError(f"no session {session_id!r} live or in the recent history")
     listing = ", ".join(f"{sid} on {h}" for sid, h in sorted(candidates))
     raise NotFoundError(f"{session_id!r} is ambiguous: {listing}; give more of the id or --host")
-
-
-def _facts_table(item: SessionDetail | HistoryEntry) -> Any:
-    from rich.table import Table
-
-    from sessionbeat.models import HistoryEntry
-
-    now = utc_now()
-    table = Table(box=None, show_header=False, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    rows: list[tuple[str, str]] = [
-        ("session", item.session_id),
-        ("host", item.host),
-        ("repo", item.repo or "-"),
-        ("branch", item.branch or "-"),
-        ("directory", item.cwd or "-"),
-        ("model", item.model or "-"),
-        ("status", status_label(item.status.value)),
-        ("task", item.task or "-"),
-    ]
-    if isinstance(item, HistoryEntry):
-        rows += [
-            ("reaped", f"{ago_since(item.reaped_at, now)} ({item.reap_reason})"),
-            ("end reason", item.end_reason or "-"),
-        ]
-    else:
-        rows += [
-            ("tool", item.tool or "-"),
-            ("subagents", str(item.subagents)),
-            ("context", percent(item.context_pct)),
-            ("last seen", ago(item.last_seen_seconds)),
-            ("age", duration(item.age_seconds)),
-        ]
-        if item.waiting_seconds is not None:
-            rows.append(("waiting", duration(item.waiting_seconds)))
-        if item.detail:
-            rows.append(("detail", item.detail))
-        rows.append(
-            (
-                "status from",
-                status_reason(
-                    item.status_source.value,
-                    item.event,
-                    item.last_activity_at,
-                    item.registry_status,
-                    item.registry_status_at,
-                    item.waiting_for,
-                ),
-            )
-        )
-        claude = claude_label(item.claude_version, item.entrypoint, item.headless)
-        rows.append(("claude code", claude))
-        if item.tmux:
-            rows.append(("tmux", tmux_command(item.tmux)))
-    rows += [
-        ("started", ago_since(item.started_at, now)),
-        ("transcript", item.transcript_path or "-"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
-def _timeline_table(item: SessionDetail | HistoryEntry) -> Any:
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("AT (UTC)", "STATUS", "EVENT"):
-        table.add_column(name)
-    for change in item.timeline:
-        table.add_row(
-            change.at.strftime("%Y-%m-%d %H:%M:%S"),
-            status_label(change.status.value),
-            change.event or "-",
-        )
-    return table
 
 
 @app.command("show")
@@ -356,9 +192,9 @@ def show(
 
     if isinstance(item, HistoryEntry):
         console.print("[bold]Reaped session[/bold] (from the history)")
-    console.print(_facts_table(item))
+    console.print(tables.facts_table(item))
     console.print()
-    console.print(_timeline_table(item))
+    console.print(tables.timeline_table(item))
 
 
 @app.command("export")
@@ -399,3 +235,33 @@ def export(
     except OSError as exc:
         raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
     typer.echo(f"wrote {output} ({len(body.encode())} bytes)", err=True)
+
+
+def tail(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="only this host id")] = None,
+    retained: Annotated[
+        bool, typer.Option("--retained/--no-retained", help="print the retained snapshot first")
+    ] = True,
+    count: Annotated[
+        int | None, typer.Option("--count", "-C", min=1, help="exit after this many messages")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", "-W", min=0.1, help="exit after this many seconds"),
+    ] = None,
+) -> None:
+    """Print sessionbeat messages live, one line each, until Ctrl-C."""
+    from sessionbeat.readers.tail import run_tail
+
+    run_tail(get_settings(ctx), host=host, retained=retained, count=count, timeout=timeout)
+
+
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
+) -> None:
+    """Check the broker, credentials, hooks, agent, API and clock of this host."""
+    from sessionbeat.readers.doctor import print_checks, run_checks
+
+    raise typer.Exit(print_checks(run_checks(get_settings(ctx)), as_json))

@@ -8,7 +8,7 @@ Format (https://code.claude.com/docs/en/hooks, docs/claude-code-formats.md secti
 
 Our handlers are recognised by their command (``<any path>/sessionbeat publish``, quoted or not,
 ``sessionbeat.exe`` on Windows); nothing else in the file is touched. Pure functions over parsed
-JSON; the CLI (``hooks_cli.py``) does the file I/O.
+JSON; :mod:`sessionbeat.publisher.hooks_install` does the file I/O.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The embedded local Mosquitto: find the binary, render the config, start and stop it.
 
 Used by ``sessionbeat up`` (the quick-start stack) and by the test suite (a real broker on a free
-port per test session). The config template is ``mosquitto/local.conf``.
+port per test session). The config template is ``local.conf`` beside this module.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from types import TracebackType
 
 from sessionbeat.errors import BrokerUnavailableError, NotFoundError
-from sessionbeat.resources import resource_dir
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +27,9 @@ INSTALL_HINT = (
     "  macOS:         brew install mosquitto   (binary in $(brew --prefix)/sbin)\n"
     "or point SESSIONBEAT_BROKER_URL at an existing broker."
 )
+
+LOCAL_CONFIG = Path(__file__).with_name("local.conf")
+"""The embedded broker's config template (loopback only, ``{port}``/``{bind}``/``{data_dir}``)."""
 
 _EXTRA_DIRS = ("/usr/sbin", "/usr/local/sbin", "/opt/homebrew/sbin")
 
@@ -70,8 +72,8 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 def render_local_config(
     port: int, data_dir: Path, bind: str = "127.0.0.1", user: str | None = None
 ) -> str:
-    """Return ``mosquitto/local.conf`` with its placeholders filled in."""
-    template = (resource_dir("mosquitto") / "local.conf").read_text(encoding="utf-8")
+    """Return the embedded broker's ``local.conf`` with its placeholders filled in."""
+    template = LOCAL_CONFIG.read_text(encoding="utf-8")
     return template.format(
         port=port, bind=bind, data_dir=str(data_dir), user=user or getpass.getuser()
     )

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from sessionbeat.cli_support import get_settings
-from sessionbeat.publisher.claude_settings import HOOK_EVENTS, installed_events, our_command
+from sessionbeat.claude_code.settings_file import HOOK_EVENTS, installed_events, our_command
 from sessionbeat.settings import CONFIG_ENV, Settings, default_config_file
 
 SKEW_WARN_SECONDS = 2.0
@@ -73,7 +72,7 @@ def check_broker(settings: Settings, timeout: float = 3.0) -> Check:
             f"{address.display()} unreachable: {exc}",
             "start it (`sessionbeat up`) or fix SESSIONBEAT_BROKER_URL",
         )
-    from sessionbeat.mqtt import make_client
+    from sessionbeat.broker.client import make_client
 
     result: dict[str, Any] = {}
     done = threading.Event()
@@ -154,7 +153,7 @@ def check_hooks(settings: Settings) -> Check:
 
 def check_agent(settings: Settings) -> Check:
     """Report whether this host's agent runs and is connected to the broker."""
-    from sessionbeat.publisher.agent_cli import agent_pid, read_status
+    from sessionbeat.publisher.agent_files import agent_pid, read_status
 
     pid = agent_pid(settings)
     if pid is None:
@@ -244,12 +243,8 @@ def run_checks(settings: Settings) -> list[Check]:
 _MARK = {Level.OK: "[ok]  ", Level.WARN: "[warn]", Level.FAIL: "[FAIL]"}
 
 
-def doctor(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="print the results as JSON")] = False,
-) -> None:
-    """Check the broker, credentials, hooks, agent, API and clock of this host."""
-    checks = run_checks(get_settings(ctx))
+def print_checks(checks: list[Check], as_json: bool = False) -> int:
+    """Print the checks as lines (or as a JSON list); return the exit code: 1 if any failed."""
     if as_json:
         rows = [
             {"name": c.name, "level": c.level.value, "detail": c.detail, "hint": c.hint}
@@ -261,4 +256,4 @@ def doctor(
             typer.echo(f"{_MARK[c.level]} {c.name:<7} {c.detail}")
             if c.hint:
                 typer.echo(f"{'':14}-> {c.hint}")
-    raise typer.Exit(1 if any(c.level is Level.FAIL for c in checks) else 0)
+    return 1 if any(c.level is Level.FAIL for c in checks) else 0

@@ -1,0 +1,5 @@
+"""Readers of Claude Code's own formats, used by the publisher and the page alike.
+
+Hook input and the hook-event catalog, transcripts, the session registry, settings files and
+the status-line input (docs/claude-code-formats.md).
+"""

@@ -1,0 +1,185 @@
+"""The rich tables ``sessionbeat sessions`` prints: live sessions, history, one session's facts.
+
+Each function takes API models (:mod:`sessionbeat.models`) and returns a ``rich.table.Table``
+(typed ``Any``: rich is imported lazily, the CLI's start-up does not pay for it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sessionbeat.models import SessionStatus, utc_now
+from sessionbeat.readers.render import (
+    SHORT_ID,
+    STATUS_STYLES,
+    ago,
+    ago_since,
+    claude_label,
+    duration,
+    percent,
+    short_id,
+    status_label,
+    status_reason,
+    tmux_command,
+)
+
+if TYPE_CHECKING:
+    from sessionbeat.models import HistoryEntry, HistoryPage, SessionDetail, SessionView
+
+
+def doing(view: SessionView) -> str:
+    """Return the task, with the tool in use first while working or awaiting approval."""
+    busy = view.status in (SessionStatus.WORKING, SessionStatus.NEEDS_APPROVAL)
+    parts = [p for p in (view.tool if busy else None, view.task) if p]
+    return " · ".join(parts) or "-"
+
+
+def status_cell(view: SessionView) -> str:
+    """Return the status label, with how long it has waited for approval when it has."""
+    label = status_label(view.status.value)
+    if view.waiting_seconds is not None:
+        label += f" {duration(view.waiting_seconds)}"
+    return label
+
+
+def sessions_table(views: list[SessionView]) -> Any:
+    """Return the live sessions table: host, repo, id, status, tool · task, context, activity."""
+    from rich.table import Table
+    from rich.text import Text
+
+    labels = [status_cell(v) for v in views]
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    # Status, id, context and age stay on one line; repo and host give way first (ellipsis),
+    # and what the session is doing folds onto more lines.
+    table.add_column("HOST", overflow="ellipsis", max_width=16)
+    table.add_column("REPO", overflow="ellipsis", max_width=22)
+    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
+    table.add_column(
+        "STATUS", no_wrap=True, min_width=max((len(label) for label in labels), default=6)
+    )
+    table.add_column("TOOL · TASK", overflow="fold")
+    table.add_column("CTX", no_wrap=True, justify="right", min_width=4)
+    table.add_column("ACTIVE", no_wrap=True, min_width=9)
+    for v, label in zip(views, labels, strict=True):
+        active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
+        table.add_row(
+            v.host,
+            v.repo or "-",
+            short_id(v.session_id),
+            Text(label, style=STATUS_STYLES.get(v.status.value, "")),
+            doing(v),
+            percent(v.context_pct),
+            ago(active),
+        )
+    return table
+
+
+def history_table(page: HistoryPage) -> Any:
+    """Return one page of reaped sessions: last status, why, when reaped, length, task."""
+    from rich.table import Table
+
+    now = utc_now()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    # As in the live table: status, id and times stay on one line; host and repo give way.
+    table.add_column("HOST", overflow="ellipsis", max_width=16)
+    table.add_column("REPO", overflow="ellipsis", max_width=22)
+    table.add_column("ID", no_wrap=True, min_width=SHORT_ID)
+    table.add_column("LAST STATUS", no_wrap=True)
+    table.add_column("WHY", overflow="fold")
+    table.add_column("REAPED", no_wrap=True)
+    table.add_column("LENGTH", no_wrap=True)
+    table.add_column("TASK", overflow="fold")
+    for e in page.items:
+        end = e.last_activity_at or e.reaped_at
+        length = (end - e.started_at).total_seconds() if e.started_at else None
+        why = e.reap_reason + (f" ({e.end_reason})" if e.end_reason else "")
+        table.add_row(
+            e.host,
+            e.repo or "-",
+            short_id(e.session_id),
+            status_label(e.status.value),
+            why,
+            ago_since(e.reaped_at, now),
+            duration(length),
+            e.task or "-",
+        )
+    return table
+
+
+def facts_table(item: SessionDetail | HistoryEntry) -> Any:
+    """Return a two-column table of everything known about one session (live or reaped)."""
+    from rich.table import Table
+
+    from sessionbeat.models import HistoryEntry
+
+    now = utc_now()
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    rows: list[tuple[str, str]] = [
+        ("session", item.session_id),
+        ("host", item.host),
+        ("repo", item.repo or "-"),
+        ("branch", item.branch or "-"),
+        ("directory", item.cwd or "-"),
+        ("model", item.model or "-"),
+        ("status", status_label(item.status.value)),
+        ("task", item.task or "-"),
+    ]
+    if isinstance(item, HistoryEntry):
+        rows += [
+            ("reaped", f"{ago_since(item.reaped_at, now)} ({item.reap_reason})"),
+            ("end reason", item.end_reason or "-"),
+        ]
+    else:
+        rows += [
+            ("tool", item.tool or "-"),
+            ("subagents", str(item.subagents)),
+            ("context", percent(item.context_pct)),
+            ("last seen", ago(item.last_seen_seconds)),
+            ("age", duration(item.age_seconds)),
+        ]
+        if item.waiting_seconds is not None:
+            rows.append(("waiting", duration(item.waiting_seconds)))
+        if item.detail:
+            rows.append(("detail", item.detail))
+        rows.append(
+            (
+                "status from",
+                status_reason(
+                    item.status_source.value,
+                    item.event,
+                    item.last_activity_at,
+                    item.registry_status,
+                    item.registry_status_at,
+                    item.waiting_for,
+                ),
+            )
+        )
+        claude = claude_label(item.claude_version, item.entrypoint, item.headless)
+        rows.append(("claude code", claude))
+        if item.tmux:
+            rows.append(("tmux", tmux_command(item.tmux)))
+    rows += [
+        ("started", ago_since(item.started_at, now)),
+        ("transcript", item.transcript_path or "-"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def timeline_table(item: SessionDetail | HistoryEntry) -> Any:
+    """Return a session's status changes, oldest first (aggregator clock, local time)."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("AT (UTC)", "STATUS", "EVENT"):
+        table.add_column(name)
+    for change in item.timeline:
+        table.add_row(
+            change.at.strftime("%Y-%m-%d %H:%M:%S"),
+            status_label(change.status.value),
+            change.event or "-",
+        )
+    return table

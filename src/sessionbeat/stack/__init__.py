@@ -1,0 +1,1 @@
+"""The whole local stack in one command (``up``) and the demo that fills it."""
