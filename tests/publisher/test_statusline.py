@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -37,41 +36,22 @@ def old_statusline(state: Path, name: str, text: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("name", "tokens", "size", "line"),
+    ("name", "line"),
     [
-        ("statusline-1.json", None, None, "Sonnet 4 · ccusage"),
-        ("statusline-2.json", 46_083, 200_000, "Opus 4.6 · ctx 23% · voter-api"),
-        ("statusline-3.json", None, 200_000, "Opus 4.6 · voter-api"),
-        ("statusline-4.json", 318_156, 1_000_000, "Opus 5 · ctx 32% · alpha"),
+        ("statusline-1.json", "Sonnet 4 · ccusage"),
+        ("statusline-2.json", "Opus 4.6 · ctx 23% · voter-api"),
+        ("statusline-3.json", "Opus 4.6 · voter-api"),
+        ("statusline-4.json", "Opus 5 · ctx 32% · alpha"),
     ],
 )
-def test_parse_real_inputs(name: str, tokens: int | None, size: int | None, line: str) -> None:
-    """Context comes from current_usage (never the cumulative total_input_tokens)."""
-    reading = parse_statusline(fixture_path(name).read_bytes())
-    assert (reading.context_tokens, reading.context_window_size) == (tokens, size)
-    assert default_line(reading) == line
+def test_default_line_of_real_inputs(name: str, line: str) -> None:
+    """Without a chained line, the model, context % and repo of each real input are shown."""
+    assert default_line(parse_statusline(fixture_path(name).read_bytes())) == line
 
 
-def test_parse_keeps_what_the_agent_needs() -> None:
-    """Session, transcript, model, name and repo of a 2.1.232 input are all read."""
-    reading = parse_statusline((RECORDINGS / "statusline-4.json").read_bytes())
-    doc = json.loads((RECORDINGS / "statusline-4.json").read_bytes())
-    assert reading.session_id == doc["session_id"]
-    assert reading.transcript_path == doc["transcript_path"]
-    assert (reading.model_id, reading.model_name) == (doc["model"]["id"], "Opus 5")
-    assert (reading.session_name, reading.repo_name) == (doc["session_name"], "alpha")
-    assert reading.cwd == doc["workspace"]["current_dir"]
-    assert reading.used_percentage == doc["context_window"]["used_percentage"]
-
-
-@pytest.mark.parametrize(
-    "data", [b"", b"\x00not json", b"[1, 2]", b'"text"', b"\xff\xfe", b'{"context_window": 7}']
-)
-def test_parse_never_raises(data: bytes) -> None:
-    """Anything that is not a status-line object gives an empty reading, no exception."""
-    reading = parse_statusline(data)
-    assert reading == StatusLineReading()
-    assert default_line(reading) == "sessionbeat"
+def test_an_empty_reading_prints_the_name() -> None:
+    """An input that names nothing still prints a line: 'sessionbeat'."""
+    assert default_line(StatusLineReading()) == "sessionbeat"
 
 
 def test_publishes_to_the_agent_and_prints_its_own_line() -> None:
