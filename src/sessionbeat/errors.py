@@ -52,3 +52,11 @@ class ApiUnavailableError(SessionbeatError):
 
 class NotFoundError(SessionbeatError):
     """A session, host or file that was asked for does not exist."""
+
+
+class StackRunningError(ConfigError):
+    """A ``sessionbeat up`` already runs for this state dir (its lock is held); exits 2.
+
+    A clash of settings: the message says where the running stack is and how to stop it, or to
+    give the new one its own ``SESSIONBEAT_STATE_DIR``.
+    """

@@ -5,18 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from sessionbeat.dashboard.view import (
     Filters,
     Grouping,
+    Section,
     ago,
     card,
     doing,
     group_sessions,
     host_chip,
+    live_layout,
     md,
     notable_hosts,
 )
-from sessionbeat.models import HostView, SessionView
+from sessionbeat.models import HostView, SessionStatus, SessionView
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -84,18 +88,111 @@ def test_grouping_by_status_host_and_repo() -> None:
         view("c", "ended"),
         view("d", "working", repo=None),
     ]
-    assert [t for t, _ in group_sessions(views, Grouping.STATUS)] == [
+    assert [s.title for s in group_sessions(views, Grouping.STATUS)] == [
         "Needs approval",
         "Working",
         "Idle",
         "Ended",
     ]
     by_host = group_sessions(views, Grouping.HOST)
-    assert [(h, [v.session_id for v in vs]) for h, vs in by_host] == [
+    assert [(s.title, [v.session_id for v in s.views]) for s in by_host] == [
         ("kai-server", ["a", "d"]),
         ("macbook", ["b"]),
     ]
-    assert [r for r, _ in group_sessions(views, Grouping.REPO)] == ["-", "app", "web"]
+    assert [s.title for s in group_sessions(views, Grouping.REPO)] == ["-", "app", "web"]
+
+
+MIXED = [
+    view("w1", "working", host="desk", repo="web"),
+    view("a1", "needs_approval", host="desk", repo="api"),
+    view("e1", "ended", host="desk", repo="web"),
+    view("i1", "idle", host="kai-server", repo=None),
+    view("a2", "needs_approval", host="kai-server", repo="web"),
+]
+"""Sessions of two hosts and three repos: two approvals, one ended."""
+
+
+def laid_out(sessions: list[SessionView], query: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Return (approval ids, "label: ids" per section) of the live layout under ``query``."""
+    layout = live_layout(sessions, Filters.from_query(query))
+    sections = [f"{s.label}: {' '.join(v.session_id for v in s.views)}" for s in layout.sections]
+    return [v.session_id for v in layout.approvals.views], sections
+
+
+@pytest.mark.parametrize(
+    ("query", "approvals", "sections"),
+    [
+        pytest.param(
+            {},
+            ["a1", "a2"],
+            ["● Working (1): w1", "◌ Idle (1): i1", "■ Ended (1): e1"],
+            id="by-status-approvals-only-on-top",
+        ),
+        pytest.param(
+            {"group": "host"},
+            ["a1", "a2"],
+            ["desk (2): w1 a1", "kai-server (2): i1 a2"],
+            id="by-host-approvals-also-in-their-group-ended-left-out",
+        ),
+        pytest.param(
+            {"group": "repo"},
+            ["a1", "a2"],
+            ["- (1): i1", "api (1): a1", "web (2): w1 a2"],
+            id="by-repo-sorted-by-name",
+        ),
+        pytest.param(
+            {"host": "kai-server"},
+            ["a2"],
+            ["◌ Idle (1): i1"],
+            id="host-filter",
+        ),
+        pytest.param(
+            {"repo": "web", "status": "ended"},
+            [],
+            ["■ Ended (1): e1"],
+            id="repo-and-status-filters",
+        ),
+        pytest.param(
+            {"status": "needs_approval", "group": "host"},
+            ["a1", "a2"],
+            ["desk (1): a1", "kai-server (1): a2"],
+            id="status-filter-grouped-by-host",
+        ),
+    ],
+)
+def test_live_layout_sections_and_counts(
+    query: dict[str, str], approvals: list[str], sections: list[str]
+) -> None:
+    """What the page shows for each filter and grouping: approvals on top, then the groups."""
+    assert laid_out(MIXED, query) == (approvals, sections)
+
+
+@pytest.mark.parametrize(
+    ("sessions", "query", "empty"),
+    [
+        pytest.param([], {}, "No sessions yet.", id="no-sessions"),
+        pytest.param(MIXED, {"host": "nowhere"}, "No sessions match the filters.", id="filtered"),
+        pytest.param(MIXED[1:2], {}, None, id="only-an-approval"),
+        pytest.param(MIXED[2:3], {"group": "host"}, "No sessions match the filters.", id="ended"),
+    ],
+)
+def test_live_layout_says_when_nothing_is_shown(
+    sessions: list[SessionView], query: dict[str, str], empty: str | None
+) -> None:
+    """No card at all: the page says whether there are no sessions or the filters hide them."""
+    assert live_layout(sessions, Filters.from_query(query)).empty == empty
+
+
+def test_sections_are_keyed_by_status_not_by_title() -> None:
+    """Only the ended sessions fold away, and a repo named like a status is not a status."""
+    by_status = live_layout(MIXED, Filters()).sections
+    assert [(s.status, s.folded) for s in by_status] == [
+        (SessionStatus.WORKING, False),
+        (SessionStatus.IDLE, False),
+        (SessionStatus.ENDED, True),
+    ]
+    ended_repo = Section("Ended", [view("r1", repo="Ended")])
+    assert (ended_repo.status, ended_repo.folded, ended_repo.label) == (None, False, "Ended (1)")
 
 
 def test_card_says_status_in_words_and_escapes_values() -> None:
@@ -197,3 +294,8 @@ def test_ago_moves_in_minute_steps() -> None:
     assert ago(NOW - timedelta(seconds=43), NOW) == "<1 min ago"  # never "just now"
     assert ago(NOW - timedelta(minutes=2, seconds=30), NOW) == "2 min ago"
     assert ago(None, NOW) == "-"
+
+
+def test_a_group_heading_shows_a_repo_name_as_it_is() -> None:
+    """A repo named with Markdown marks keeps them in its heading instead of turning bold."""
+    assert Section("__init__", [view("r1")]).label == "\\_\\_init\\_\\_ (1)"

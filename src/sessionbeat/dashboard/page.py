@@ -24,16 +24,16 @@ from sessionbeat.dashboard.view import (
     TITLES,
     Filters,
     Grouping,
+    Section,
     esc,
-    group_sessions,
     host_chip,
-    md,
+    live_layout,
     notable_hosts,
 )
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
-from sessionbeat.models import HostState, Overview, SessionView
+from sessionbeat.models import HostState, Overview, SessionStatus, SessionView
 from sessionbeat.readers.client import ApiClient
-from sessionbeat.readers.render import STATUS_ICONS, duration
+from sessionbeat.readers.render import duration
 from sessionbeat.settings import Settings, load_settings
 
 REFRESH = 2.0
@@ -87,7 +87,7 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
         )
         status = st.selectbox(
             "Status",
-            ["all", *SECTIONS],
+            ["all", *(s.value for s in SECTIONS)],
             key="f_status",
             format_func=lambda s: TITLES.get(s, s),
             index=1 + SECTIONS.index(filters.status) if filters.status else 0,
@@ -95,7 +95,7 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
     chosen = Filters(
         host=None if host == "all" else host,
         repo=None if repo == "all" else repo,
-        status=None if status == "all" else status,
+        status=None if status == "all" else SessionStatus(status),
         group=Grouping(group),
     )
     sync_query(chosen.to_query())
@@ -135,6 +135,16 @@ def header(settings: Settings, overview: Overview | None, error: str | None, age
     )
 
 
+def show_section(section: Section, filters: Filters, overview: Overview) -> None:
+    """Render one section: its heading and cards, folded in an expander if it says so."""
+    if section.folded:
+        with st.expander(section.label, key=str(section.status or section.title)):
+            show_cards(section.views, filters, overview)
+        return
+    st.markdown(f"#### {section.label}")
+    show_cards(section.views, filters, overview)
+
+
 def live(settings: Settings) -> None:
     """One refresh: summary, approvals, hosts, grouped sessions (or one session's detail)."""
     filters = Filters.from_query(st.query_params.to_dict())
@@ -151,32 +161,16 @@ def live(settings: Settings) -> None:
     top = st.container()  # filled after the filters are read, but shown first
     hosts_strip(overview)
     filters = controls(filters, overview.sessions)
-    shown = [v for v in overview.sessions if filters.matches(v)]
-    approvals = [v for v in shown if v.status.value == "needs_approval"]
+    layout = live_layout(overview.sessions, filters)
     with top:
-        if approvals:
-            st.markdown(f"#### {STATUS_ICONS['needs_approval']} Needs approval ({len(approvals)})")
-            show_cards(approvals, filters, overview)
+        if layout.approvals.views:
+            show_section(layout.approvals, filters, overview)
         else:
             st.caption("✓ Nothing waits for approval.")
-    rest = (
-        shown
-        if filters.group is not Grouping.STATUS
-        else [v for v in shown if v.status.value != "needs_approval"]
-    )
-    groups = group_sessions(rest, filters.group)
-    if not groups and not approvals:
-        st.info("No sessions" + (" match the filters." if overview.sessions else " yet."))
-    for title, views in groups:
-        if filters.group is Grouping.STATUS and title == TITLES["ended"]:
-            with st.expander(f"{STATUS_ICONS['ended']} {title} ({len(views)})", key="ended"):
-                show_cards(views, filters, overview)
-            continue
-        icon = ""
-        if filters.group is Grouping.STATUS:
-            icon = next(STATUS_ICONS[s] + " " for s in SECTIONS if TITLES[s] == title)
-        st.markdown(f"#### {icon}{md(title)} ({len(views)})")
-        show_cards(views, filters, overview)
+    if layout.empty:
+        st.info(layout.empty)
+    for section in layout.sections:
+        show_section(section, filters, overview)
     history = {k: v for k, v in filters.to_query().items() if k in ("host", "repo")}
     st.markdown(f"[History of ended sessions →]({link(history, view='history')})")
 

@@ -16,41 +16,42 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sessionbeat.models import HostState, HostView, SessionView
+from sessionbeat.models import HostState, HostView, SessionStatus, SessionView
 from sessionbeat.readers.render import STATUS_ICONS, ago_since, duration, short_id
 
-SECTIONS = (
-    "needs_approval",
-    "working",
-    "waiting_for_input",
-    "unknown",
-    "idle",
-    "stale",
-    "offline",
-    "ended",
+SECTIONS: tuple[SessionStatus, ...] = (
+    SessionStatus.NEEDS_APPROVAL,
+    SessionStatus.WORKING,
+    SessionStatus.WAITING_FOR_INPUT,
+    SessionStatus.UNKNOWN,
+    SessionStatus.IDLE,
+    SessionStatus.STALE,
+    SessionStatus.OFFLINE,
+    SessionStatus.ENDED,
 )
 """Status sections in the order the page shows them (what needs the user first)."""
 
-TITLES = {
-    "needs_approval": "Needs approval",
-    "working": "Working",
-    "waiting_for_input": "Waiting for input",
-    "unknown": "Unknown",
-    "idle": "Idle",
-    "stale": "Stale",
-    "offline": "Offline",
-    "ended": "Ended",
+TITLES: dict[str, str] = {
+    SessionStatus.NEEDS_APPROVAL: "Needs approval",
+    SessionStatus.WORKING: "Working",
+    SessionStatus.WAITING_FOR_INPUT: "Waiting for input",
+    SessionStatus.UNKNOWN: "Unknown",
+    SessionStatus.IDLE: "Idle",
+    SessionStatus.STALE: "Stale",
+    SessionStatus.OFFLINE: "Offline",
+    SessionStatus.ENDED: "Ended",
 }
+"""The display title of each status (keyed by :class:`SessionStatus`, a ``str``)."""
 
-COLOURS = {
-    "needs_approval": "#e8590c",
-    "working": "#2f9e44",
-    "waiting_for_input": "#1c7ed6",
-    "unknown": "#868e96",
-    "idle": "#868e96",
-    "stale": "#ae3ec9",
-    "offline": "#e03131",
-    "ended": "#868e96",
+COLOURS: dict[str, str] = {
+    SessionStatus.NEEDS_APPROVAL: "#e8590c",
+    SessionStatus.WORKING: "#2f9e44",
+    SessionStatus.WAITING_FOR_INPUT: "#1c7ed6",
+    SessionStatus.UNKNOWN: "#868e96",
+    SessionStatus.IDLE: "#868e96",
+    SessionStatus.STALE: "#ae3ec9",
+    SessionStatus.OFFLINE: "#e03131",
+    SessionStatus.ENDED: "#868e96",
 }
 """Status colours: mid-tone, readable on dark and light backgrounds."""
 
@@ -97,7 +98,7 @@ class Filters:
 
     host: str | None = None
     repo: str | None = None
-    status: str | None = None
+    status: SessionStatus | None = None
     group: Grouping = Grouping.STATUS
     session: str | None = None
     session_host: str | None = None
@@ -110,7 +111,7 @@ class Filters:
         return cls(
             host=query.get("host") or None,
             repo=query.get("repo") or None,
-            status=status if status in SECTIONS else None,
+            status=SessionStatus(status) if status in SECTIONS else None,
             group=Grouping(group) if group in Grouping._value2member_map_ else Grouping.STATUS,
             session=query.get("session") or None,
             session_host=query.get("shost") or None,
@@ -121,7 +122,7 @@ class Filters:
         out = {
             "host": self.host,
             "repo": self.repo,
-            "status": self.status,
+            "status": self.status.value if self.status else None,
             "session": self.session,
             "shost": self.session_host,
         }
@@ -135,7 +136,7 @@ class Filters:
         return (
             (self.host is None or view.host == self.host)
             and (self.repo is None or (view.repo or "-") == self.repo)
-            and (self.status is None or view.status.value == self.status)
+            and (self.status is None or view.status == self.status)
         )
 
 
@@ -206,17 +207,17 @@ def doing(view: SessionView) -> str:
     The tool it waits for (with the approval detail) or uses, else its task, else the last
     hook event in words (:data:`EVENT_WORDS`).
     """
-    status = view.status.value
-    if status == "needs_approval":
+    status = view.status
+    if status is SessionStatus.NEEDS_APPROVAL:
         if view.tool:
             wants = f"wants {view.tool}"
         else:
             wait = view.waiting_for
             wants = f"waiting at the {wait}" if wait else "waiting for your approval"
         return wants + (f": {view.detail}" if view.detail else "")
-    if status == "ended":
+    if status is SessionStatus.ENDED:
         return "ended" + (f" ({view.end_reason})" if view.end_reason else "")
-    if view.tool and status == "working":
+    if view.tool and status is SessionStatus.WORKING:
         return view.tool + (f" · {view.task}" if view.task else "")
     if view.task:
         return view.task
@@ -237,7 +238,7 @@ def card(view: SessionView, now: datetime, link: str | None) -> str:
     where = place(view.repo, view.cwd, view.session_id)
     branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
     wait = ""
-    if view.status.value == "needs_approval" and view.waiting_seconds is not None:
+    if view.status is SessionStatus.NEEDS_APPROVAL and view.waiting_seconds is not None:
         wait = f"<span class='sb-wait'>waiting {duration(view.waiting_seconds)}</span>"
     meta = [e(view.host)]
     if view.headless:
@@ -262,9 +263,34 @@ def details(link: str | None) -> str:
     return "" if link is None else f' · <a href="{esc(link)}" target="_self">details</a>'
 
 
-def group_sessions(
-    views: Iterable[SessionView], grouping: Grouping
-) -> list[tuple[str, list[SessionView]]]:
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One heading of the live page and the session cards under it.
+
+    ``title`` is a status's title (:data:`TITLES`), a host id or a repo name; ``status`` is the
+    section's status when the cards are grouped by status, None for a host or repo group.
+    """
+
+    title: str
+    views: list[SessionView]
+    status: SessionStatus | None = None
+
+    @property
+    def label(self) -> str:
+        """The heading as Streamlit Markdown: icon, title and count, ``"⚠ Needs approval (2)"``.
+
+        The title is escaped (:func:`md`): a host or repo name comes from the wire.
+        """
+        icon = f"{STATUS_ICONS[self.status]} " if self.status else ""
+        return f"{icon}{md(self.title)} ({len(self.views)})"
+
+    @property
+    def folded(self) -> bool:
+        """True for the ended sessions: the page shows them in a closed expander."""
+        return self.status is SessionStatus.ENDED
+
+
+def group_sessions(views: Iterable[SessionView], grouping: Grouping) -> list[Section]:
     """Group sessions for the page: by status (fixed section order), host or repo (by name).
 
     Ended sessions are only shown when grouped by status; empty groups are left out.
@@ -272,8 +298,8 @@ def group_sessions(
     groups: dict[str, list[SessionView]] = {}
     for view in views:
         if grouping is Grouping.STATUS:
-            key = view.status.value
-        elif view.status.value == "ended":
+            key: str = view.status
+        elif view.status is SessionStatus.ENDED:
             continue
         elif grouping is Grouping.HOST:
             key = view.host
@@ -281,8 +307,41 @@ def group_sessions(
             key = view.repo or "-"
         groups.setdefault(key, []).append(view)
     if grouping is Grouping.STATUS:
-        return [(TITLES[s], groups[s]) for s in SECTIONS if s in groups]
-    return sorted(groups.items())
+        return [Section(TITLES[s], groups[s], s) for s in SECTIONS if s in groups]
+    return [Section(name, views) for name, views in sorted(groups.items())]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLayout:
+    """What the live page shows under the hosts strip and the filters, top to bottom.
+
+    ``approvals``: the sessions waiting for approval, on top whatever the grouping (possibly no
+    session; the page then says nothing waits). ``sections``: the grouped cards; grouped by
+    status they leave out the approvals already on top. ``empty``: the message shown when no
+    card is shown at all, else None.
+    """
+
+    approvals: Section
+    sections: list[Section]
+    empty: str | None
+
+
+def live_layout(sessions: Sequence[SessionView], filters: Filters) -> LiveLayout:
+    """Return the live page's layout for the overview's ``sessions`` under ``filters``.
+
+    Takes every live session of ``GET /overview``; applies the host, repo and status filters
+    and the grouping (:func:`group_sessions`).
+    """
+    shown = [v for v in sessions if filters.matches(v)]
+    waiting = SessionStatus.NEEDS_APPROVAL
+    approvals = [v for v in shown if v.status is waiting]
+    if filters.group is Grouping.STATUS:
+        shown = [v for v in shown if v.status is not waiting]
+    sections = group_sessions(shown, filters.group)
+    empty = None
+    if not sections and not approvals:
+        empty = "No sessions" + (" match the filters." if sessions else " yet.")
+    return LiveLayout(Section(TITLES[waiting], approvals, waiting), sections, empty)
 
 
 def host_chip(host: HostView, now: datetime) -> str:

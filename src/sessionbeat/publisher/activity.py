@@ -5,13 +5,15 @@ called by :func:`sessionbeat.publisher.session.apply_hook`; no I/O, no clock.
 
 Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
 sections 1, 3.4, 3.5): todo tools ``TodoWrite`` (full lists) and ``TaskCreate``/``TaskUpdate``
-(incremental ids), the ``TaskCreated``/``TaskCompleted`` events; subagents paired by
+(incremental ids), one reducer each, dispatched by tool name (:data:`TODO_TOOLS`); the
+``TaskCreated``/``TaskCompleted`` events; subagents paired by
 ``agent_id`` from ``SubagentStart``/``SubagentStop``, or the ``Task``/``Agent`` tool calls of
 versions without those events.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -88,46 +90,98 @@ def _todos_from_todowrite(value: Any) -> list[TodoItem] | None:
     return items
 
 
+TodoReducer = Callable[[list[TodoItem], dict[str, Any], dict[str, Any]], list[TodoItem]]
+"""A todo tool's reducer: ``(todos, tool_input, tool_response) -> todos``.
+
+``tool_input`` and ``tool_response`` are the hook's JSON objects (``{}`` when absent or not an
+object). Returns the new list; it may be ``todos`` itself, with items changed in place.
+"""
+
+
+def todo_write(
+    todos: list[TodoItem], tool_input: dict[str, Any], tool_response: dict[str, Any]
+) -> list[TodoItem]:
+    """Return the list a ``TodoWrite`` call sets: it replaces the whole list.
+
+    Its result's ``newTodos`` (PostToolUse), else its input's ``todos``; ``todos`` unchanged when
+    neither is a list. Items need a non-empty ``content``; ``status`` defaults to pending.
+    """
+    found = _todos_from_todowrite(tool_response.get("newTodos"))
+    if found is None:
+        found = _todos_from_todowrite(tool_input.get("todos"))
+    return todos if found is None else found
+
+
+def task_create(
+    todos: list[TodoItem], tool_input: dict[str, Any], tool_response: dict[str, Any]
+) -> list[TodoItem]:
+    """Return ``todos`` with the task a ``TaskCreate`` result names added once.
+
+    The id comes from the result's ``task.id`` (a number or a string), the subject from
+    ``task.subject`` else the input's ``subject``. A task already known by its id (the
+    ``TaskCreated`` event came first) only gains the input's ``activeForm``; no subject, no task.
+    """
+    task = tool_response.get("task")
+    task = task if isinstance(task, dict) else {}
+    task_id = _task_id(task.get("id"))
+    subject = nonempty(task.get("subject")) or nonempty(tool_input.get("subject"))
+    active_form = nonempty(tool_input.get("activeForm"))
+    known = next((t for t in todos if task_id and t.id == task_id), None)
+    if known is not None:
+        known.active_form = known.active_form or active_form
+    elif subject:
+        todos.append(TodoItem(id=task_id, content=subject, active_form=active_form))
+    return todos
+
+
+def task_update(
+    todos: list[TodoItem], tool_input: dict[str, Any], tool_response: dict[str, Any]
+) -> list[TodoItem]:
+    """Return ``todos`` with the task a ``TaskUpdate`` input names (``taskId``) changed.
+
+    ``status: "deleted"`` removes it; else a given ``status``, ``subject`` and ``activeForm``
+    replace the item's. An unknown id changes nothing.
+    """
+    task_id = _task_id(tool_input.get("taskId"))
+    status = nonempty(tool_input.get("status"))
+    for i, item in enumerate(todos):
+        if item.id is not None and item.id == task_id:
+            if status == "deleted":
+                del todos[i]
+                break
+            if status:
+                item.status = status
+            item.content = nonempty(tool_input.get("subject")) or item.content
+            item.active_form = nonempty(tool_input.get("activeForm")) or item.active_form
+            break
+    return todos
+
+
+_PRE_AND_POST = frozenset({"PreToolUse", "PostToolUse"})
+
+TODO_TOOLS: dict[str, tuple[frozenset[str], TodoReducer]] = {
+    "TodoWrite": (_PRE_AND_POST, todo_write),
+    "TaskCreate": (frozenset({"PostToolUse"}), task_create),
+    "TaskUpdate": (_PRE_AND_POST, task_update),
+}
+"""Per todo tool name: the hook events whose input it reads, and its reducer.
+
+``TaskCreate`` needs its result (the id), so only its PostToolUse counts.
+"""
+
+
 def apply_todo_tools(s: LocalSession, hook: HookInput) -> None:
     """Update ``s.todos`` in place from a todo tool's hook (TodoWrite, TaskCreate, TaskUpdate).
 
-    ``TodoWrite`` replaces the list (its result's ``newTodos``, else its input); ``TaskCreate``
-    adds a task once its result names the id; ``TaskUpdate`` changes or deletes one by id.
+    Dispatches on the tool name through :data:`TODO_TOOLS`; another tool, or an event its
+    protocol does not read, changes nothing.
     """
-    name = hook.tool_name
-    tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
-    tres = hook.tool_response if isinstance(hook.tool_response, dict) else {}
-    event = hook.hook_event_name
-    if name == "TodoWrite" and event in ("PreToolUse", "PostToolUse"):
-        todos = _todos_from_todowrite(tres.get("newTodos"))
-        if todos is None:
-            todos = _todos_from_todowrite(tin.get("todos"))
-        if todos is not None:
-            s.todos = todos
-    elif name == "TaskCreate" and event == "PostToolUse":
-        task = tres.get("task") if isinstance(tres.get("task"), dict) else {}
-        task_id = _task_id(task.get("id")) if task else None
-        subject = nonempty(task.get("subject")) if task else None
-        subject = subject or nonempty(tin.get("subject"))
-        active_form = nonempty(tin.get("activeForm"))
-        known = next((t for t in s.todos if task_id and t.id == task_id), None)
-        if known is not None:  # the TaskCreated event came first
-            known.active_form = known.active_form or active_form
-        elif subject:
-            s.todos.append(TodoItem(id=task_id, content=subject, active_form=active_form))
-    elif name == "TaskUpdate" and event in ("PreToolUse", "PostToolUse"):
-        task_id = _task_id(tin.get("taskId"))
-        status = nonempty(tin.get("status"))
-        for i, item in enumerate(s.todos):
-            if item.id is not None and item.id == task_id:
-                if status == "deleted":
-                    del s.todos[i]
-                    break
-                if status:
-                    item.status = status
-                item.content = nonempty(tin.get("subject")) or item.content
-                item.active_form = nonempty(tin.get("activeForm")) or item.active_form
-                break
+    protocol = TODO_TOOLS.get(hook.tool_name or "")
+    if protocol is None or hook.hook_event_name not in protocol[0]:
+        return
+    tool_input = hook.tool_input if isinstance(hook.tool_input, dict) else {}
+    tool_response = hook.tool_response if isinstance(hook.tool_response, dict) else {}
+    s.todos = protocol[1](s.todos, tool_input, tool_response)
 
 
 def apply_task_events(s: LocalSession, hook: HookInput) -> None:

@@ -17,8 +17,6 @@ from typer.testing import CliRunner
 from sessionbeat.broker import embedded as broker_module
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
-from sessionbeat.settings import load_settings
-from sessionbeat.stack.cli import start_broker
 from tests.conftest import short_tmpdir
 from tests.procs import SCRIPT, Proc, wait_until
 
@@ -76,10 +74,13 @@ def test_up_starts_everything_demo_fills_it_and_ctrl_c_stops_all() -> None:
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 4  # mosquitto, aggregator, agent, dashboard
 
-        demo_env = dict(env, SESSIONBEAT_BROKER_URL=f"mqtt://127.0.0.1:{mqtt}")
+        # The demo exactly as the banner says (the broker is not on the default port, so the
+        # line carries --broker-url), with no broker in the environment.
+        said_demo = try_line.split("(", 1)[0].split()[1:]
+        assert said_demo[-3:] == ["--broker-url", f"mqtt://127.0.0.1:{mqtt}", "demo"], try_line
         done = subprocess.run(
-            [SCRIPT, "demo", "--delay", "0", "--linger", "2"],
-            env=demo_env,
+            [*said_demo, "--delay", "0", "--linger", "2"],
+            env=env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -120,8 +121,7 @@ def test_up_uses_the_broker_the_settings_name_and_refuses_a_second_stack(
         out = first.output()
         assert f"broker      {broker.url}" in out and "embedded" not in out
         assert not (state / "broker").exists()  # no Mosquitto of its own
-        names = [c.name() for c in psutil.Process(first.pid).children(recursive=True)]
-        assert "mosquitto" not in names
+        assert _children_brokers(first.pid) == {"aggregator": broker.url, "agent": broker.url}
         second = subprocess.run(
             [SCRIPT, "up", "--broker-port", str(free_port()), "--port", str(free_port())],
             env=env,
@@ -141,10 +141,51 @@ def test_up_uses_the_broker_the_settings_name_and_refuses_a_second_stack(
         first.stop()
 
 
-def test_a_broker_url_flag_means_no_embedded_broker() -> None:
-    """`sessionbeat --broker-url ... up` decides from the settings object, not the environment."""
-    settings = load_settings(broker_url=f"mqtt://127.0.0.1:{free_port()}")
-    assert start_broker(settings, free_port()) is None
+def _children_brokers(pid: int) -> dict[str, str | None]:
+    """Return each sessionbeat child of ``pid`` (by command) with the broker URL it was given.
+
+    A Mosquitto of the stack's own shows up as ``mosquitto``; other processes are left out.
+    """
+    out: dict[str, str | None] = {}
+    for child in psutil.Process(pid).children(recursive=True):
+        argv = child.cmdline()
+        if argv[1:3] == ["-m", "sessionbeat"]:
+            out[argv[3]] = child.environ().get("SESSIONBEAT_BROKER_URL")
+        elif child.name() == "mosquitto":
+            out["mosquitto"] = None
+    return out
+
+
+@pytest.mark.parametrize("named_by", ["root flag", "up flag", "env"])
+def test_up_hands_the_broker_a_flag_or_the_env_names_to_its_children(
+    named_by: str, broker: LocalBroker
+) -> None:
+    """`sessionbeat --broker-url X up`, `up --broker-url X`, SESSIONBEAT_BROKER_URL=X: X is used.
+
+    No Mosquitto of its own; the aggregator and the agent connect to X (the aggregator says so
+    on /healthz). The TOML case is the test above.
+    """
+    state = short_tmpdir()
+    api = free_port()
+    env = dict(os.environ, SESSIONBEAT_STATE_DIR=str(state))
+    root = ["--broker-url", broker.url] if named_by == "root flag" else []
+    own = ["--broker-url", broker.url] if named_by == "up flag" else []
+    if named_by == "env":
+        env["SESSIONBEAT_BROKER_URL"] = broker.url
+    argv = [SCRIPT, *root, "up", *own, "--port", str(api), "--no-dashboard"]
+    up = Proc([*argv, "--broker-port", str(free_port())], env, state / "up.log")
+    try:
+        wait_until(lambda: "Ctrl-C stops everything" in up.output() or up.popen.poll(), 60)
+        out = up.output()
+        assert f"broker      {broker.url}\n" in out, out
+        assert _children_brokers(up.pid) == {"aggregator": broker.url, "agent": broker.url}
+        assert httpx.get(f"http://127.0.0.1:{api}/healthz").json()["broker_connected"]
+        assert not (state / "broker").exists()
+    finally:
+        up.signal(signal.SIGINT)
+        code = up.popen.wait(30)
+        up.stop()
+    assert code == 0
 
 
 def test_up_without_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
