@@ -30,6 +30,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from sessionbeat import __version__
+from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
 from sessionbeat.models import HostState, SessionStatus
@@ -50,48 +51,10 @@ LIVE_STATUSES = frozenset(
 REAP_REASONS = ("ended", "expired")
 """``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""
 
-HOOK_EVENTS = frozenset(
-    {
-        "SessionStart",
-        "Setup",
-        "InstructionsLoaded",
-        "UserPromptSubmit",
-        "UserPromptExpansion",
-        "MessageDisplay",
-        "PreToolUse",
-        "PermissionRequest",
-        "PermissionDenied",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "PostToolBatch",
-        "Notification",
-        "SubagentStart",
-        "SubagentStop",
-        "TaskCreated",
-        "TaskCompleted",
-        "Stop",
-        "StopFailure",
-        "TeammateIdle",
-        "ConfigChange",
-        "CwdChanged",
-        "DirectoryAdded",
-        "FileChanged",
-        "WorktreeCreate",
-        "WorktreeRemove",
-        "PreCompact",
-        "PostCompact",
-        "Elicitation",
-        "ElicitationResult",
-        "SessionEnd",
-    }
-)
-"""Claude Code hook event names (docs/claude-code-formats.md section 1.1, docs v2.1.239).
-
-The ``event`` label of ``hook_events_total`` takes one of these or ``other``: the name comes
-from the hosts' payloads, and an unbounded label would let one host blow up the TSDB.
-"""
-
 OTHER_EVENT = "other"
+"""The ``event`` label of ``sessionbeat_hook_events_total`` for a name outside
+:data:`sessionbeat.claude_code.events.DOCUMENTED_EVENTS`: the name comes from the hosts'
+payloads, and an unbounded label would let one host blow up the TSDB."""
 
 CONTEXT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 """Upper bounds of the context usage distribution (ratio of the context window used)."""
@@ -370,7 +333,7 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
         fam.reaped.add_metric([reap], float(c.reaped.get(reap, 0)))
     events: dict[str, int] = defaultdict(int)
     for name, n in c.hook_events.items():
-        events[name if name in HOOK_EVENTS else OTHER_EVENT] += n
+        events[name if name in DOCUMENTED_EVENTS else OTHER_EVENT] += n
     for name, n in sorted(events.items()):
         fam.hook_events.add_metric([name], float(n))
     fam.history_errors.add_metric([], float(c.history_errors))
