@@ -50,12 +50,12 @@ from starlette.concurrency import run_in_threadpool
 
 from sessionbeat import __version__
 from sessionbeat.aggregator import exports
-from sessionbeat.aggregator.exports import ExportFormat
 from sessionbeat.aggregator.history import EXPORT_LIMIT, HistoryUnavailableError
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import NotFoundError, SessionbeatError, TopicError
 from sessionbeat.models import (
+    ExportFormat,
     Health,
     HistoryEntry,
     HistoryPage,
@@ -112,7 +112,7 @@ def _token_guard(settings: Settings) -> Callable[..., None]:
 def _download(body: str, fmt: ExportFormat, stem: str) -> Response:
     return Response(
         content=body,
-        media_type=exports.MEDIA_TYPES[fmt],
+        media_type=fmt.media_type,
         headers={"Content-Disposition": f'attachment; filename="{exports.filename(stem, fmt)}"'},
     )
 

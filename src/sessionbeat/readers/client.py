@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import (
+    ExportFormat,
     Health,
     HistoryEntry,
     HistoryPage,
@@ -41,8 +42,6 @@ DEFAULT_TIMEOUT = 10.0
 """Seconds to wait for a response (connect, read, write, pool)."""
 
 HINT = "is the aggregator running (`sessionbeat aggregator` or `sessionbeat up`)? Check --api-url"
-
-ExportFormat = Literal["json", "md"]
 
 _SESSION_LIST = TypeAdapter(list[SessionView])
 _HOST_LIST = TypeAdapter(list[HostView])
@@ -243,14 +242,14 @@ class ApiClient:
         return HistoryEntry.model_validate_json(response.content)
 
     def export_session(
-        self, session_id: str, format: ExportFormat = "json", host: str | None = None
+        self, session_id: str, format: ExportFormat = ExportFormat.JSON, host: str | None = None
     ) -> str:
         """Return one session (live, else from the history) as JSON or a Markdown report."""
         return self._get(f"/sessions/{session_id}/export", _params(format=format, host=host)).text
 
     def export_history(
         self,
-        format: ExportFormat = "json",
+        format: ExportFormat = ExportFormat.JSON,
         *,
         host: str | None = None,
         repo: str | None = None,
