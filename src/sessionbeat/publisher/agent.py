@@ -40,6 +40,7 @@ from filelock import FileLock, Timeout
 
 from sessionbeat import __version__, topics
 from sessionbeat.broker.client import make_client, publish_properties, reason_text, will_properties
+from sessionbeat.errors import AgentAlreadyRunningError
 from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
 from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
@@ -61,10 +62,6 @@ REGISTRY_RESCAN_INTERVAL = 30.0
 """Seconds between full registry scans while file-system events are watched (a safety net)."""
 STATUS_REFRESH = 30.0
 """Seconds after which ``agent-status.json`` is rewritten even if nothing in it changed."""
-
-
-class AgentAlreadyRunningError(RuntimeError):
-    """Another agent holds this state dir's lock."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ import typer
 from sessionbeat.claude_code import settings_file as cs
 from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.cli_support import configure_logging, get_settings
-from sessionbeat.errors import ConfigError
+from sessionbeat.errors import AgentAlreadyRunningError, ConfigError
 from sessionbeat.publisher import statusline as sl
 from sessionbeat.publisher.agent_files import agent_pid, console_script, read_status
 from sessionbeat.publisher.hooks_install import (
@@ -75,7 +75,7 @@ def agent_run(
     ] = None,
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C (exits 0 if one already runs)."""
-    from sessionbeat.publisher.agent import AgentAlreadyRunningError, HostAgent
+    from sessionbeat.publisher.agent import HostAgent
 
     settings = get_settings(ctx)
     settings.state_dir.mkdir(parents=True, exist_ok=True)

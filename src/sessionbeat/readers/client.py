@@ -4,7 +4,8 @@ Every method returns the models of ``sessionbeat.models`` (the API's response mo
 raw JSON where a caller must print exactly what the API said (:meth:`ApiClient.sessions_json`).
 Errors are named: a connection failure, a timeout or an unexpected status raise
 :class:`~sessionbeat.errors.ApiUnavailableError` (with the URL and a hint), a 404 raises
-:class:`~sessionbeat.errors.NotFoundError` and a 401 raises :class:`UnauthorizedError`.
+:class:`~sessionbeat.errors.NotFoundError` and a 401 raises
+:class:`~sessionbeat.errors.UnauthorizedError`.
 
 Example::
 
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from sessionbeat.errors import ApiUnavailableError, NotFoundError
+from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
 from sessionbeat.models import (
     ExportFormat,
     Health,
@@ -45,10 +46,6 @@ HINT = "is the aggregator running (`sessionbeat aggregator` or `sessionbeat up`)
 
 _SESSION_LIST = TypeAdapter(list[SessionView])
 _HOST_LIST = TypeAdapter(list[HostView])
-
-
-class UnauthorizedError(ApiUnavailableError):
-    """The API wants a bearer token (``SESSIONBEAT_API_TOKEN``) and got none or a wrong one."""
 
 
 class ApiEvent(BaseModel):
