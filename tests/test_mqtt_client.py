@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -53,3 +54,26 @@ def test_packet_trace_stays_out_of_a_debug_log() -> None:
     assert logging.getLogger("sessionbeat.aggregator").isEnabledFor(logging.DEBUG)
     assert not MQTT_LOGGER.isEnabledFor(logging.DEBUG)
     assert MQTT_LOGGER.isEnabledFor(logging.ERROR)
+
+
+def test_an_unreachable_broker_logs_no_error_per_retry(caplog: pytest.LogCaptureFixture) -> None:
+    """While the broker is away, paho's retries add no ERROR line each (our WARNING says it)."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = load_settings(broker_url=f"mqtt://127.0.0.1:{port}").broker
+    client = make_client("unreachable", address, reconnect_max_delay=1)
+    failures = threading.Semaphore(0)
+    client.on_connect_fail = lambda *a: failures.release()
+    with caplog.at_level(logging.DEBUG, logger=MQTT_LOGGER.name):
+        client.connect_async(address.host, address.port)
+        client.loop_start()
+        try:
+            for _ in range(3):  # the first attempt and two retries
+                assert failures.acquire(timeout=10)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+    records = [r for r in caplog.records if r.name == MQTT_LOGGER.name]
+    assert any(r.getMessage() == "Connection failed, retrying" for r in records)
+    assert [r.getMessage() for r in records if r.levelno >= logging.ERROR] == []

@@ -4,7 +4,8 @@ Every client is MQTT 5 with ``CallbackAPIVersion.VERSION2``; reconnection uses p
 backoff (``reconnect_delay_set``), never a loop of ours. paho's own log lines go to the
 ``sessionbeat.mqtt`` logger (``Client.enable_logger``): one DEBUG line per packet, ERROR when a
 socket fails or a callback raises; ``cli_support.configure_logging`` keeps it at WARNING so the
-per-packet trace never floods the log.
+per-packet trace never floods the log, and one paho 2.2 ERROR that only says "no socket right
+now" is dropped (:func:`_not_a_disconnected_loop`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ RECONNECT_MAX_DELAY = 30
 
 MQTT_LOGGER = logging.getLogger("sessionbeat.mqtt")
 """The logger every client's paho log lines go to."""
+
+
+def _not_a_disconnected_loop(record: logging.LogRecord) -> bool:
+    """Return False for paho 2.2's "Client is not connected" ERROR, True for any other record.
+
+    paho 2.2 logs it at ERROR whenever its network loop runs without a socket: after every
+    clean ``disconnect()`` and after every failed reconnect attempt while the broker is away
+    (once per backoff step, up to every 30 s for as long as it is away). Our own
+    ``on_disconnect``/``on_connect_fail`` callbacks already report both, once.
+    """
+    return not str(record.msg).startswith("Client is not connected")
+
+
+MQTT_LOGGER.addFilter(_not_a_disconnected_loop)
 
 
 def make_client(
