@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from sessionbeat.claude_code.events import (
@@ -63,3 +65,13 @@ def test_names_read_from_json_match_and_settings_json_holds_plain_names() -> Non
     written = json.loads(json.dumps(add_hooks({}, "/venv/bin/sessionbeat")))
     assert list(written["hooks"]) == [str(e) for e in INSTALLED_EVENTS]
     assert all(type(name) is str for name in add_hooks({}, "/venv/bin/sessionbeat")["hooks"])
+
+
+def test_catalog_imports_only_the_standard_library() -> None:
+    """The catalog stays usable from the hook's fast path: no pydantic, typer or paho import."""
+    code = (
+        "import sys, sessionbeat.claude_code.events; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'typer', 'paho'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
