@@ -25,7 +25,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "claude_code": frozenset(),
     "broker": frozenset(),
     "publisher": frozenset({"claude_code", "broker"}),
-    "exporter": frozenset(),
+    "exporter": frozenset({"claude_code"}),
     "aggregator": frozenset({"broker", "exporter"}),
     "readers": frozenset({"claude_code", "broker", "publisher"}),
     "dashboard": frozenset({"claude_code", "readers"}),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from sessionbeat.claude_code.settings_file import HOOK_EVENTS, add_hooks
+from sessionbeat.claude_code.events import INSTALLED_EVENTS
+from sessionbeat.claude_code.settings_file import add_hooks
 from sessionbeat.cli import app
 from sessionbeat.settings import Settings
 
@@ -48,7 +49,7 @@ def test_hook_snippet_is_what_install_writes() -> None:
     for event, groups in snippet["hooks"].items():
         assert groups == written[event], event
     listed = README.split("for SessionStart,", 1)[1].split("(`async`", 1)[0]
-    assert all(event in "SessionStart " + listed for event in HOOK_EVENTS)
+    assert all(event in "SessionStart " + listed for event in INSTALLED_EVENTS)
 
 
 def test_quick_start_commands_exist() -> None:

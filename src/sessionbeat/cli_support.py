@@ -80,5 +80,6 @@ def configure_logging(level: str, log_file: Path | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "uvicorn.access", "watchdog"):
+    # paho (sessionbeat.mqtt) logs one DEBUG line per MQTT packet; its errors still show.
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "watchdog", "sessionbeat.mqtt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,7 +1,10 @@
-"""Named exceptions of sessionbeat.
+"""Named exceptions of sessionbeat: the one tree, every class under :class:`SessionbeatError`.
 
-Each is converted at a boundary: the CLI turns them into exit codes, the HTTP API into status
-codes, the aggregator's ingest into a ``sessionbeat_messages_rejected_total{reason=...}`` count.
+No other module defines an exception class (tests/test_errors.py). Each is converted at a
+boundary: the CLI turns them into exit codes (``cli_support.EXIT_CODES``), the HTTP API into
+status codes (``aggregator.api.ERROR_STATUS``), the aggregator's ingest into a
+``sessionbeat_messages_rejected_total{reason=...}`` count, the agent's hand-off into an ``ERR``
+reply.
 Nothing here imports a third-party package, so the hook path may import it.
 """
 
@@ -52,6 +55,31 @@ class ApiUnavailableError(SessionbeatError):
 
 class NotFoundError(SessionbeatError):
     """A session, host or file that was asked for does not exist."""
+
+
+class UnauthorizedError(ApiUnavailableError):
+    """The API wants a bearer token (``SESSIONBEAT_API_TOKEN``) and got none or a wrong one.
+
+    Raised by the HTTP client on a 401; an ``ApiUnavailableError``, so the CLI exits 4.
+    """
+
+
+class HistoryUnavailableError(SessionbeatError):
+    """The history database could not be opened (path unwritable, disk full, corrupt file).
+
+    The API answers 503; the CLI exits 1.
+    """
+
+
+class AgentAlreadyRunningError(SessionbeatError, RuntimeError):
+    """Another host agent holds this state dir's lock (``sessionbeat agent run`` exits 0)."""
+
+
+class FrameError(SessionbeatError, ValueError):
+    """A frame from the hook does not follow the wire format (or carries a wrong token).
+
+    The agent answers ``ERR`` on the socket, or renames an inbox file to ``*.bad``.
+    """
 
 
 class StackRunningError(ConfigError):

@@ -375,3 +375,21 @@ class Overview(BaseModel):
     summary: Summary
     sessions: list[SessionView]
     hosts: list[HostView]
+
+
+class ExportFormat(StrEnum):
+    """A format of the session exports (API parameter, CLI option, dashboard download).
+
+    The ``format`` query parameter of ``GET /sessions/{id}/export`` and ``GET /history/export``
+    and the choices of ``sessionbeat sessions export --format``. ``json`` is the API's JSON
+    document (a :class:`SessionDetail`, a :class:`HistoryEntry` or a list of them); ``md`` a
+    readable Markdown report of the same facts.
+    """
+
+    JSON = "json"
+    MD = "md"
+
+    @property
+    def media_type(self) -> str:
+        """Return the Content-Type of a download in this format (with its charset for text)."""
+        return "application/json" if self is ExportFormat.JSON else "text/markdown; charset=utf-8"

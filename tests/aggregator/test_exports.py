@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sessionbeat.aggregator.exports import ExportFormat, filename, sessions_markdown, to_json
-from sessionbeat.models import HistoryEntry, SessionStatus, StatusChange
+from sessionbeat.aggregator.exports import filename, sessions_markdown, to_json
+from sessionbeat.models import ExportFormat, HistoryEntry, SessionStatus, StatusChange
 from tests.aggregator.support import T0
 
 
@@ -59,3 +59,10 @@ def test_download_names_are_safe() -> None:
     """File names keep id characters and replace anything else."""
     assert filename("session-3f2a.b_c", ExportFormat.MD) == "session-3f2a.b_c.md"
     assert filename("a/../b c", ExportFormat.JSON) == "a-..-b-c.json"
+
+
+def test_each_format_downloads_with_its_content_type() -> None:
+    """JSON exports download as application/json, Markdown ones as UTF-8 text/markdown."""
+    assert [f.value for f in ExportFormat] == ["json", "md"]
+    assert ExportFormat.JSON.media_type == "application/json"
+    assert ExportFormat.MD.media_type == "text/markdown; charset=utf-8"

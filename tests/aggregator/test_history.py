@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sessionbeat.aggregator.history import History, HistoryUnavailableError
+from sessionbeat.aggregator.history import History
+from sessionbeat.errors import HistoryUnavailableError
 from sessionbeat.models import HistoryEntry, SessionStatus, StatusChange
 from tests.aggregator.support import T0, ManualClock
 

@@ -204,3 +204,20 @@ def test_history_store_is_injectable(broker: LocalBroker, tmp: Path, clock: Manu
     entries = service.reap()
     assert [(e.session_id, e.reap_reason) for e in entries] == [("s1", "ended")]
     assert store.find("s1") == entries[0]
+
+
+def test_a_topic_that_is_not_utf8_is_counted_as_bad_topic(
+    broker: LocalBroker, tmp: Path, clock: ManualClock
+) -> None:
+    """A message whose topic bytes are not UTF-8 (a lax broker) is rejected, not a crash."""
+    import paho.mqtt.client as mqtt
+
+    from sessionbeat.aggregator.service import AggregatorService
+    from tests.aggregator.support import service_settings
+
+    service = AggregatorService(service_settings(broker, tmp), clock)
+    message = mqtt.MQTTMessage(topic=b"sessionbeat/v1/h\xff/sessions/s1")
+    message.payload = b"{}"
+    service._on_message(None, None, message)
+    counters = service.snapshot().counters
+    assert (counters.received, counters.rejected) == (1, {RejectReason.BAD_TOPIC: 1})

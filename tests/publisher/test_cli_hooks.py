@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from sessionbeat.claude_code.settings_file import HOOK_EVENTS, installed_events
+from sessionbeat.claude_code.events import INSTALLED_EVENTS
+from sessionbeat.claude_code.settings_file import installed_events
 from sessionbeat.cli import app
 from sessionbeat.publisher.statusline import chain_key, load_chains, previous_command
 
@@ -60,7 +61,7 @@ def test_install_then_uninstall_restores_the_file(tmp_path: Path, original: Any)
     result = invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
     assert result.exit_code == 0, result.output
     data = json.loads(path.read_text())
-    assert sorted(installed_events(data)) == sorted(HOOK_EVENTS)
+    assert sorted(installed_events(data)) == sorted(INSTALLED_EVENTS)
     handler = data["hooks"]["PreToolUse"][-1]["hooks"][0]
     assert handler == {
         "type": "command",
@@ -188,7 +189,7 @@ def test_no_statusline_restores_the_previous_line(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert "restored" in result.output
     assert data["statusLine"] == WITH_STATUSLINE["statusLine"]
-    assert sorted(installed_events(data)) == sorted(HOOK_EVENTS)
+    assert sorted(installed_events(data)) == sorted(INSTALLED_EVENTS)
     # Without either flag a reinstall leaves the status line alone.
     invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
     assert json.loads(path.read_text())["statusLine"] == WITH_STATUSLINE["statusLine"]
@@ -227,7 +228,7 @@ def test_symlinked_settings_stay_a_symlink_with_their_mode(tmp_path: Path) -> No
     link.symlink_to(real)
     invoke("hooks", "install", "--settings", str(link), "--script", SCRIPT)
     assert link.is_symlink()
-    assert sorted(installed_events(json.loads(real.read_text()))) == sorted(HOOK_EVENTS)
+    assert sorted(installed_events(json.loads(real.read_text()))) == sorted(INSTALLED_EVENTS)
     assert real.stat().st_mode & 0o777 == 0o600
     invoke("hooks", "uninstall", "--settings", str(link))
     assert link.is_symlink()
@@ -285,7 +286,7 @@ def test_default_target_honours_claude_config_dir(isolated_env: Path) -> None:
     """Without --settings, the user file in $CLAUDE_CONFIG_DIR is edited."""
     invoke("hooks", "install", "--script", SCRIPT)
     path = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
-    assert installed_events(json.loads(path.read_text())) == list(HOOK_EVENTS)
+    assert installed_events(json.loads(path.read_text())) == list(INSTALLED_EVENTS)
     assert invoke("hooks", "status").exit_code == 0
 
 
@@ -313,6 +314,6 @@ def test_zero_byte_settings_file(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text("")
     invoke("hooks", "install", "--settings", str(path), "--script", SCRIPT)
-    assert sorted(installed_events(json.loads(path.read_text()))) == sorted(HOOK_EVENTS)
+    assert sorted(installed_events(json.loads(path.read_text()))) == sorted(INSTALLED_EVENTS)
     invoke("hooks", "uninstall", "--settings", str(path))
     assert json.loads(path.read_text()) == {}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sessionbeat.publisher.ipc import EventKind, FrameError, parse_frame, read_inbox
+from sessionbeat.errors import FrameError
+from sessionbeat.publisher.ipc import EventKind, parse_frame, read_inbox
 from tests.conftest import short_tmpdir
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from sessionbeat.claude_code.events import STATUS_EVENTS
 from sessionbeat.models import PublishedStatus
-from sessionbeat.publisher.status import KNOWN_EVENTS, status_for_event, status_for_registry
+from sessionbeat.publisher.status import status_for_event, status_for_registry
 from tests.conftest import FIXTURES, RECORDINGS, load_fixture
 
 
@@ -102,7 +103,7 @@ def test_every_real_fixture_event_has_its_status() -> None:
         event = data.get("hook_event_name")
         want = by_file[path.name] if path.name in by_file else expected[event]
         assert implied(data) is want, path.name
-    assert set(expected) | {"Notification", "StopFailure", "PostCompact"} == KNOWN_EVENTS
+    assert set(expected) | {"Notification", "StopFailure", "PostCompact"} == STATUS_EVENTS
 
 
 def test_an_internal_fork_stopping_implies_nothing() -> None:
@@ -124,7 +125,7 @@ def test_synthetic_events_outside_the_table_only_refresh() -> None:
     """Events the table does not list (documentation examples) imply no status change."""
     for path in sorted((FIXTURES / "synthetic").glob("hook-*.json")):
         event = load_fixture(f"synthetic/{path.name}")["hook_event_name"]
-        if event not in KNOWN_EVENTS:
+        if event not in STATUS_EVENTS:
             assert status_for_event(event) is None, event
 
 

@@ -10,7 +10,7 @@ import pytest
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.embedded import LocalBroker, free_port
-from sessionbeat.errors import ApiUnavailableError, NotFoundError
+from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
 from sessionbeat.models import (
     HistoryEntry,
     SessionDetail,
@@ -18,7 +18,7 @@ from sessionbeat.models import (
     SessionStatus,
     SessionView,
 )
-from sessionbeat.readers.client import ApiClient, ApiEvent, UnauthorizedError
+from sessionbeat.readers.client import ApiClient, ApiEvent
 from tests.aggregator.support import (
     ManualClock,
     Publisher,

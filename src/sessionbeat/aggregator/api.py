@@ -42,20 +42,25 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from starlette.concurrency import run_in_threadpool
 
 from sessionbeat import __version__
 from sessionbeat.aggregator import exports
-from sessionbeat.aggregator.exports import ExportFormat
-from sessionbeat.aggregator.history import EXPORT_LIMIT, HistoryUnavailableError
+from sessionbeat.aggregator.history import EXPORT_LIMIT
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
-from sessionbeat.errors import NotFoundError, SessionbeatError, TopicError
+from sessionbeat.errors import (
+    HistoryUnavailableError,
+    NotFoundError,
+    SessionbeatError,
+    TopicError,
+)
 from sessionbeat.models import (
+    ExportFormat,
     Health,
     HistoryEntry,
     HistoryPage,
@@ -77,6 +82,12 @@ ERROR_STATUS: dict[type[SessionbeatError], int] = {
     TopicError: 400,
 }
 """HTTP status of each named error; any other ``SessionbeatError`` is a 500."""
+
+
+def http_status_for(exc: SessionbeatError) -> int:
+    """Return the HTTP status of a named error (:data:`ERROR_STATUS`, else 500)."""
+    return next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+
 
 HostQuery = Annotated[str | None, Query(description="only this host id")]
 RepoQuery = Annotated[str | None, Query(description="only this repo (git top-level name)")]
@@ -112,7 +123,7 @@ def _token_guard(settings: Settings) -> Callable[..., None]:
 def _download(body: str, fmt: ExportFormat, stem: str) -> Response:
     return Response(
         content=body,
-        media_type=exports.MEDIA_TYPES[fmt],
+        media_type=fmt.media_type,
         headers={"Content-Disposition": f'attachment; filename="{exports.filename(stem, fmt)}"'},
     )
 
@@ -157,8 +168,7 @@ def create_app(
 
     @app.exception_handler(SessionbeatError)
     async def named_error(request: Request, exc: SessionbeatError) -> JSONResponse:
-        status = next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        return JSONResponse(status_code=http_status_for(exc), content={"detail": str(exc)})
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
     def healthz() -> JSONResponse:

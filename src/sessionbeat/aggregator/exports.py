@@ -13,23 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from enum import StrEnum
 
-from sessionbeat.models import HistoryEntry, SessionDetail, StatusChange
-
-
-class ExportFormat(StrEnum):
-    """Formats of the export endpoints."""
-
-    JSON = "json"
-    MD = "md"
-
-
-MEDIA_TYPES = {
-    ExportFormat.JSON: "application/json",
-    ExportFormat.MD: "text/markdown; charset=utf-8",
-}
-"""Content type of each format."""
+from sessionbeat.models import ExportFormat, HistoryEntry, SessionDetail, StatusChange
 
 Reportable = SessionDetail | HistoryEntry
 """A live session (with timeline) or a reaped one."""

@@ -9,7 +9,7 @@ A full or unwritable disk must not stop the aggregator: every write failure is c
 (:attr:`History.errors`, exported as a ``_total`` counter), logged once at ERROR with the
 reason (repeats at DEBUG until a write succeeds again), and the entry is dropped. Opening is
 retried at most every :data:`REOPEN_INTERVAL` seconds. Reads of a history that could not be
-opened raise :class:`HistoryUnavailableError` (HTTP 503 at the API).
+opened raise :class:`~sessionbeat.errors.HistoryUnavailableError` (HTTP 503 at the API).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sessionbeat.errors import SessionbeatError
+from sessionbeat.errors import HistoryUnavailableError
 from sessionbeat.models import HistoryEntry, HistoryPage, utc_now
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ CREATE INDEX IF NOT EXISTS reaped_sessions_repo ON reaped_sessions (repo, reaped
 CREATE INDEX IF NOT EXISTS reaped_sessions_reaped_at ON reaped_sessions (reaped_at);
 CREATE INDEX IF NOT EXISTS reaped_sessions_session ON reaped_sessions (session_id, reaped_at);
 """
-
-
-class HistoryUnavailableError(SessionbeatError):
-    """The history database could not be opened (path unwritable, disk full, corrupt file)."""
 
 
 def _ts(value: datetime) -> float:

@@ -57,7 +57,7 @@ from sessionbeat.aggregator.state import (
     apply,
     expire,
 )
-from sessionbeat.broker.client import connect_properties, make_client, reason_text
+from sessionbeat.broker.client import connect_properties, make_client
 from sessionbeat.errors import NotFoundError, RejectReason, TopicError
 from sessionbeat.exporter.snapshot import StateSnapshot
 from sessionbeat.models import (
@@ -237,7 +237,7 @@ class AggregatorService:
             log.warning(
                 "broker %s refused the connection: %s",
                 self.settings.broker.display(),
-                reason_text(reason_code),
+                reason_code,
             )
             return
         resumed = bool(getattr(flags, "session_present", False))
@@ -279,14 +279,14 @@ class AggregatorService:
         if was_connected and not self._stop.is_set():
             log.warning(
                 "lost the broker connection (%s); reconnecting with backoff",
-                reason_text(reason_code),
+                reason_code,
             )
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         try:
             topic = msg.topic
-        except UnicodeDecodeError:  # MQTT requires UTF-8 topics; a broker might not check
-            topic = msg._topic.decode("utf-8", "replace")
+        except UnicodeDecodeError as exc:  # MQTT requires UTF-8 topics; a broker might not check
+            topic = exc.object.decode("utf-8", "replace")  # the raw topic bytes paho decoded
         try:
             self.ingest(Message(topic, msg.payload, msg.retain))
         except Exception:  # never let a bug kill paho's network thread

@@ -1,11 +1,16 @@
 """paho-mqtt plumbing shared by the agent, the aggregator and the CLI.
 
 Every client is MQTT 5 with ``CallbackAPIVersion.VERSION2``; reconnection uses paho's own
-backoff (``reconnect_delay_set``), never a loop of ours.
+backoff (``reconnect_delay_set``), never a loop of ours. paho's own log lines go to the
+``sessionbeat.mqtt`` logger (``Client.enable_logger``): one DEBUG line per packet, ERROR when a
+socket fails or a callback raises; ``cli_support.configure_logging`` keeps it at WARNING so the
+per-packet trace never floods the log, and one paho 2.2 ERROR that only says "no socket right
+now" is dropped (:func:`_not_a_disconnected_loop`).
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 
@@ -19,6 +24,23 @@ from sessionbeat.settings import BrokerAddress
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 30
 
+MQTT_LOGGER = logging.getLogger("sessionbeat.mqtt")
+"""The logger every client's paho log lines go to."""
+
+
+def _not_a_disconnected_loop(record: logging.LogRecord) -> bool:
+    """Return False for paho 2.2's "Client is not connected" ERROR, True for any other record.
+
+    paho 2.2 logs it at ERROR whenever its network loop runs without a socket: after every
+    clean ``disconnect()`` and after every failed reconnect attempt while the broker is away
+    (once per backoff step, up to every 30 s for as long as it is away). Our own
+    ``on_disconnect``/``on_connect_fail`` callbacks already report both, once.
+    """
+    return not str(record.msg).startswith("Client is not connected")
+
+
+MQTT_LOGGER.addFilter(_not_a_disconnected_loop)
+
 
 def make_client(
     client_id: str,
@@ -31,7 +53,7 @@ def make_client(
 
     Takes the client id and the broker address (credentials and TLS from ``mqtts://``;
     ``ca_file`` overrides the system CA bundle). paho backs off between 1 s and
-    ``reconnect_max_delay`` seconds when the broker is away.
+    ``reconnect_max_delay`` seconds when the broker is away. paho logs to :data:`MQTT_LOGGER`.
     """
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -45,6 +67,7 @@ def make_client(
             ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
         )
     client.reconnect_delay_set(RECONNECT_MIN_DELAY, reconnect_max_delay)
+    client.enable_logger(MQTT_LOGGER)
     return client
 
 
@@ -62,17 +85,3 @@ def publish_properties(message_expiry: float | None = None) -> Properties | None
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.MessageExpiryInterval = max(1, int(message_expiry))
     return props
-
-
-def will_properties(message_expiry: float | None = None) -> Properties | None:
-    """Return Will properties with a Message Expiry Interval in seconds, or None."""
-    if message_expiry is None:
-        return None
-    props = Properties(PacketTypes.WILLMESSAGE)  # type: ignore[no-untyped-call]
-    props.MessageExpiryInterval = max(1, int(message_expiry))
-    return props
-
-
-def reason_text(reason_code: object) -> str:
-    """Return a paho reason code (``ReasonCode`` or int) as readable text for logs."""
-    return str(reason_code)

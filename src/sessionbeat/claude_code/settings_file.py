@@ -18,36 +18,7 @@ import re
 import shlex
 from typing import Any
 
-HOOK_EVENTS: tuple[str, ...] = (
-    "SessionStart",
-    "UserPromptSubmit",
-    "PreToolUse",
-    "PermissionRequest",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "Notification",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "Stop",
-    "StopFailure",
-    "SessionEnd",
-    "TaskCreated",
-    "TaskCompleted",
-    "CwdChanged",
-)
-"""Events the agent uses: every event of the status table plus task and cwd changes.
-
-Not hooked, measured with Claude Code 2.1.328 (docs/architecture.md): ``PostToolBatch`` (it
-follows the batch's last PostToolUse within ~10 ms and says nothing new about the status) and
-``MessageDisplay`` (once per displayed line of a streamed answer, several per second, each a
-hook process of ~13 ms: a cost for no status).
-"""
-
-SYNC_EVENTS = frozenset({"SessionEnd"})
-"""Run synchronously: Claude Code kills still-running async hooks when a ``-p`` run ends, and
-the SessionEnd budget (1.5 s) is far above the hook's ~10 ms."""
+from sessionbeat.claude_code.events import INSTALLED_EVENTS, SYNC_EVENTS
 
 HOOK_TIMEOUT = 5
 """Seconds Claude Code waits at most; the hook returns in milliseconds."""
@@ -134,8 +105,9 @@ def remove_hooks(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
-    """Return a copy of ``settings`` with one group of ours per event in :data:`HOOK_EVENTS`.
+    """Return a copy of ``settings`` with one group of ours per event of ``INSTALLED_EVENTS``.
 
+    The events are :data:`sessionbeat.claude_code.events.INSTALLED_EVENTS`, in that order.
     Previous handlers of ours are replaced (e.g. after the venv moved); other hooks stay as and
     where they are. Applying it twice gives the same result.
     """
@@ -143,8 +115,8 @@ def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
     hooks = result.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise ValueError("settings.json: 'hooks' is not an object")
-    for event in HOOK_EVENTS:
-        groups = hooks.setdefault(event, [])
+    for event in INSTALLED_EVENTS:
+        groups = hooks.setdefault(str(event), [])
         if not isinstance(groups, list):
             raise ValueError(f"settings.json: hooks.{event} is not a list")
         groups.append({"hooks": [_handler(event, script)]})

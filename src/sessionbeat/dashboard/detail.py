@@ -31,8 +31,8 @@ from sessionbeat.dashboard.detail_view import (
 from sessionbeat.dashboard.history_view import history_card
 from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
-from sessionbeat.models import HistoryEntry, Overview, SessionDetail, SessionView
-from sessionbeat.readers.client import ApiClient, ExportFormat
+from sessionbeat.models import ExportFormat, HistoryEntry, Overview, SessionDetail, SessionView
+from sessionbeat.readers.client import ApiClient
 from sessionbeat.readers.render import tmux_command
 from sessionbeat.settings import Settings
 
@@ -44,11 +44,6 @@ MESSAGE_CHARS = 2000
 """Characters of one transcript message shown."""
 TAIL_BYTES = 512 * 1024
 """At most this many bytes are read from the end of a transcript."""
-EXPORTS: tuple[tuple[ExportFormat, str], ...] = (
-    ("json", "application/json"),
-    ("md", "text/markdown"),
-)
-"""Export formats and their media types."""
 
 
 def find(sessions: list[SessionView], session_id: str, host: str | None) -> SessionView | None:
@@ -187,13 +182,13 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
     st.markdown(f"**Timeline** · times in {md(zone_name(zone))}")
     st.markdown(timeline_lines(record.timeline, overview.now, zone))
     transcript(settings, record)
-    for column, (fmt, mime) in zip(st.columns(2), EXPORTS, strict=True):
+    for column, fmt in zip(st.columns(2), ExportFormat, strict=True):
         with column:
             st.download_button(
                 f"Export {fmt.upper()}",
                 data=exporter(api, record.session_id, fmt, record.host),
                 file_name=f"session-{record.session_id[:8]}.{fmt}",
-                mime=mime,
+                mime=fmt.media_type,
                 on_click="ignore",
                 key=f"export-{fmt}",
                 width="stretch",

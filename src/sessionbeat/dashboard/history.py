@@ -17,13 +17,8 @@ from sessionbeat.dashboard.common import link, sync_query
 from sessionbeat.dashboard.history_view import PAGE_SIZE, PERIODS, HistoryQuery, history_card
 from sessionbeat.dashboard.view import md
 from sessionbeat.errors import ApiUnavailableError
-from sessionbeat.readers.client import ApiClient, ExportFormat
-
-EXPORTS: tuple[tuple[ExportFormat, str], ...] = (
-    ("json", "application/json"),
-    ("md", "text/markdown"),
-)
-"""Export formats and their media types."""
+from sessionbeat.models import ExportFormat
+from sessionbeat.readers.client import ApiClient
 
 
 def known_hosts(api: ApiClient) -> list[str]:
@@ -114,13 +109,13 @@ def history(api: ApiClient) -> None:
     if pager:
         st.markdown(" · ".join(pager))
     if page.total:
-        for column, (fmt, mime) in zip(st.columns(2), EXPORTS, strict=True):
+        for column, fmt in zip(st.columns(2), ExportFormat, strict=True):
             with column:
                 st.download_button(
                     f"Export {page.total} as {fmt.upper()}",
                     data=exporter(api, fmt, query, since),
                     file_name=f"sessionbeat-history.{fmt}",
-                    mime=mime,
+                    mime=fmt.media_type,
                     on_click="ignore",
                     key=f"hexport-{fmt}",
                     width="stretch",

@@ -30,11 +30,10 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from sessionbeat import __version__
+from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
 from sessionbeat.models import HostState, SessionStatus
-
-PREFIX = "sessionbeat"
 
 LIVE_STATUSES = frozenset(
     {
@@ -50,48 +49,10 @@ LIVE_STATUSES = frozenset(
 REAP_REASONS = ("ended", "expired")
 """``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""
 
-HOOK_EVENTS = frozenset(
-    {
-        "SessionStart",
-        "Setup",
-        "InstructionsLoaded",
-        "UserPromptSubmit",
-        "UserPromptExpansion",
-        "MessageDisplay",
-        "PreToolUse",
-        "PermissionRequest",
-        "PermissionDenied",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "PostToolBatch",
-        "Notification",
-        "SubagentStart",
-        "SubagentStop",
-        "TaskCreated",
-        "TaskCompleted",
-        "Stop",
-        "StopFailure",
-        "TeammateIdle",
-        "ConfigChange",
-        "CwdChanged",
-        "DirectoryAdded",
-        "FileChanged",
-        "WorktreeCreate",
-        "WorktreeRemove",
-        "PreCompact",
-        "PostCompact",
-        "Elicitation",
-        "ElicitationResult",
-        "SessionEnd",
-    }
-)
-"""Claude Code hook event names (docs/claude-code-formats.md section 1.1, docs v2.1.239).
-
-The ``event`` label of ``hook_events_total`` takes one of these or ``other``: the name comes
-from the hosts' payloads, and an unbounded label would let one host blow up the TSDB.
-"""
-
 OTHER_EVENT = "other"
+"""The ``event`` label of ``sessionbeat_hook_events_total`` for a name outside
+:data:`sessionbeat.claude_code.events.DOCUMENTED_EVENTS`: the name comes from the hosts'
+payloads, and an unbounded label would let one host blow up the TSDB."""
 
 CONTEXT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 """Upper bounds of the context usage distribution (ratio of the context window used)."""
@@ -164,110 +125,116 @@ class _Families:
 
 
 def _new_families() -> _Families:
-    """Build empty metric families: the names, help texts and label names of every metric."""
-    p = PREFIX
+    """Build empty metric families: the names, help texts and label names of every metric.
+
+    Each name is written out as exposed, so a search for it lands here; counters carry their
+    ``_total`` (``CounterMetricFamily`` keeps the family name without it and adds it back to
+    the sample).
+    """
     return _Families(
         sessions=GaugeMetricFamily(
-            f"{p}_sessions",
+            "sessionbeat_sessions",
             "Sessions known to the aggregator, by host, repository and effective status.",
             labels=["host", "repo", "status"],
         ),
         host_up=GaugeMetricFamily(
-            f"{p}_host_up",
+            "sessionbeat_host_up",
             "1 if the host's agent is online (birth), 0 if offline (Last Will or shutdown).",
             labels=["host"],
         ),
         host_change=GaugeMetricFamily(
-            f"{p}_host_state_change_timestamp_seconds",
+            "sessionbeat_host_state_change_timestamp_seconds",
             "Unix time of the host's last birth or death as seen by the aggregator.",
             labels=["host"],
         ),
         host_bdseq=GaugeMetricFamily(
-            f"{p}_host_bdseq",
+            "sessionbeat_host_bdseq",
             "Birth/death sequence number of the host agent's current MQTT connection.",
             labels=["host"],
         ),
         approval_wait=GaugeMetricFamily(
-            f"{p}_approval_oldest_wait_seconds",
+            "sessionbeat_approval_oldest_wait_seconds",
             "How long the host's longest-waiting needs_approval session has waited "
             "(0 when none waits).",
             labels=["host"],
         ),
         subagents=GaugeMetricFamily(
-            f"{p}_subagents_running",
+            "sessionbeat_subagents_running",
             "Subagents running in the host's live sessions.",
             labels=["host"],
         ),
         claude_versions=GaugeMetricFamily(
-            f"{p}_claude_code_sessions",
+            "sessionbeat_claude_code_sessions",
             "Live sessions by Claude Code version (from its session registry; unknown if not "
             "reported).",
             labels=["version"],
         ),
         context=GaugeHistogramMetricFamily(
-            f"{p}_context_usage_ratio",
+            "sessionbeat_context_usage_ratio",
             "Distribution of the context window fraction used by live sessions, per host.",
             labels=["host"],
         ),
         context_max=GaugeMetricFamily(
-            f"{p}_context_usage_max_ratio",
+            "sessionbeat_context_usage_max_ratio",
             "Largest context window fraction used by any live session of the host.",
             labels=["host"],
         ),
         received=CounterMetricFamily(
-            f"{p}_messages_received", "MQTT messages received by the aggregator."
+            "sessionbeat_messages_received_total", "MQTT messages received by the aggregator."
         ),
         accepted=CounterMetricFamily(
-            f"{p}_messages_accepted", "MQTT messages accepted into the state."
+            "sessionbeat_messages_accepted_total", "MQTT messages accepted into the state."
         ),
         rejected=CounterMetricFamily(
-            f"{p}_messages_rejected", "MQTT messages rejected, by reason.", labels=["reason"]
+            "sessionbeat_messages_rejected_total",
+            "MQTT messages rejected, by reason.",
+            labels=["reason"],
         ),
         out_of_order=CounterMetricFamily(
-            f"{p}_messages_out_of_order",
+            "sessionbeat_messages_out_of_order_total",
             "Session beats ignored because a newer one (sent_at, seq) was already applied.",
         ),
         stale_deaths=CounterMetricFamily(
-            f"{p}_stale_deaths_ignored",
+            "sessionbeat_stale_deaths_ignored_total",
             "Offline messages ignored because their bdseq is older than the host's birth.",
         ),
         removed=CounterMetricFamily(
-            f"{p}_sessions_removed",
+            "sessionbeat_sessions_removed_total",
             "Sessions removed by a zero-length retained message (cleared topic).",
         ),
         reaped=CounterMetricFamily(
-            f"{p}_sessions_reaped",
+            "sessionbeat_sessions_reaped_total",
             "Sessions reaped from the live state, by reason (ended, expired).",
             labels=["reason"],
         ),
         hook_events=CounterMetricFamily(
-            f"{p}_hook_events",
+            "sessionbeat_hook_events_total",
             "Claude Code hook events received in live session beats, by event name.",
             labels=["event"],
         ),
         history_errors=CounterMetricFamily(
-            f"{p}_history_errors",
+            "sessionbeat_history_errors_total",
             "Failed writes to the SQLite history (full or unwritable disk).",
         ),
         http_requests=CounterMetricFamily(
-            f"{p}_http_requests",
+            "sessionbeat_http_requests_total",
             "Requests to the aggregator's HTTP API, by route template.",
             labels=["route"],
         ),
         broker_connected=GaugeMetricFamily(
-            f"{p}_broker_connected",
+            "sessionbeat_broker_connected",
             "1 if the aggregator is connected to the MQTT broker, else 0.",
         ),
         last_message=GaugeMetricFamily(
-            f"{p}_last_message_timestamp_seconds",
+            "sessionbeat_last_message_timestamp_seconds",
             "Unix time of the last MQTT message received (absent until the first one).",
         ),
         snapshot=GaugeMetricFamily(
-            f"{p}_snapshot_timestamp_seconds",
+            "sessionbeat_snapshot_timestamp_seconds",
             "Unix time on the aggregator's clock at which this scrape's state was taken.",
         ),
         build_info=GaugeMetricFamily(
-            f"{p}_build_info",
+            "sessionbeat_build_info",
             "Always 1; labels give the sessionbeat and Python versions.",
             labels=["version", "python_version"],
         ),
@@ -370,7 +337,7 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
         fam.reaped.add_metric([reap], float(c.reaped.get(reap, 0)))
     events: dict[str, int] = defaultdict(int)
     for name, n in c.hook_events.items():
-        events[name if name in HOOK_EVENTS else OTHER_EVENT] += n
+        events[name if name in DOCUMENTED_EVENTS else OTHER_EVENT] += n
     for name, n in sorted(events.items()):
         fam.hook_events.add_metric([name], float(n))
     fam.history_errors.add_metric([], float(c.history_errors))

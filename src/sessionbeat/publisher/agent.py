@@ -39,7 +39,8 @@ import paho.mqtt.client as mqtt
 from filelock import FileLock, Timeout
 
 from sessionbeat import __version__, topics
-from sessionbeat.broker.client import make_client, publish_properties, reason_text, will_properties
+from sessionbeat.broker.client import make_client, publish_properties
+from sessionbeat.errors import AgentAlreadyRunningError
 from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
 from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
@@ -61,10 +62,6 @@ REGISTRY_RESCAN_INTERVAL = 30.0
 """Seconds between full registry scans while file-system events are watched (a safety net)."""
 STATUS_REFRESH = 30.0
 """Seconds after which ``agent-status.json`` is rewritten even if nothing in it changed."""
-
-
-class AgentAlreadyRunningError(RuntimeError):
-    """Another agent holds this state dir's lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,14 +180,13 @@ class HostAgent:
             payload.model_dump_json(exclude_none=True),
             qos=1,
             retain=True,
-            properties=will_properties(None),
         )
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if reason.is_failure:
-            log.warning("broker refused the connection: %s", reason_text(reason))
+            log.warning("broker refused the connection: %s", reason)
             return
         log.info("connected to %s (bdseq %d)", self.settings.broker.display(), self.bdseq.value)
         self.connected.set()
@@ -205,7 +201,7 @@ class HostAgent:
         if self._stopped.is_set():
             return
         if was:
-            log.warning("disconnected from broker: %s; spooling", reason_text(reason))
+            log.warning("disconnected from broker: %s; spooling", reason)
         self._set_will()  # the next CONNECT carries a new bdseq
 
     def _registry_changed(self) -> None:

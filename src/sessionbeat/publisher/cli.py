@@ -33,8 +33,9 @@ from typing import Annotated
 import typer
 
 from sessionbeat.claude_code import settings_file as cs
+from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.cli_support import configure_logging, get_settings
-from sessionbeat.errors import ConfigError
+from sessionbeat.errors import AgentAlreadyRunningError, ConfigError
 from sessionbeat.publisher import statusline as sl
 from sessionbeat.publisher.agent_files import agent_pid, console_script, read_status
 from sessionbeat.publisher.hooks_install import (
@@ -74,7 +75,7 @@ def agent_run(
     ] = None,
 ) -> None:
     """Run the agent in the foreground until SIGTERM or Ctrl-C (exits 0 if one already runs)."""
-    from sessionbeat.publisher.agent import AgentAlreadyRunningError, HostAgent
+    from sessionbeat.publisher.agent import HostAgent
 
     settings = get_settings(ctx)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -265,7 +266,7 @@ def hooks_install_command(
     backup = write_with_backup(path, old_text, new_text)
     save_records(settings, records)
     sl.save_chains(chains, state)
-    typer.echo(f"installed sessionbeat hooks for {len(cs.HOOK_EVENTS)} events in {path}")
+    typer.echo(f"installed sessionbeat hooks for {len(INSTALLED_EVENTS)} events in {path}")
     if backup:
         typer.echo(f"backup: {backup}")
     if new.get("disableAllHooks") is True:
@@ -333,7 +334,7 @@ def hooks_status(
     path = target_file(settings, settings_path, project)
     data, _ = read_json(path)
     events = cs.installed_events(data)
-    missing = [e for e in cs.HOOK_EVENTS if e not in events]
+    missing = [e for e in INSTALLED_EVENTS if e not in events]
     typer.echo(
         f"{path}: {len(events)} events hooked"
         + (f"; missing {', '.join(missing)}" if missing else "")

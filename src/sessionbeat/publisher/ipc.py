@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from sessionbeat.errors import FrameError
+
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 32 * 1024 * 1024 + 256
@@ -64,15 +66,11 @@ class HostEvent:
         return (self.time_ns, self.pid)
 
 
-class FrameError(ValueError):
-    """A frame does not follow the wire format (or carries a wrong token)."""
-
-
 def parse_frame(frame: bytes, token: str | None = None, source: Path | None = None) -> HostEvent:
     """Parse one frame into a :class:`HostEvent`.
 
     ``token``, when given, must equal the frame's token (compared in constant time). Raises
-    :class:`FrameError` on a bad header, an unknown kind or a wrong token.
+    :class:`~sessionbeat.errors.FrameError` on a bad header, an unknown kind or a wrong token.
     """
     head, sep, raw = frame.partition(b"\n")
     if not sep:

@@ -4,7 +4,8 @@ A session's status is observed two ways, each carrying the time it describes:
 
 * a **hook event** (https://code.claude.com/docs/en/hooks): the time the hook process received
   it on this host (``HostEvent.time_ns``). :func:`status_for_event` says what an event implies;
-  most events imply nothing and only refresh activity.
+  most events imply nothing and only refresh activity; the events that can set a status are
+  :data:`sessionbeat.claude_code.events.STATUS_EVENTS`.
 * a **registry reading** of Claude Code's ``<config dir>/sessions/<pid>.json``
   (docs/claude-code-formats.md section 7): its ``statusUpdatedAt``, the moment Claude Code
   changed the word. :func:`status_for_registry` maps the word.
@@ -23,36 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sessionbeat.claude_code.events import (
+    APPROVAL_EVENTS,
+    ENDED_EVENTS,
+    WAITING_EVENTS,
+    WORKING_EVENTS,
+    HookEvent,
+)
 from sessionbeat.models import PublishedStatus, StatusSource
-
-WORKING_EVENTS = frozenset(
-    {
-        "UserPromptSubmit",
-        "PreToolUse",
-        "PostToolUse",
-        "PostToolUseFailure",
-        "SubagentStart",
-        "PreCompact",
-    }
-)
-APPROVAL_EVENTS = frozenset({"PermissionRequest"})
-WAITING_EVENTS = frozenset({"Stop", "StopFailure", "SessionStart"})
-ENDED_EVENTS = frozenset({"SessionEnd"})
-
-KNOWN_EVENTS = (
-    WORKING_EVENTS
-    | APPROVAL_EVENTS
-    | WAITING_EVENTS
-    | ENDED_EVENTS
-    | {"Notification", "PostCompact", "SubagentStop"}
-)
-"""Events that can set a status; every other event is accepted and only refreshes activity.
-
-Not among them, measured with Claude Code 2.1.328: ``PostToolBatch`` (always right after a
-PostToolUse that already says working) and ``MessageDisplay`` (once per displayed line while an
-answer streams). ``SubagentStop`` counts only for a named subagent: Claude Code's internal forks
-(``agent_type ""``, no SubagentStart) stop after the turn has ended, and /compact sends one.
-"""
 
 _REGISTRY = {
     "busy": PublishedStatus.WORKING,
@@ -108,23 +87,23 @@ def status_for_event(
     """
     if event is None:
         return None
-    if event == "SubagentStop":
+    if event == HookEvent.SUBAGENT_STOP:
         return None if agent_type == "" else PublishedStatus.WORKING
     if event in WORKING_EVENTS:
         return PublishedStatus.WORKING
     if event in APPROVAL_EVENTS:
         return PublishedStatus.NEEDS_APPROVAL
-    if event == "SessionStart" and source == "compact":
+    if event == HookEvent.SESSION_START and source == "compact":
         return None
     if event in WAITING_EVENTS:
         return PublishedStatus.WAITING_FOR_INPUT
     if event in ENDED_EVENTS:
         return PublishedStatus.ENDED
-    if event == "PostCompact":
+    if event == HookEvent.POST_COMPACT:
         if trigger == "manual":
             return PublishedStatus.WAITING_FOR_INPUT
         return PublishedStatus.WORKING if trigger == "auto" else None
-    if event == "Notification":
+    if event == HookEvent.NOTIFICATION:
         if notification_type == "permission_prompt":
             return PublishedStatus.NEEDS_APPROVAL
         if notification_type == "idle_prompt":

@@ -17,7 +17,7 @@ import typer
 
 from sessionbeat.cli_support import get_settings
 from sessionbeat.errors import ApiUnavailableError, ConfigError, NotFoundError
-from sessionbeat.models import SessionStatus, utc_now
+from sessionbeat.models import ExportFormat, SessionStatus, utc_now
 from sessionbeat.readers import tables
 from sessionbeat.readers.render import (
     parse_since,
@@ -204,8 +204,8 @@ def export(
         str | None, typer.Argument(help="one session (live or reaped); omit for the history")
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="json or md (Markdown report)")
-    ] = "json",
+        ExportFormat, typer.Option("--format", "-f", help="json, or md (a Markdown report)")
+    ] = ExportFormat.JSON,
     host: HostOpt = None,
     repo: RepoOpt = None,
     since: SinceOpt = None,
@@ -214,19 +214,15 @@ def export(
     ] = None,
 ) -> None:
     """Export one session, or the reaped history, as JSON or a Markdown report."""
-    if fmt not in ("json", "md"):
-        raise ConfigError(f"--format must be json or md, not {fmt!r}")
     with _client(ctx) as api:
         if session_id is not None:
             try:
-                body = api.export_session(session_id, "json" if fmt == "json" else "md", host)
+                body = api.export_session(session_id, fmt, host)
             except NotFoundError:
                 full, found_host = _resolve(api, session_id, host)
-                body = api.export_session(full, "json" if fmt == "json" else "md", found_host)
+                body = api.export_session(full, fmt, found_host)
         else:
-            body = api.export_history(
-                "json" if fmt == "json" else "md", host=host, repo=repo, since=_since(since)
-            )
+            body = api.export_history(fmt, host=host, repo=repo, since=_since(since))
     if output is None:
         typer.echo(body, nl=False)
         return

@@ -4,7 +4,8 @@ Every method returns the models of ``sessionbeat.models`` (the API's response mo
 raw JSON where a caller must print exactly what the API said (:meth:`ApiClient.sessions_json`).
 Errors are named: a connection failure, a timeout or an unexpected status raise
 :class:`~sessionbeat.errors.ApiUnavailableError` (with the URL and a hint), a 404 raises
-:class:`~sessionbeat.errors.NotFoundError` and a 401 raises :class:`UnauthorizedError`.
+:class:`~sessionbeat.errors.NotFoundError` and a 401 raises
+:class:`~sessionbeat.errors.UnauthorizedError`.
 
 Example::
 
@@ -18,13 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from sessionbeat.errors import ApiUnavailableError, NotFoundError
+from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
 from sessionbeat.models import (
+    ExportFormat,
     Health,
     HistoryEntry,
     HistoryPage,
@@ -42,14 +44,8 @@ DEFAULT_TIMEOUT = 10.0
 
 HINT = "is the aggregator running (`sessionbeat aggregator` or `sessionbeat up`)? Check --api-url"
 
-ExportFormat = Literal["json", "md"]
-
 _SESSION_LIST = TypeAdapter(list[SessionView])
 _HOST_LIST = TypeAdapter(list[HostView])
-
-
-class UnauthorizedError(ApiUnavailableError):
-    """The API wants a bearer token (``SESSIONBEAT_API_TOKEN``) and got none or a wrong one."""
 
 
 class ApiEvent(BaseModel):
@@ -243,14 +239,14 @@ class ApiClient:
         return HistoryEntry.model_validate_json(response.content)
 
     def export_session(
-        self, session_id: str, format: ExportFormat = "json", host: str | None = None
+        self, session_id: str, format: ExportFormat = ExportFormat.JSON, host: str | None = None
     ) -> str:
         """Return one session (live, else from the history) as JSON or a Markdown report."""
         return self._get(f"/sessions/{session_id}/export", _params(format=format, host=host)).text
 
     def export_history(
         self,
-        format: ExportFormat = "json",
+        format: ExportFormat = ExportFormat.JSON,
         *,
         host: str | None = None,
         repo: str | None = None,

@@ -21,7 +21,8 @@ from typing import Any
 
 import typer
 
-from sessionbeat.claude_code.settings_file import HOOK_EVENTS, installed_events, our_command
+from sessionbeat.claude_code.events import INSTALLED_EVENTS
+from sessionbeat.claude_code.settings_file import installed_events, our_command
 from sessionbeat.settings import CONFIG_ENV, Settings, default_config_file
 
 SKEW_WARN_SECONDS = 2.0
@@ -132,7 +133,7 @@ def check_hooks(settings: Settings) -> Check:
             f"no sessionbeat hooks in {path}",
             "run `sessionbeat hooks install`",
         )
-    missing = [e for e in HOOK_EVENTS if e not in commands]
+    missing = [e for e in INSTALLED_EVENTS if e not in commands]
     script = next(iter(commands.values())).rsplit(" publish", 1)[0].strip().strip('"')
     if not Path(script).is_absolute() or not Path(script).exists():
         return Check(
