@@ -32,8 +32,9 @@ sys.path.insert(0, str(ROOT))
 from tests.procs import SCRIPT, Agent, Aggregator, wait_until  # noqa: E402
 
 from sessionbeat.broker.embedded import LocalBroker  # noqa: E402
+from sessionbeat.stack.replay import RECORDINGS  # noqa: E402
 
-FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "hook-UserPromptSubmit-3.json"
+FIXTURE = RECORDINGS / "hook-UserPromptSubmit-3.json"
 
 
 def pct(values: list[float], q: float) -> float:

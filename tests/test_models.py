@@ -1,13 +1,14 @@
-"""The wire models: what a publisher may send and what the aggregator keeps."""
+"""The wire models: what a publisher may send and what the aggregator keeps, old names too."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
 
-from sessionbeat.models import SessionBeat
+from sessionbeat.models import HostStatus, SessionBeat, SessionView
 
 
 def _beat(sent_at: object) -> SessionBeat:
@@ -42,3 +43,49 @@ def test_a_garbage_time_is_one_clear_error() -> None:
     assert [(e["loc"], e["msg"]) for e in errors] == [
         (("sent_at",), "Input should be an ISO 8601 datetime")
     ]
+
+
+OLD_AGENT_BEAT = (
+    b'{"v":1,"host":"h","session_id":"s","status":"waiting_for_input","seq":4,'
+    b'"sent_at":"2026-11-25T10:00:00Z","keepalive":true}'
+)
+"""A heartbeat as an agent of sessionbeat 0.1.0 sent it: the flag was called ``keepalive``."""
+
+
+def test_an_old_agents_keepalive_flag_is_read_as_heartbeat() -> None:
+    """A 0.1.0 agent's refresh is still a heartbeat, and is written under the new name."""
+    beat = SessionBeat.model_validate_json(OLD_AGENT_BEAT)
+    assert beat.heartbeat is True
+    assert beat.model_extra == {}
+    dumped = json.loads(beat.model_dump_json())
+    assert (dumped["heartbeat"], "keepalive" in dumped) == (True, False)
+    assert SessionBeat.model_validate_json(beat.model_dump_json()).heartbeat is True
+
+
+def test_an_old_agents_keepalive_interval_is_read_as_heartbeat_interval() -> None:
+    """A 0.1.0 agent's birth tells its heartbeat interval under the old name; it is kept."""
+    birth = HostStatus.model_validate_json(
+        b'{"v":1,"host":"h","state":"online","bdseq":3,"keepalive_interval":15.0}'
+    )
+    assert birth.heartbeat_interval == 15.0
+    assert json.loads(birth.model_dump_json(exclude_none=True))["heartbeat_interval"] == 15.0
+
+
+def test_a_session_view_from_an_old_aggregator_is_read() -> None:
+    """A reader gets heartbeat from a 0.1.0 aggregator's view, which calls it keepalive."""
+    beat = SessionBeat.model_validate_json(OLD_AGENT_BEAT)
+    now = beat.sent_at
+    old_view = {
+        **beat.model_dump(mode="json", exclude={"heartbeat", "v"}),
+        "keepalive": True,
+        "published_status": "waiting_for_input",
+        "received_at": now.isoformat(),
+        "context_pct": None,
+        "host_online": True,
+        "age_seconds": None,
+        "idle_seconds": 0.0,
+        "last_seen_seconds": 0.0,
+        "status_since": now.isoformat(),
+        "waiting_seconds": None,
+    }
+    assert SessionView.model_validate(old_view).heartbeat is True

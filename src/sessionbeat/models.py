@@ -1,5 +1,8 @@
 """Every wire and API model of sessionbeat (pydantic 2).
 
+The facts of a session are declared once, in :class:`SessionFields`; the wire's
+:class:`SessionBeat` and the API's :class:`SessionView` derive from it.
+
 Wire models (MQTT payloads, ``v: 1``): :class:`SessionBeat` and :class:`HostStatus`. They keep
 unknown fields on input (forward compatibility). Claude Code's own input formats are read in
 :mod:`sessionbeat.claude_code`. API models: :class:`SessionView`, :class:`SessionDetail`,
@@ -12,9 +15,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -114,31 +119,32 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SessionBeat(BaseModel):
-    """The full current snapshot of one Claude Code session, as published by its host.
+class SessionFields(BaseModel):
+    """The facts of one Claude Code session, declared once for the wire, the API and the history.
 
-    Topic ``sessionbeat/v1/<host>/sessions/<session_id>``, retained, QoS 1, with a Message Expiry
-    Interval of ``reap_after`` seconds. Token counts are tokens; ``pid`` is the Claude Code process
-    id on the host. Unknown fields are kept (``extra="allow"``).
+    :class:`SessionBeat` (what a host publishes) and :class:`SessionView` (what the API returns)
+    derive from it. The publisher's ``to_beat`` reads these fields from its ``LocalSession`` by
+    name (:func:`session_fields`); the aggregator's ``session_view`` and ``history_entry`` copy
+    them from the beat by name. So a field added here flows from the host's session to the
+    wire, the API and, if :class:`HistoryEntry` declares it too, the history; the publisher's
+    ``LocalSession`` must hold it (a field or a property) under the same name.
 
-    Why the status is what it is: ``status_source`` names the observation that decided it (a
-    hook event or Claude Code's registry) and ``status_at`` the time that observation describes;
+    ``host`` and ``session_id`` match ``[A-Za-z0-9_.-]{1,64}``; times are aware UTC; token
+    counts are tokens; ``pid`` is the Claude Code process id on the host. Why the status is
+    what it is: ``status_source`` names the observation that decided it (a hook event or
+    Claude Code's registry) and ``status_at`` the time that observation describes;
     ``registry_status``/``registry_status_at`` are the registry's last word and its
     ``statusUpdatedAt``, ``event``/``last_activity_at`` the last hook event and its time.
     ``waiting_for`` is the registry's ``waitingFor`` while the session waits (e.g.
     ``"permission prompt"``). From the registry too: ``claude_version``, ``entrypoint``
     (``cli``; ``sdk-cli`` for a headless ``claude -p`` run) and ``tmux``, the pane the session
-    runs in (``session:@window.%pane``).
+    runs in (``session:@window.%pane``). ``tool`` is the tool in use or awaiting approval,
+    ``detail`` its truncated command (opt-in), ``task`` the in-progress todo or the session's
+    title. Formats: docs/architecture.md ("SessionBeat").
     """
 
-    model_config = ConfigDict(extra="allow")
-
-    v: Literal[1] = WIRE_VERSION
     host: IdStr
     session_id: IdStr
-    status: PublishedStatus
-    seq: NonNegativeInt
-    sent_at: UtcDatetime
     started_at: UtcDatetime | None = None
     last_activity_at: UtcDatetime | None = None
     event: str | None = None
@@ -163,8 +169,46 @@ class SessionBeat(BaseModel):
     claude_version: str | None = None
     entrypoint: str | None = None
     tmux: str | None = None
-    keepalive: bool = False
     detail: str | None = None
+
+
+SESSION_FIELDS: tuple[str, ...] = tuple(SessionFields.model_fields)
+"""The names of :class:`SessionFields`, in declaration order."""
+
+
+def session_fields(source: object, names: tuple[str, ...] = SESSION_FIELDS) -> dict[str, Any]:
+    """Return ``{name: getattr(source, name)}`` for ``names`` (default: every session field).
+
+    ``source`` is any object with those attributes (a model, a property counts): a beat, or the
+    publisher's ``LocalSession``. Raises ``AttributeError`` if it lacks one. The values are not
+    copied or validated; pass the dict to a model's constructor to validate them.
+    """
+    return dict(zip(names, attrgetter(*names)(source), strict=True))
+
+
+HEARTBEAT_NAMES = AliasChoices("heartbeat", "keepalive")
+"""Names the heartbeat flag is read from: ``keepalive`` is its name in sessionbeat 0.1.0."""
+
+
+class SessionBeat(SessionFields):
+    """The full current snapshot of one Claude Code session, as published by its host.
+
+    Topic ``sessionbeat/v1/<host>/sessions/<session_id>``, retained, QoS 1, with a Message Expiry
+    Interval of ``reap_after`` seconds. The session's facts are those of :class:`SessionFields`;
+    the beat adds ``v`` (wire version), the published ``status``, ``seq`` and ``sent_at`` (which
+    order the beats of a session) and ``heartbeat``: True when the agent re-published a quiet
+    session (every ``heartbeat_interval`` seconds, or after a reconnect), not an activity.
+    ``heartbeat`` is also read from ``keepalive``, its name in sessionbeat 0.1.0; it is written
+    as ``heartbeat``. Unknown fields are kept (``extra="allow"``).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    v: Literal[1] = WIRE_VERSION
+    status: PublishedStatus
+    seq: NonNegativeInt
+    sent_at: UtcDatetime
+    heartbeat: bool = Field(False, validation_alias=HEARTBEAT_NAMES)
 
     def order_key(self) -> tuple[datetime, int]:
         """Return ``(sent_at, seq)``, the key that orders beats of one session."""
@@ -175,7 +219,9 @@ class HostStatus(BaseModel):
     """A host agent's birth or death on ``sessionbeat/v1/<host>/status`` (retained, QoS 1).
 
     ``bdseq`` (as in Sparkplug B) increments on every agent CONNECT; the birth and the Last Will
-    registered for that connection carry the same value.
+    registered for that connection carry the same value. ``heartbeat_interval`` is the
+    agent's ``heartbeat_interval`` setting (seconds between the re-publications of a quiet
+    session); it is also read from ``keepalive_interval``, its name in sessionbeat 0.1.0.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -188,7 +234,9 @@ class HostStatus(BaseModel):
     agent_version: str | None = None
     pid: int | None = None
     platform: str | None = None
-    keepalive_interval: float | None = None
+    heartbeat_interval: float | None = Field(
+        None, validation_alias=AliasChoices("heartbeat_interval", "keepalive_interval")
+    )
 
 
 class StatusChange(BaseModel):
@@ -199,58 +247,33 @@ class StatusChange(BaseModel):
     event: str | None = None
 
 
-class SessionView(BaseModel):
+class SessionView(SessionFields):
     """One session as the aggregator's API returns it (``GET /sessions``).
 
-    ``status`` is the effective status (published, or derived ``idle``/``stale``/``offline``);
-    ``published_status`` is what the host last said, ``status_source``/``status_at`` which
-    observation decided it and the time it describes (host clock; see :class:`SessionBeat`).
-    Durations are seconds at the time of the request; ``context_pct`` is
-    ``100 * context_tokens / context_window`` (0-100, or None). ``headless`` is True for a run
-    without a terminal (Claude Code's ``entrypoint`` ``sdk-*``, e.g. ``claude -p``).
+    The session's facts (:class:`SessionFields`) as its last beat said, plus: ``status``, the
+    effective status (published, or derived ``idle``/``stale``/``offline``);
+    ``published_status``, what the host last said; the beat's ``seq``, ``sent_at`` (host
+    clock) and ``heartbeat``; ``received_at`` (aggregator clock). Durations are seconds at the
+    time of the request; ``context_pct`` is ``100 * context_tokens / context_window`` (0-100,
+    or None). ``headless`` is True for a run without a terminal (Claude Code's ``entrypoint``
+    ``sdk-*``, e.g. ``claude -p``). ``heartbeat`` is also read from ``keepalive`` (an
+    aggregator of sessionbeat 0.1.0).
     """
 
-    host: str
-    session_id: str
     status: SessionStatus
     published_status: PublishedStatus
-    status_source: StatusSource
-    event: str | None
     seq: int
     sent_at: datetime
     received_at: datetime
-    started_at: datetime | None
-    last_activity_at: datetime | None
-    end_reason: str | None
-    cwd: str | None
-    repo: str | None
-    branch: str | None
-    transcript_path: str | None
-    tool: str | None
-    task: str | None
-    model: str | None
-    context_tokens: int | None
-    context_window: int | None
     context_pct: float | None
-    subagents: int
-    permission_mode: str | None
-    pid: int | None
-    keepalive: bool
-    detail: str | None
+    heartbeat: bool = Field(validation_alias=HEARTBEAT_NAMES)
     host_online: bool | None
     age_seconds: float | None
     idle_seconds: float | None
     last_seen_seconds: float
     status_since: datetime
     waiting_seconds: float | None
-    status_at: datetime | None = None
-    registry_status: str | None = None
-    registry_status_at: datetime | None = None
-    waiting_for: str | None = None
-    claude_version: str | None = None
-    entrypoint: str | None = None
     headless: bool = False
-    tmux: str | None = None
 
 
 class SessionDetail(SessionView):
@@ -263,7 +286,7 @@ class HostView(BaseModel):
     """One host as the API returns it (``GET /hosts``); ``state`` is None if never heard of.
 
     ``since`` is when the host's state (online/offline) last changed; ``last_seen`` when the
-    aggregator last heard anything from it (its status or any session beat, keepalives too).
+    aggregator last heard anything from it (its status or any session beat, heartbeats too).
     """
 
     host: str

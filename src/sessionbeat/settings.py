@@ -6,14 +6,19 @@ variables with the prefix ``SESSIONBEAT_`` (``SESSIONBEAT_BROKER_URL`` ...), the
 ``state_dir`` is never read from the TOML file: the hook path reads no files to find the agent,
 so only the environment (or the default) may move it.
 
+Renamed settings are still read under their old name (:data:`RENAMED`) from the environment and
+the TOML file, with a deprecation warning logged; the new name wins where both are set.
+
 Build it once in ``main()`` with :func:`load_settings` and pass it down; nothing reads the
 environment at import time.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +27,7 @@ import platformdirs
 from pydantic import AliasChoices, AnyUrl, Field, SecretStr, UrlConstraints, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -35,6 +41,13 @@ ENV_PREFIX = "SESSIONBEAT_"
 CONFIG_ENV = "SESSIONBEAT_CONFIG"
 
 MqttUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["mqtt", "mqtts"])]
+
+RENAMED: dict[str, str] = {"keepalive_interval": "heartbeat_interval"}
+"""Old setting name -> new name. The old one is still read (environment ``SESSIONBEAT_<OLD>``
+and the TOML file), with a deprecation warning. ``keepalive_interval`` was renamed after 0.1.0 so
+that "keepalive" means only the MQTT keepalive."""
+
+log = logging.getLogger(__name__)
 
 
 def default_state_dir() -> Path:
@@ -77,13 +90,47 @@ class BrokerAddress:
         return f"{scheme}://{user}{self.host}:{self.port}"
 
 
-class _TomlWithoutStateDir(TomlConfigSettingsSource):
-    """TOML source that ignores ``state_dir`` (see module docstring)."""
+def _take_renamed(data: dict[str, Any], where: str, spell: Callable[[str], str]) -> dict[str, Any]:
+    """Move the values of old names (:data:`RENAMED`) in ``data`` to their new names, in place.
+
+    ``where`` names the source for the log; ``spell`` writes a setting name as that source
+    spells it (``SESSIONBEAT_HEARTBEAT_INTERVAL`` in the environment). A value under the new
+    name already present wins. Logs one deprecation warning per old name found. Returns ``data``.
+    """
+    for old, new in RENAMED.items():
+        if old in data:
+            data.setdefault(new, data.pop(old))
+            log.warning("%s (%s) is deprecated, use %s", spell(old), where, spell(new))
+    return data
+
+
+class _OldNames(BaseSettings):
+    """The old names of :data:`RENAMED`, declared only to read them from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    keepalive_interval: str | None = None
+
+
+class _RenamedEnv(EnvSettingsSource):
+    """Environment source of the old names (``SESSIONBEAT_KEEPALIVE_INTERVAL``), as new names."""
+
+    def __init__(self) -> None:
+        super().__init__(_OldNames)
+
+    def __call__(self) -> dict[str, Any]:
+        return _take_renamed(
+            super().__call__(), "environment", lambda name: f"{ENV_PREFIX}{name.upper()}"
+        )
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """TOML source that ignores ``state_dir`` (see module docstring) and reads old names."""
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
         data.pop("state_dir", None)
-        return data
+        return _take_renamed(data, str(self.toml_file_path), str)
 
 
 class Settings(BaseSettings):
@@ -120,7 +167,9 @@ class Settings(BaseSettings):
     idle_after: float = Field(300.0, gt=0, description="no hook activity for this long: idle")
     reap_after: float = Field(1800.0, gt=0, description="no message for this long: reaped")
     ended_linger: float = Field(300.0, ge=0, description="ended sessions shown this long")
-    keepalive_interval: float = Field(30.0, gt=0, description="agent re-publishes idle sessions")
+    heartbeat_interval: float = Field(
+        30.0, gt=0, description="agent re-publishes quiet sessions (heartbeat)"
+    )
     mqtt_keepalive: int = Field(30, ge=2, le=65535, description="MQTT keepalive of agent/aggr.")
     replay_grace: float = Field(
         3.0, ge=0, description="agent waits this long after a reconnect before replaying"
@@ -154,12 +203,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: init args, environment, then the TOML file (if it exists)."""
+        """Order the sources: init args, environment (new names, then old), the TOML file."""
         config = os.environ.get(CONFIG_ENV)
         path = Path(config) if config else default_config_file()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _RenamedEnv()]
         if path.is_file():
-            sources.append(_TomlWithoutStateDir(settings_cls, toml_file=path))
+            sources.append(_TomlFile(settings_cls, toml_file=path))
         return tuple(sources)
 
     @property

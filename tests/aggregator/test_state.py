@@ -98,12 +98,12 @@ def test_hook_sourced_session_goes_idle_after_idle_after(
     """Working / waiting_for_input with no hook activity for idle_after becomes idle."""
     b = beat(H, "s1", status=published, last_activity_at=at(0), sent_at=at(0))
     apply(state, msg(b), at(0))
-    # keepalives keep it fresh (not stale) while the hook activity gets older
+    # heartbeats keep it fresh (not stale) while the hook activity gets older
     for t in range(30, 301, 30):
-        keep = b.model_copy(update={"seq": t, "sent_at": at(t), "keepalive": True})
+        keep = b.model_copy(update={"seq": t, "sent_at": at(t), "heartbeat": True})
         apply(state, msg(keep), at(t))
     assert status_of(state, "s1", at(300)) is SessionStatus(published.value)
-    keep = b.model_copy(update={"seq": 999, "sent_at": at(330), "keepalive": True})
+    keep = b.model_copy(update={"seq": 999, "sent_at": at(330), "heartbeat": True})
     apply(state, msg(keep), at(330))
     assert status_of(state, "s1", at(330)) is SessionStatus.IDLE
 
@@ -113,7 +113,7 @@ def test_needs_approval_never_goes_idle(state: AggregatorState) -> None:
     b = beat(H, "s1", status="needs_approval", last_activity_at=at(0), sent_at=at(0))
     apply(state, msg(b), at(0))
     for t in range(30, 3601, 30):
-        keep = b.model_copy(update={"seq": t, "sent_at": at(t), "keepalive": True})
+        keep = b.model_copy(update={"seq": t, "sent_at": at(t), "heartbeat": True})
         apply(state, msg(keep), at(t))
     assert status_of(state, "s1", at(3600)) is SessionStatus.NEEDS_APPROVAL
 
@@ -295,11 +295,11 @@ def test_unknown_fields_are_kept(state: AggregatorState) -> None:
 
 
 def test_hook_events_count_live_activity_only(state: AggregatorState) -> None:
-    """Hook events are counted for new activity, not for keepalives or retained replays."""
+    """Hook events are counted for new activity, not for heartbeats or retained replays."""
     b = beat(H, "s1", event="PreToolUse", last_activity_at=at(0), sent_at=at(0))
     apply(state, msg(b, retained=True), at(0))
     apply(state, msg(b.model_copy(update={"seq": 2, "sent_at": at(1)})), at(1))
-    keep = b.model_copy(update={"seq": 3, "sent_at": at(31), "keepalive": True})
+    keep = b.model_copy(update={"seq": 3, "sent_at": at(31), "heartbeat": True})
     apply(state, msg(keep), at(31))
     nxt = b.model_copy(
         update={"seq": 4, "sent_at": at(40), "event": "Stop", "last_activity_at": at(40)}

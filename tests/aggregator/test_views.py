@@ -127,7 +127,7 @@ def test_a_host_is_last_seen_at_its_last_message_of_any_kind(state: AggregatorSt
     """Beats keep a host's last_seen moving after its birth; since stays at the birth."""
     birth = HostStatus(host="a", state=HostState.ONLINE, bdseq=1)
     apply(state, Message(topics.status_topic("a"), birth.model_dump_json().encode()), at(5))
-    put(state, beat("a", "w1", seq=2, sent_at=at(40), keepalive=True), at(40))
+    put(state, beat("a", "w1", seq=2, sent_at=at(40), heartbeat=True), at(40))
     host = {h.host: h for h in views.list_hosts(state, at(41))}["a"]
     assert (host.since, host.last_seen) == (at(5), at(40))
     known_from_beats = {h.host: h for h in views.list_hosts(state, at(41))}["b"]

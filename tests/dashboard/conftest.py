@@ -41,7 +41,7 @@ CWD = "/home/kai/src/my api"
 """The working directory of approve-1 (with a space, to show the resume command quotes it)."""
 STALE_AFTER = 3600
 """The aggregator's stale threshold (s): far longer than the module runs, so no live session
-goes stale during it without keepalives."""
+goes stale during it without heartbeats."""
 STALE_AGE = timedelta(hours=2)
 """How old stale-1's only beat is when the aggregator starts: past :data:`STALE_AFTER`."""
 LINGER = 86_400
@@ -71,7 +71,7 @@ def home_env(root: Path) -> dict[str, str]:
 def loaded(broker: LocalBroker) -> Iterator[Loaded]:
     """Sessions in every status on a real aggregator, each status fixed for the module's run.
 
-    No keepalives and no race with a short stale threshold: the aggregator counts a session
+    No heartbeats and no race with a short stale threshold: the aggregator counts a session
     stale after an hour, and stale-1 is a retained beat two hours old when the aggregator
     starts (a retained replay is last seen at its ``sent_at``), so it is stale from the start
     while the live ones stay live. Ended sessions linger and nothing is reaped for a day.

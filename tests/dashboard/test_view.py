@@ -54,7 +54,7 @@ def view(sid: str, status: str = "working", **fields: Any) -> SessionView:
         "subagents": 0,
         "permission_mode": None,
         "pid": None,
-        "keepalive": False,
+        "heartbeat": False,
         "detail": None,
         "host_online": True,
         "age_seconds": 60.0,

@@ -37,7 +37,7 @@ def core() -> AgentCore:
     return AgentCore(
         "laptop",
         ClaudeReaders(settings),
-        CoreConfig(keepalive_interval=30, ended_linger=300, reap_after=1800),
+        CoreConfig(heartbeat_interval=30, ended_linger=300, reap_after=1800),
         SessionStore(state / "sessions"),
     )
 
@@ -75,12 +75,12 @@ def test_bad_input_is_counted_not_raised(core: AgentCore) -> None:
     assert dict(core.counters.bad_events) == {"bad_hook_json": 1, "bad_session_id": 1}
 
 
-def test_keepalive_refreshes_quiet_sessions_and_stops_for_ended(core: AgentCore) -> None:
-    """A waiting session is re-sent every keepalive interval; an ended one is not."""
+def test_heartbeat_refreshes_quiet_sessions_and_stops_for_ended(core: AgentCore) -> None:
+    """A waiting session is re-sent every heartbeat interval; an ended one is not."""
     core.handle(event("hook-SessionStart-1.json", T0), T0)
     assert core.tick(T0 + timedelta(seconds=10)) == []
     (beat,) = core.tick(T0 + timedelta(seconds=31))
-    assert (beat.keepalive, beat.seq, beat.status) == (True, 2, PublishedStatus.WAITING_FOR_INPUT)
+    assert (beat.heartbeat, beat.seq, beat.status) == (True, 2, PublishedStatus.WAITING_FOR_INPUT)
     core.handle(
         event("hook-SessionEnd-1.json", T0 + timedelta(seconds=40)), T0 + timedelta(seconds=40)
     )
@@ -173,4 +173,4 @@ def test_a_compaction_written_after_the_last_hook_reaches_the_next_tick(core: Ag
     with transcript.open("a") as f:
         f.write(json.dumps(boundary) + "\n")
     (beat,) = core.tick(T0 + timedelta(seconds=2))
-    assert (beat.context_tokens, beat.keepalive) == (8_211, False)
+    assert (beat.context_tokens, beat.heartbeat) == (8_211, False)

@@ -102,10 +102,16 @@ def test_unreachable_broker_exit_code() -> None:
         ("sessionbeat/v1/h1/other", b"{}", "not a sessionbeat topic"),
         (
             "sessionbeat/v1/h1/sessions/s1",
-            beat("h1", "s1", status="ended", end_reason="logout", keepalive=True)
+            beat("h1", "s1", status="ended", end_reason="logout", heartbeat=True)
             .model_dump_json()
             .encode(),
-            "■ ended               (keepalive)  reason logout",
+            "■ ended               (heartbeat)  reason logout",
+        ),
+        (  # an agent of sessionbeat 0.1.0 named the flag keepalive
+            "sessionbeat/v1/h1/sessions/s1",
+            b'{"v":1,"host":"h1","session_id":"s1","status":"working","seq":1,'
+            b'"sent_at":"2025-06-01T12:00:00Z","keepalive":true}',
+            "● working             (heartbeat)",
         ),
     ],
 )

@@ -307,7 +307,7 @@ def _apply_beat(
     counters.accepted += 1
     if (
         not retained
-        and not beat.keepalive
+        and not beat.heartbeat
         and beat.event
         and beat.last_activity_at is not None
         and (record is None or record.beat.last_activity_at != beat.last_activity_at)

@@ -71,56 +71,37 @@ def context_pct(tokens: int | None, window: int | None) -> float | None:
 def session_view(
     record: SessionRecord, host: HostRecord | None, now: datetime, state: AggregatorState
 ) -> SessionView:
-    """Build the API view of one session at ``now`` (durations in seconds)."""
+    """Build the API view of one session at ``now`` (durations in seconds).
+
+    Every field the view shares with the beat (those of
+    :class:`~sessionbeat.models.SessionFields`, ``seq``, ``sent_at``, ``heartbeat``) is the
+    beat's, copied by name; the rest is what the aggregator derives: effective status, host
+    state, durations.
+    """
     beat = record.beat
     status = effective_status(record, host, now, state.timings)
     status_since = record.status_since if status == record.effective else now
     host_online = None if host is None or host.state is None else host.state is HostState.ONLINE
-    return SessionView(
-        host=beat.host,
-        session_id=beat.session_id,
+    last_seen = max(0.0, (now - record.last_seen).total_seconds())
+    # The beat's declared fields by name (pydantic keeps them in __dict__; unknown wire fields
+    # are elsewhere); the view ignores those it does not declare (``v``). One dict and
+    # model_validate (timeit, one view): 6.7-7.0 us, against 7.8-8.3 us for the keyword
+    # constructor with every field written out and 9.2 us reading the fields with getattr.
+    fields = beat.__dict__.copy()
+    fields.update(
         status=status,
         published_status=beat.status,
-        status_source=beat.status_source,
-        event=beat.event,
-        seq=beat.seq,
-        sent_at=beat.sent_at,
         received_at=record.received_at,
-        started_at=beat.started_at,
-        last_activity_at=beat.last_activity_at,
-        end_reason=beat.end_reason,
-        cwd=beat.cwd,
-        repo=beat.repo,
-        branch=beat.branch,
-        transcript_path=beat.transcript_path,
-        tool=beat.tool,
-        task=beat.task,
-        model=beat.model,
-        context_tokens=beat.context_tokens,
-        context_window=beat.context_window,
         context_pct=context_pct(beat.context_tokens, beat.context_window),
-        subagents=beat.subagents,
-        permission_mode=beat.permission_mode,
-        pid=beat.pid,
-        keepalive=beat.keepalive,
-        detail=beat.detail,
-        status_at=beat.status_at,
-        registry_status=beat.registry_status,
-        registry_status_at=beat.registry_status_at,
-        waiting_for=beat.waiting_for,
-        claude_version=beat.claude_version,
-        entrypoint=beat.entrypoint,
         headless=is_headless(beat.entrypoint),
-        tmux=beat.tmux,
         host_online=host_online,
         age_seconds=(
             None
             if beat.started_at is None
-            else max(0.0, (beat.sent_at - beat.started_at).total_seconds())
-            + max(0.0, (now - record.last_seen).total_seconds())
+            else max(0.0, (beat.sent_at - beat.started_at).total_seconds()) + last_seen
         ),
         idle_seconds=idle_seconds(record, now),
-        last_seen_seconds=max(0.0, (now - record.last_seen).total_seconds()),
+        last_seen_seconds=last_seen,
         status_since=status_since,
         waiting_seconds=(
             max(0.0, (now - status_since).total_seconds())
@@ -128,6 +109,7 @@ def session_view(
             else None
         ),
     )
+    return SessionView.model_validate(fields)
 
 
 def session_detail(
@@ -135,7 +117,8 @@ def session_detail(
 ) -> SessionDetail:
     """Build the API detail of one session: its view plus its status timeline."""
     view = session_view(record, host, now, state)
-    return SessionDetail(**view.model_dump(), timeline=timeline(record))
+    # The view's fields by name: 11 us per detail against 15 us through model_dump + keywords.
+    return SessionDetail.model_validate({**view.__dict__, "timeline": timeline(record)})
 
 
 def timeline(record: SessionRecord) -> list[StatusChange]:
@@ -154,27 +137,17 @@ def history_entry(
 
     ``reap_reason`` is ``ended`` or ``expired`` (``aggregator.state.expire``) or ``cleared``
     (its retained topic was emptied by someone else). ``status`` is its last effective status.
+    The other fields :class:`~sessionbeat.models.HistoryEntry` declares are the beat's, copied
+    by name (the ones it does not declare are ignored).
     """
-    beat = record.beat
-    return HistoryEntry(
-        session_id=beat.session_id,
-        host=beat.host,
-        repo=beat.repo,
-        branch=beat.branch,
-        cwd=beat.cwd,
-        model=beat.model,
-        task=beat.task,
+    fields = record.beat.__dict__.copy()
+    fields.update(
         status=effective_status(record, host, now, state.timings),
-        end_reason=beat.end_reason,
         reap_reason=reap_reason,
-        started_at=beat.started_at,
-        last_activity_at=beat.last_activity_at,
         reaped_at=now,
-        context_tokens=beat.context_tokens,
-        context_window=beat.context_window,
-        transcript_path=beat.transcript_path,
         timeline=timeline(record),
     )
+    return HistoryEntry.model_validate(fields)
 
 
 def _sort_key(view: SessionView) -> tuple[int, float, str, str]:
@@ -217,7 +190,7 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     """Return every known host (from status messages or sessions), sorted by id.
 
     ``last_seen`` is the last message of any kind from the host: its status or any of its
-    session beats, keepalives included (for a retained replay, when the host sent it).
+    session beats, heartbeats included (for a retained replay, when the host sent it).
     """
     counts: Counter[str] = Counter()
     approvals: Counter[str] = Counter()

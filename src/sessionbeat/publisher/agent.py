@@ -5,7 +5,7 @@ MQTT callbacks and watchdog's thread the registry watch (``publisher/registry_wa
 only queue signals; one worker thread owns :class:`AgentCore`, the spool and every publish, so
 ordering is simple. The worker scans Claude Code's registry when it changes (or every
 ``registry_poll_interval`` seconds where file-system events are unavailable, and every
-:data:`REGISTRY_RESCAN_INTERVAL` seconds anyway), and checks process liveness and keepalives
+:data:`REGISTRY_RESCAN_INTERVAL` seconds anyway), and checks process liveness and heartbeats
 every :data:`LIVENESS_INTERVAL` seconds. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style):
 
 * a retained Last Will ``{"state":"offline","bdseq":N}`` on ``sessionbeat/v1/<host>/status``,
@@ -129,7 +129,7 @@ class HostAgent:
             settings.host,
             readers,
             CoreConfig(
-                keepalive_interval=settings.keepalive_interval,
+                heartbeat_interval=settings.heartbeat_interval,
                 ended_linger=settings.ended_linger,
                 reap_after=settings.reap_after,
                 include_detail=settings.include_detail,
@@ -296,7 +296,7 @@ class HostAgent:
             agent_version=__version__,
             pid=os.getpid(),
             platform=f"{platform.system()} {platform.machine()}".strip(),
-            keepalive_interval=self.settings.keepalive_interval,
+            heartbeat_interval=self.settings.heartbeat_interval,
         )
         info = self.client.publish(
             topics.status_topic(self.settings.host),

@@ -3,7 +3,7 @@
 :class:`AgentCore` owns the live :class:`LocalSession` of every session on this host. Its inputs
 are hook events and status-line readings (:meth:`AgentCore.handle`), Claude Code's registry
 (:meth:`AgentCore.sync_registry`, called when the registry changes) and the passing of time
-(:meth:`AgentCore.tick`: process liveness, keepalives, a registry scan when asked). Each returns the
+(:meth:`AgentCore.tick`: process liveness, heartbeats, a registry scan when asked). Each returns the
 :class:`SessionBeat` objects to publish, with ``seq`` incremented and ``sent_at = now``. What it
 reads from disk and processes (transcripts, git, the registry, psutil) comes through a
 :class:`HostReaders` object, so tests and the agent choose the world.
@@ -108,7 +108,7 @@ class AgentCounters:
 class CoreConfig:
     """The agent's thresholds (seconds) and privacy switches, from Settings."""
 
-    keepalive_interval: float = 30.0
+    heartbeat_interval: float = 30.0
     ended_linger: float = 300.0
     reap_after: float = 1800.0
     include_detail: bool = False
@@ -225,14 +225,14 @@ class AgentCore:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now: datetime, *, scan_registry: bool = True) -> list[SessionBeat]:
-        """Advance to ``now``: registry scan (if asked), dead processes, context, keepalives.
+        """Advance to ``now``: registry scan (if asked), dead processes, context, heartbeats.
 
         Returns the beats to publish: status changes from the registry, ``ended`` with
         ``end_reason: process_exit`` for sessions whose process is gone, sessions only the
         registry knows, sessions whose transcript changed their context since the last hook
         (Claude Code writes a compaction's boundary just after the last hook of ``/compact``;
-        a long answer grows the context with no hook), and ``keepalive: true`` refreshes of
-        sessions not sent for ``keepalive_interval`` seconds. Then forgets old sessions.
+        a long answer grows the context with no hook), and ``heartbeat: true`` refreshes of
+        sessions not sent for ``heartbeat_interval`` seconds. Then forgets old sessions.
         """
         beats: list[SessionBeat] = []
         if scan_registry:
@@ -251,12 +251,12 @@ class AgentCore:
                 beats.append(self._emit(refreshed, now))
                 continue
             last = self.last_sent.get(sid)
-            if last is None or (now - last).total_seconds() >= self.config.keepalive_interval:
+            if last is None or (now - last).total_seconds() >= self.config.heartbeat_interval:
                 if session.pid is None and (
                     (now - session.last_activity_at).total_seconds() >= self.config.reap_after
                 ):
                     continue  # nothing proves it lives: let it go stale and be reaped
-                beats.append(self._emit(session, now, keepalive=True))
+                beats.append(self._emit(session, now, heartbeat=True))
         self._forget(now)
         return beats
 
@@ -335,17 +335,17 @@ class AgentCore:
         )
 
     def republish(self, now: datetime) -> list[SessionBeat]:
-        """Return a fresh keepalive beat for every live session (after a (re)connect)."""
-        return [self._emit(s, now, keepalive=True) for s in self.live_sessions()]
+        """Return a fresh heartbeat for every live session (after a (re)connect)."""
+        return [self._emit(s, now, heartbeat=True) for s in self.live_sessions()]
 
-    def _emit(self, session: LocalSession, now: datetime, keepalive: bool = False) -> SessionBeat:
+    def _emit(self, session: LocalSession, now: datetime, heartbeat: bool = False) -> SessionBeat:
         session.seq += 1
         self.sessions[session.session_id] = session
         self.last_sent[session.session_id] = now
         self.counters.beats += 1
         if self.store is not None:
             self.store.save(session)
-        return to_beat(session, now, keepalive=keepalive)
+        return to_beat(session, now, heartbeat=heartbeat)
 
 
 def _with_reading(session: LocalSession, reading: ContextReading) -> LocalSession:

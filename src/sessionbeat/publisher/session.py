@@ -21,7 +21,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from sessionbeat.claude_code.hook_input import HookInput
-from sessionbeat.models import PublishedStatus, SessionBeat, StatusSource
+from sessionbeat.models import (
+    SESSION_FIELDS,
+    PublishedStatus,
+    SessionBeat,
+    StatusSource,
+    session_fields,
+)
 from sessionbeat.publisher.activity import (
     TodoItem,
     apply_subagents,
@@ -360,45 +366,39 @@ def mark_process_exit(session: LocalSession, at: datetime) -> LocalSession:
     return s
 
 
-def to_beat(session: LocalSession, sent_at: datetime, *, keepalive: bool = False) -> SessionBeat:
+_DECIDED_PER_BEAT = frozenset({"status_source", "status_at", "waiting_for", "tool", "detail"})
+"""Session fields :func:`to_beat` takes from the verdict (decided once per beat), not as is."""
+
+_AS_IS = tuple(name for name in SESSION_FIELDS if name not in _DECIDED_PER_BEAT)
+"""Session fields a :class:`LocalSession` publishes as it holds them (properties included)."""
+
+
+def to_beat(session: LocalSession, sent_at: datetime, *, heartbeat: bool = False) -> SessionBeat:
     """Return the wire beat for ``session`` with its current ``seq``, sent at ``sent_at``.
 
-    A tool (and its detail) is published only in a status that can have one: a tool never
-    outlives the turn it belonged to.
+    Every field of :class:`~sessionbeat.models.SessionFields` is read from the session by name
+    (a field or a property of :class:`LocalSession`); the status, its source and time and
+    ``waiting_for`` come from one :meth:`LocalSession.verdict`. A tool (and its detail) is
+    published only in a status that can have one: a tool never outlives the turn it belonged
+    to. ``heartbeat`` marks a re-publication of an unchanged session. Raises pydantic's
+    ``ValidationError`` if a value breaks the wire model (e.g. a negative token count).
     """
     verdict = session.verdict()
     status = verdict.status
     has_tool = status in TOOL_STATUSES
-    return SessionBeat(
-        host=session.host,
-        session_id=session.session_id,
+    # One dict and model_validate (timeit, one beat): 9.2 us, against 8.9 us for the keyword
+    # constructor with every field written out; reading the fields by name costs ~1 us, which
+    # model_validate (no keyword packing) wins back.
+    fields = session_fields(session, _AS_IS)
+    fields.update(
         status=status,
         seq=session.seq,
         sent_at=sent_at,
-        started_at=session.started_at,
-        last_activity_at=session.last_activity_at,
-        event=session.event,
-        end_reason=session.end_reason,
-        cwd=session.cwd,
-        repo=session.repo,
-        branch=session.branch,
-        transcript_path=session.transcript_path,
-        tool=session.tool if has_tool else None,
-        task=session.task,
-        model=session.model,
-        context_tokens=session.context_tokens,
-        context_window=session.context_window,
-        subagents=session.subagents,
-        permission_mode=session.permission_mode,
-        pid=session.pid,
         status_source=verdict.source,
         status_at=verdict.at,
-        registry_status=session.registry_status,
-        registry_status_at=session.registry_status_at,
         waiting_for=session.waiting_for_in(status),
-        claude_version=session.claude_version,
-        entrypoint=session.entrypoint,
-        tmux=session.tmux,
-        keepalive=keepalive,
+        tool=session.tool if has_tool else None,
         detail=session.detail if has_tool else None,
+        heartbeat=heartbeat,
     )
+    return SessionBeat.model_validate(fields)

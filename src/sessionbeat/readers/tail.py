@@ -73,8 +73,8 @@ def format_message(
     except PayloadError as exc:
         return f"{now}  {host}  {sid:<8}  invalid payload: {exc}{mark}", "red"
     what = [p for p in (beat.event, beat.tool, beat.task) if p]
-    if beat.keepalive:
-        what.append("(keepalive)")
+    if beat.heartbeat:
+        what.append("(heartbeat)")
     if beat.end_reason:
         what.append(f"reason {beat.end_reason}")
     status_text = f"{status_label(beat.status.value):<20}"
