@@ -9,7 +9,11 @@ the real fixture transcript-1.jsonl until it reaches the size. Measured, in the 
 * baseline A, a raw read of the same number of bytes from the end of the file (the floor);
 * baseline B, what a naive reader does: ``json.loads`` of every line of the whole file (once);
 * the worst case (20 MB of real lines without usage appended: the read stops at its cap),
-  against a raw read of the same bytes and a ``json.loads`` of every line of them.
+  against a raw read of the same bytes and a ``json.loads`` of every line of them;
+* the agent's read (``ClaudeReaders.transcript_context``, publisher/readers.py) of a changed
+  file, which runs ``read_context`` on a thread of its own and waits for it, against
+  ``read_context`` called directly: the cost of keeping reads off the publishing thread;
+  and the same call on a FIFO, which is never opened (issue 12).
 
 The bar (issue 4): bounded time and memory, i.e. independent of the file size.
 """
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from sessionbeat.claude_code.transcript import read_context  # noqa: E402
+from sessionbeat.publisher.readers import ClaudeReaders  # noqa: E402
+from sessionbeat.settings import load_settings  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "claude-code" / "transcript-1.jsonl"
 
@@ -51,6 +57,40 @@ def non_usage_lines() -> bytes:
         for line in FIXTURE.read_bytes().splitlines(keepends=True)
         if b'"usage"' not in line and b"compact_boundary" not in line
     )
+
+
+def agent_read(path: Path, rounds: int, state: Path) -> tuple[list[float], list[float]]:
+    """Time the agent's read of a changed transcript and a direct read_context (ms each)."""
+    settings = load_settings(state_dir=state, claude_config_dir=state / "claude", host="bench")
+    readers = ClaudeReaders(settings)
+    agent: list[float] = []
+    direct: list[float] = []
+    for i in range(rounds):
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + i))  # changed: no cached reading
+        start = time.perf_counter()
+        reading = readers.transcript_context(str(path), None)
+        agent.append((time.perf_counter() - start) * 1000)
+        assert reading is not None, path
+        assert reading.context_tokens == 103_530, reading
+        start = time.perf_counter()
+        read_context(str(path))
+        direct.append((time.perf_counter() - start) * 1000)
+    return agent, direct
+
+
+def fifo_read(folder: Path) -> float:
+    """Time the agent's read of a FIFO nobody writes to (ms, median of 100)."""
+    fifo = folder / "t.jsonl"
+    os.mkfifo(fifo)
+    settings = load_settings(state_dir=folder, claude_config_dir=folder / "claude", host="bench")
+    readers = ClaudeReaders(settings)
+    times = []
+    for _ in range(100):
+        start = time.perf_counter()
+        assert readers.transcript_context(str(fifo), None) is None
+        times.append((time.perf_counter() - start) * 1000)
+    fifo.unlink()
+    return statistics.median(times)
 
 
 def parse_every_line(path: Path, count: int) -> int:
@@ -99,6 +139,8 @@ def main() -> None:
             start = time.perf_counter()
             raw_tail(path, bytes_read)
             floor.append((time.perf_counter() - start) * 1000)
+        agent, direct = agent_read(path, args.rounds, Path(tmp))
+        fifo_ms = fifo_read(Path(tmp)) if hasattr(os, "mkfifo") else None
         tracemalloc.start()
         read_context(str(path))
         _, peak = tracemalloc.get_traced_memory()
@@ -147,6 +189,10 @@ def main() -> None:
     print(f"  read_context         {w:8.1f} ms")
     print(f"  raw read (same)      {wf:8.1f} ms  -> ratio {w / wf:.1f} x the floor")
     print(f"  json.loads each line {wp:8.1f} ms  -> read_context is {wp / w:.1f} x faster")
+    a, d = statistics.median(agent), statistics.median(direct)
+    print(f"agent read of a changed file (own thread) {a:6.3f} ms vs direct {d:6.3f} ms")
+    if fifo_ms is not None:
+        print(f"agent read of a FIFO (never opened)       {fifo_ms:6.3f} ms")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,6 +94,18 @@ def test_add_host_creates_a_hashed_entry_and_prints_the_url(files: Files) -> Non
     assert text.startswith("mac:$")
     assert parts.password not in text
     assert passwd_users(files.passwd) == ["mac"]
+
+
+def test_password_file_is_not_world_readable(files: Files) -> None:
+    """The password file is mode 0640 when created, and again after any later change."""
+    add(files, "add-host", "mac")
+    assert stat.S_IMODE(files.passwd.stat().st_mode) == 0o640
+    files.passwd.chmod(0o644)  # e.g. made by mosquitto_passwd -c, or an older sessionbeat
+    add(files, "add-viewer", "phone")
+    assert stat.S_IMODE(files.passwd.stat().st_mode) == 0o640
+    assert run("broker", "remove", "mac", "--passwd-file", str(files.passwd)).exit_code == 0
+    assert stat.S_IMODE(files.passwd.stat().st_mode) == 0o640
+    assert passwd_users(files.passwd) == ["phone"]
 
 
 def test_tls_url_uses_mqtts_and_8883(files: Files) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessionbeat.claude_code.transcript import FIRST_CHUNK, read_context
+from sessionbeat.claude_code import transcript
+from sessionbeat.claude_code.transcript import FIRST_CHUNK, read_context, tail_messages
 from tests.conftest import FIXTURES
 
 TRANSCRIPTS = ("transcript-1.jsonl", "transcript-2.jsonl", "transcript-3.jsonl")
+T = TypeVar("T")
 
 
 def whole_file_answer(path: Path) -> tuple[int | None, str | None, str | None, str | None]:
@@ -185,3 +192,51 @@ def test_empty_and_usage_free_files(tmp_path: Path) -> None:
     ctx = read_context(start)
     assert ctx is not None
     assert (ctx.context_tokens, ctx.cwd) == (None, "/w")
+
+
+def in_thread(call: Callable[[], T]) -> T:
+    """Run ``call`` in a thread and return its result; a call still blocked after 10 s fails.
+
+    A hang guard, not a timing assertion: reading a FIFO used to block until a writer came.
+    """
+    box: list[T] = []
+    worker = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert box, "the call blocked"
+    return box[0]
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A named pipe nobody writes to; a reader still blocked in open() is released at the end."""
+    path = tmp_path / "t.jsonl"
+    os.mkfifo(path)
+    yield path
+    with contextlib.suppress(OSError):  # ENXIO: no reader waits, nothing to release
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_is_never_read(fifo: Path) -> None:
+    """A named pipe as transcript_path reads as 'no transcript' at once instead of blocking."""
+    assert in_thread(lambda: read_context(fifo)) is None
+    assert in_thread(lambda: tail_messages(str(fifo))) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_fifo_swapped_in_after_the_check_is_caught_on_the_open_file(
+    fifo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before opening can race a rename; the opened file is checked again."""
+    monkeypatch.setattr(transcript, "_looks_regular", lambda path: True)
+    assert in_thread(lambda: read_context(fifo)) is None
+    assert in_thread(lambda: tail_messages(str(fifo))) == []
+
+
+def test_a_folder_or_a_device_is_not_a_transcript(tmp_path: Path) -> None:
+    """Only regular files are read: a directory or /dev/zero gives None."""
+    assert read_context(tmp_path) is None
+    assert tail_messages(str(tmp_path)) == []
+    if Path("/dev/zero").exists():
+        assert in_thread(lambda: read_context("/dev/zero")) is None

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sessionbeat.dashboard.history_view import HistoryQuery, history_card
 from sessionbeat.models import HistoryEntry
+from tests.readers.test_safe_text import unsafe
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -47,3 +48,29 @@ def test_history_card_tells_why_when_and_how_long() -> None:
     assert "(expired, reaped 30 min ago · lasted 2 h 00 min)" in html
     assert "ctx 25%" in html
     assert 'href="?session=s1&amp;shost=kai-server"' in html
+
+
+def test_a_reaped_card_shows_no_control_or_bidi_character() -> None:
+    """Task, folder, branch, model and reasons from the wire are cleaned on the history page."""
+    hostile = "\x1b]0;pwned\x07\r\x9b31m\u202eexe.txt\u2066"
+    entry = HistoryEntry(
+        session_id="s1",
+        host="kai-server",
+        repo=None,
+        branch=f"main{hostile}",
+        cwd=f"/home/kai/{hostile}",
+        model=f"m{hostile}",
+        task=f"Ship it{hostile}",
+        status="ended",
+        end_reason=f"logout{hostile}",
+        reap_reason="expired",
+        started_at=NOW - timedelta(hours=3),
+        last_activity_at=NOW - timedelta(hours=1),
+        reaped_at=NOW - timedelta(minutes=30),
+        context_tokens=None,
+        context_window=None,
+        transcript_path=None,
+    )
+    html = history_card(entry, NOW, None)
+    assert "Ship it]0;pwned 31mexe.txt" in html
+    assert unsafe(html) == []

@@ -18,7 +18,9 @@ from sessionbeat.models import HostState, utc_now
 from tests.aggregator.support import Publisher, beat, unique_host
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.dashboard.conftest import CWD, Loaded
+from tests.dashboard.test_detail_view import powershell_split, ps_cd
 from tests.procs import Aggregator, Proc, wait_until
+from tests.readers.test_safe_text import unsafe_shown
 
 APP = Path(__file__).parents[2] / "src" / "sessionbeat" / "dashboard" / "app.py"
 
@@ -110,7 +112,7 @@ def test_changing_filters_puts_them_in_the_url(
 def test_session_detail(loaded: Loaded, monkeypatch: pytest.MonkeyPatch) -> None:
     """?session= shows the card, resume command in its folder, timeline, exports, all fields."""
     at = run_page(monkeypatch, loaded.aggregator.url, session="approve-1", shost=loaded.host)
-    assert [c.value for c in at.code] == [f"cd '{CWD}'\nclaude --resume approve-1"]
+    assert [c.value for c in at.code] == [f"cd '{CWD}' && claude --resume approve-1"]
     text = markdown(at)
     assert "wants Bash: pytest -x" in text
     assert "⚠ needs approval" in text  # the timeline
@@ -268,3 +270,21 @@ def test_detail_shows_the_transcript_on_the_same_host(
     at = run_page(monkeypatch, loaded.aggregator.url, session="local-1", shost=here)
     assert not at.get("chat_message")
     assert any(md(str(transcript)) in c.value for c in at.caption)
+
+
+def test_a_hostile_session_cannot_attack_the_reader(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch, publisher: Publisher
+) -> None:
+    """Its detail shows no control or bidi character, and its folder cannot break the command."""
+    host = unique_host("evil")
+    cwd = 'C:\\x"; touch /tmp/pwned; echo "'  # the issue's folder: closes a double quote
+    hostile = "\x1b]0;pwned\x07\r\u202eexe.txt"
+    publisher.beat(beat(host, "evil-1", cwd=cwd, task=f"t{hostile}", tmux=f"w:@1.%2{hostile}"))
+    wait_until(lambda: "evil-1" in loaded.aggregator.sessions(host=host), 15)
+    at = run_page(monkeypatch, loaded.aggregator.url, session="evil-1", shost=host)
+    tmux, resume = (c.value for c in at.code)
+    assert powershell_split(resume) == [*ps_cd(cwd), ";", "claude", "--resume", "evil-1"]
+    assert tmux == "tmux attach -t 'w:@1.%2]0;pwned exe.txt'"
+    shown = markdown(at) + "".join(c.value for c in at.caption) + tmux + resume
+    assert "t]0;pwned exe.txt" in shown
+    assert unsafe_shown(shown) == []

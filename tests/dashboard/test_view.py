@@ -21,6 +21,7 @@ from sessionbeat.dashboard.view import (
     notable_hosts,
 )
 from sessionbeat.models import HostView, SessionStatus, SessionView
+from tests.readers.test_safe_text import unsafe
 
 NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -299,3 +300,32 @@ def test_ago_moves_in_minute_steps() -> None:
 def test_a_group_heading_shows_a_repo_name_as_it_is() -> None:
     """A repo named with Markdown marks keeps them in its heading instead of turning bold."""
     assert Section("__init__", [view("r1")]).label == "\\_\\_init\\_\\_ (1)"
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\r\x9b31m\u202eexe.txt\u2066"
+"""Escape sequences, CR, an 8-bit CSI and bidi controls, as a hostile host could publish."""
+
+
+def test_the_page_shows_no_control_or_bidi_character_from_the_wire() -> None:
+    """A card, a heading and the markdown of hostile repo, branch, task and cwd show none."""
+    hostile = view(
+        "s1",
+        "needs_approval",
+        repo=f"repo{HOSTILE}",
+        branch=f"main{HOSTILE}",
+        cwd=f"/home/{HOSTILE}",
+        tool=f"Bash{HOSTILE}",
+        detail=f"rm{HOSTILE}",
+        model=f"m{HOSTILE}",
+        task=f"t{HOSTILE}",
+    )
+    html = card(hostile, NOW, "?session=s1")
+    assert "repo]0;pwned[2J 31mexe.txt" in html  # the printable rest stays
+    shown = [
+        html,
+        card(view("s2", repo=None, cwd=f"/srv/{HOSTILE}"), NOW, None),
+        md(f"a{HOSTILE}"),
+        Section(f"repo{HOSTILE}", [hostile]).label,
+    ]
+    for text in shown:
+        assert unsafe(text) == [], text

@@ -24,6 +24,7 @@ from tests.aggregator.support import (
     wait_until,
 )
 from tests.conftest import short_tmpdir
+from tests.readers.test_safe_text import unsafe_shown
 
 
 @pytest.fixture
@@ -303,3 +304,46 @@ def test_list_all_with_unavailable_history(broker: LocalBroker, publisher: Publi
     assert result.exit_code == 0, result.output
     assert "abcdef12" in result.output
     assert "History unavailable:" in result.output and "503" in result.output
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\r\x9b31m\u202eexe.txt\u2066"
+"""Escape sequences (a window title, a screen clear), CR, an 8-bit CSI and bidi controls."""
+
+
+def test_hostile_text_never_reaches_the_terminal(
+    served: tuple[AggregatorService, ServedApi], publisher: Publisher
+) -> None:
+    """A cwd, repo, task or tool carrying escape sequences or bidi controls prints inertly."""
+    _, api = served
+    name = unique_host()
+    publisher.beat(
+        beat(
+            name,
+            "0bad0000-hostile",
+            status="needs_approval",
+            cwd=f"/home/kai/{HOSTILE}",
+            repo=f"repo{HOSTILE}",
+            branch=f"main{HOSTILE}",
+            task=f"deploy{HOSTILE} [bold]not markup[/bold]",
+            tool=f"Bash{HOSTILE}",
+            detail=f"rm{HOSTILE}",
+            model=f"m{HOSTILE}",
+            tmux=f"main:@0.%0{HOSTILE}",
+            event=f"PreToolUse{HOSTILE}",
+        )
+    )
+    wait_until(lambda: httpx.get(f"{api.url}/sessions", params={"host": name}).json())
+    outputs = {
+        "list": cli(api, "sessions", "list", "--host", name),
+        "show": cli(api, "sessions", "show", "0bad0000", "--host", name),
+        "list --json": cli(api, "sessions", "list", "--host", name, "--json"),
+        "show --json": cli(api, "sessions", "show", "0bad0000", "--host", name, "--json"),
+    }
+    for command, result in outputs.items():
+        assert result.exit_code == 0, (command, result.output)
+        assert unsafe_shown(result.output) == [], command
+    show = outputs["show"].output
+    assert "/home/kai/]0;pwned[2J 31mexe.txt" in show  # the printable rest is still shown
+    assert "[bold]not markup[/bold]" in show  # literally: values are never rich markup
+    as_json = json.loads(outputs["show --json"].output)
+    assert as_json["cwd"] == f"/home/kai/{HOSTILE}"  # --json keeps the data, escaped

@@ -14,6 +14,7 @@ from sessionbeat.cli import app
 from sessionbeat.models import HostState, HostStatus
 from sessionbeat.readers.tail import format_message
 from tests.aggregator.support import T0, Publisher, beat, unique_host
+from tests.readers.test_safe_text import unsafe_shown
 
 
 def local(moment: datetime) -> str:
@@ -120,3 +121,19 @@ def test_format_message(topic: str, payload: bytes, expected: str) -> None:
     line, _style = format_message(topic, payload, retained=False)
     assert expected in line
     assert "\n" not in line
+
+
+def test_hostile_text_in_a_beat_is_printed_inertly(
+    broker: LocalBroker, publisher: Publisher
+) -> None:
+    """A retained beat whose task and tool carry escape sequences and bidi controls prints none."""
+    host = unique_host()
+    hostile = "\x1b]0;pwned\x07\x1b[2J\r\x9b31m\u202eexe.txt\u2066"
+    publisher.beat(beat(host, "0bad0000-1111", task=f"deploy{hostile}", tool=f"Bash{hostile}"))
+    result = CliRunner().invoke(
+        app, ["--broker-url", broker.url, "tail", "--host", host, "--count", "1", "--timeout", "30"]
+    )
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.output.splitlines() if "0bad0000" in line]
+    assert "deploy]0;pwned[2J 31mexe.txt" in line
+    assert unsafe_shown(result.output) == []

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -57,7 +58,7 @@ from sessionbeat.aggregator.state import (
     apply,
     expire,
 )
-from sessionbeat.broker.client import connect_properties, make_client
+from sessionbeat.broker.client import connect_error_text, connect_properties, make_client
 from sessionbeat.errors import NotFoundError, RejectReason, TopicError
 from sessionbeat.exporter.snapshot import StateSnapshot
 from sessionbeat.models import (
@@ -266,8 +267,9 @@ class AggregatorService:
         self._unreachable_logged = True
         log.log(
             level,
-            "cannot reach broker %s; retrying with backoff",
+            "cannot reach broker %s (%s); retrying with backoff",
             self.settings.broker.display(),
+            connect_error_text(sys.exc_info()[1]),  # paho calls this in its except block
         )
 
     def _on_disconnect(

@@ -1,16 +1,29 @@
-"""``sessionbeat broker``: add, remove and list the production broker's users.
+"""``sessionbeat broker``: the production broker's users, and its TLS certificate.
 
 The roles, files and hashing are described in :mod:`sessionbeat.broker.users`; these commands
-print the broker URL each new user goes with.
+print the broker URL each new user goes with. ``broker tls`` makes a private CA and the
+broker's certificate (:mod:`sessionbeat.broker.tls`) and enables the 8883 listener.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from sessionbeat.broker.tls import (
+    DEFAULT_CONFIG,
+    DEFAULT_DIR,
+    SERVER_DAYS,
+    TLS_LISTENER,
+    TLS_PORT,
+    ListenerChange,
+    enable_tls_listener,
+    not_after,
+    write_tls_files,
+)
 from sessionbeat.broker.users import (
     DEFAULT_ACL,
     DEFAULT_PASSWD,
@@ -19,13 +32,14 @@ from sessionbeat.broker.users import (
     add_user,
     broker_url,
     delete_user,
+    group_hint,
     passwd_users,
     this_machine,
 )
 from sessionbeat.topics import ROOT
 
 app = typer.Typer(
-    help="Broker users: hosts, the aggregator, read-only viewers.", no_args_is_help=True
+    help="Broker users (hosts, the aggregator, read-only viewers) and TLS.", no_args_is_help=True
 )
 
 RELOAD_HINT = "Reload the broker to apply: docker compose kill -s SIGHUP mosquitto"
@@ -60,6 +74,8 @@ URL_VARIABLE = {
 
 def _report(name: str, role: Role, url: str, passwd_file: Path) -> None:
     typer.echo(f"{role.value} {name!r} set in {passwd_file}. {RELOAD_HINT}", err=True)
+    if (hint := group_hint(passwd_file)) is not None:
+        typer.echo(hint, err=True)
     typer.echo(f"{URL_VARIABLE[role]}={url}")
 
 
@@ -151,3 +167,69 @@ def list_users(
     roles = acl_roles(acl_file) if acl_file.is_file() else {}
     for user in passwd_users(passwd_file):
         typer.echo(f"{user}\t{roles.get(user, Role.HOST).value}")
+
+
+@app.command("tls")
+def tls(
+    hosts: Annotated[
+        list[str],
+        typer.Option(
+            "--host",
+            help="the broker's DNS name or IP address as the clients use it (repeat for more)",
+        ),
+    ],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="where the certificate files go")
+    ] = DEFAULT_DIR,
+    config: Annotated[
+        Path, typer.Option("--config", help="mosquitto.conf whose 8883 listener to enable")
+    ] = DEFAULT_CONFIG,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3650, help="validity of the broker's certificate")
+    ] = SERVER_DAYS,
+    force: Annotated[
+        bool, typer.Option("--force", help="replace an existing server certificate")
+    ] = False,
+) -> None:
+    """Make a CA and the broker's certificate, enable the 8883 listener, say what hosts need.
+
+    An existing CA in --dir is kept (hosts keep their ca.crt). The listener block of --config
+    is uncommented only if it is still as committed; otherwise the lines to add are printed.
+    """
+    files = write_tls_files(directory, hosts, days, force)
+    until = not_after(files.server_cert).date().isoformat()
+    typer.echo(f"wrote {files.server_cert} for {', '.join(hosts)} (valid until {until})")
+    typer.echo(f"      {files.server_key} (mode 0640), {files.ca_cert} (the CA clients trust)")
+    typer.echo(f"      {files.ca_key} (mode 0600): keep it on this machine, never copy it")
+    try:
+        text = config.read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    new, change = enable_tls_listener(text)
+    if change is ListenerChange.ENABLED:
+        tmp = config.with_name(f".{config.name}.tmp")
+        tmp.write_text(new, encoding="utf-8")
+        shutil.copymode(config, tmp)
+        tmp.replace(config)
+        typer.echo(f"enabled the listener {TLS_PORT} block in {config}")
+    elif change is ListenerChange.ALREADY:
+        typer.echo(f"the listener {TLS_PORT} block of {config} is already enabled")
+    else:
+        typer.echo(f"{config} has no committed TLS block to enable; add these lines to it:")
+        typer.echo("".join(f"  {line}\n" for line in TLS_LISTENER), nl=False)
+    first = hosts[0]
+    shown = f"[{first}]" if ":" in first else first
+    volume = directory if directory.is_absolute() else f"./{directory}"  # else a named volume
+    typer.echo(
+        f"""
+On this server:
+  {group_hint(files.server_key) or "the key's group may read it (the container's Mosquitto)"}
+  compose.yaml, service mosquitto: add the volume {volume}:/mosquitto/certs:ro
+    and the port "${{SESSIONBEAT_BIND_ADDRESS}}:{TLS_PORT}:{TLS_PORT}"
+  docker compose up -d mosquitto
+On each host: copy {files.ca_cert} there (it is public), then set
+  SESSIONBEAT_BROKER_URL=mqtts://<user>:<password>@{shown}:{TLS_PORT}
+  SESSIONBEAT_BROKER_CA_FILE=<where you copied ca.crt>
+  (the same user and password as on 1883; `sessionbeat broker add-host NAME --tls
+  --broker-host {first}` prints a new URL)"""
+    )

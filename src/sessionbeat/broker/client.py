@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from sessionbeat.errors import ConfigError
 from sessionbeat.settings import BrokerAddress
 
 RECONNECT_MIN_DELAY = 1
@@ -54,6 +55,7 @@ def make_client(
     Takes the client id and the broker address (credentials and TLS from ``mqtts://``;
     ``ca_file`` overrides the system CA bundle). paho backs off between 1 s and
     ``reconnect_max_delay`` seconds when the broker is away. paho logs to :data:`MQTT_LOGGER`.
+    Raises ``ConfigError`` when the CA file cannot be loaded.
     """
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -63,9 +65,14 @@ def make_client(
     if broker.username is not None:
         client.username_pw_set(broker.username, broker.password)
     if broker.tls:
-        client.tls_set(
-            ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
-        )
+        try:
+            client.tls_set(
+                ca_certs=str(ca_file) if ca_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT
+            )
+        except (OSError, ssl.SSLError) as exc:  # missing, unreadable or not PEM
+            raise ConfigError(
+                f"cannot load the CA file {ca_file} (SESSIONBEAT_BROKER_CA_FILE): {exc}"
+            ) from exc
     client.reconnect_delay_set(RECONNECT_MIN_DELAY, reconnect_max_delay)
     client.enable_logger(MQTT_LOGGER)
     return client
@@ -85,3 +92,41 @@ def publish_properties(message_expiry: float | None = None) -> Properties | None
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.MessageExpiryInterval = max(1, int(message_expiry))
     return props
+
+
+def tls_hint(exc: BaseException | None) -> str:
+    """Return what to fix for a failed TLS handshake (``exc``), or ``""`` for any other error.
+
+    A certificate that does not chain to the trusted CA points at
+    ``SESSIONBEAT_BROKER_CA_FILE``; one that does not name the address connected to points at
+    the broker's certificate (``sessionbeat broker tls --host``).
+    """
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = (exc.verify_message or "").lower()
+        if "mismatch" in reason:
+            return (
+                "the broker's certificate does not name this address: use a name it carries, "
+                "or make it again with `sessionbeat broker tls --host`"
+            )
+        return (
+            "SESSIONBEAT_BROKER_CA_FILE must name the CA that signed the broker's certificate "
+            "(ca.crt of `sessionbeat broker tls`)"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return "is it the TLS listener (mqtts://, port 8883)? plain MQTT is mqtt://"
+    return ""
+
+
+def connect_error_text(exc: BaseException | None) -> str:
+    """Return a failed connection attempt's reason for logs: the error, then what to fix.
+
+    paho calls ``on_connect_fail`` inside its ``except OSError`` block, so a callback passes
+    ``sys.exc_info()[1]``; None (no error at hand) gives ``"unknown error"``.
+    """
+    if exc is None:
+        return "unknown error"
+    text = (
+        str(exc) if isinstance(exc, ssl.SSLError) else (getattr(exc, "strerror", None) or str(exc))
+    )
+    hint = tls_hint(exc)
+    return f"{text}; {hint}" if hint else text

@@ -13,10 +13,15 @@ Passwords are hashed by Mosquitto's own ``mosquitto_passwd`` (PBKDF2-SHA512) int
 file; aggregator and viewer names get a ``user`` block appended to the ACL file when missing.
 Mosquitto reads both at start and on SIGHUP. Defaults are the repository's ``mosquitto/passwd``
 and ``mosquitto/acl``, the files compose.yaml mounts (run from the repository directory).
+
+The password file is kept at mode :data:`PASSWD_MODE` (0640: no other user of the server reads
+the hashes). ``mosquitto_passwd`` rewrites it in place, so a group given to it once (the
+container's Mosquitto group, :data:`MOSQUITTO_GID`) stays.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import socket
@@ -32,6 +37,12 @@ DEFAULT_PASSWD = Path("mosquitto/passwd")
 
 
 DEFAULT_ACL = Path("mosquitto/acl")
+
+PASSWD_MODE = 0o640
+"""Mode of the password file: owner read/write, group read, others nothing."""
+
+MOSQUITTO_GID = 1883
+"""Group id of the ``mosquitto`` user in the eclipse-mosquitto image (its Dockerfile)."""
 
 
 PASSWD_HINT = (
@@ -110,13 +121,17 @@ def set_password(passwd_file: Path, user: str, password: str) -> None:
     """
     binary = find_mosquitto_passwd()
     passwd_file.parent.mkdir(parents=True, exist_ok=True)
-    create = ["-c"] if not passwd_file.exists() else []
+    if not passwd_file.exists():
+        # Created empty at 0640 first: `mosquitto_passwd -c` would create it world-readable.
+        os.close(os.open(passwd_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PASSWD_MODE))
+    passwd_file.chmod(PASSWD_MODE)
     # -b takes the password as an argument (visible to local `ps` for a moment): the only
     # non-interactive way mosquitto_passwd offers.
-    argv = [str(binary), *create, "-b", str(passwd_file), user, password]
+    argv = [str(binary), "-b", str(passwd_file), user, password]
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise ConfigError(f"mosquitto_passwd failed: {(result.stderr or result.stdout).strip()}")
+    passwd_file.chmod(PASSWD_MODE)
 
 
 def delete_user(passwd_file: Path, user: str) -> None:
@@ -131,6 +146,25 @@ def delete_user(passwd_file: Path, user: str) -> None:
     )
     if result.returncode != 0:
         raise ConfigError(f"mosquitto_passwd failed: {(result.stderr or result.stdout).strip()}")
+    passwd_file.chmod(PASSWD_MODE)
+
+
+def group_hint(path: Path) -> str | None:
+    """Return how to let the container's Mosquitto read ``path``, or None if it already can.
+
+    With mode 0640 only the file's group may read it besides its owner; Mosquitto in the
+    eclipse-mosquitto container runs as uid and gid :data:`MOSQUITTO_GID` and reads the
+    password file again on SIGHUP, after dropping root.
+    """
+    try:
+        gid = path.stat().st_gid
+    except OSError:
+        return None
+    if gid == MOSQUITTO_GID:
+        return None
+    return f"the container's Mosquitto reads {path} as group {MOSQUITTO_GID}: " + (
+        f"sudo chgrp {MOSQUITTO_GID} {path}"
+    )
 
 
 def this_machine() -> str:

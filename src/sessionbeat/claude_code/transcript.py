@@ -10,14 +10,19 @@ ccusage ``calculateContextTokens`` and ccstatusline ``jsonl-metrics.ts``). Conte
 
 Transcripts grow to many MB, so the file is read from the end in growing chunks (64 KiB,
 doubling) up to ``max_bytes``; unknown entry types and broken lines are skipped.
+
+A ``transcript_path`` comes from a hook's input, so it may name anything: only regular files
+are read (:func:`open_regular`). A FIFO, a device or a folder reads as "no transcript" at once;
+opening a FIFO the ordinary way would wait for a writer forever.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 FIRST_CHUNK = 64 * 1024
 """Bytes of the first (newest) block; each further block is twice as big."""
@@ -39,6 +44,46 @@ class TranscriptContext:
     branch: str | None
     compacted: bool
     bytes_read: int
+
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the check: open returns at once
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)  # Windows
+)
+
+
+def _looks_regular(path: str | os.PathLike[str]) -> bool:
+    """Return True if ``path`` is a regular file now (``os.stat``, following symlinks)."""
+    return stat.S_ISREG(os.stat(path).st_mode)
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO | None:
+    """Open ``path`` for binary reading if it is a regular file; else return None.
+
+    Checks the path first (a FIFO, device or folder is never opened), then opens it with
+    ``O_NONBLOCK`` and checks the opened file again with ``fstat``: a file swapped for a FIFO
+    between the two cannot block the open nor be read. Blocking mode is restored for the
+    regular file. Any ``OSError`` (missing, no permission) gives None.
+    """
+    try:
+        if not _looks_regular(path):
+            return None
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except OSError:
+        os.close(fd)
+        return None
 
 
 def usage_tokens(usage: Any) -> int | None:
@@ -138,13 +183,13 @@ def read_context(
     Reads blocks from the end of the file, ``first_chunk`` bytes first, then twice as many each
     time, until the newest main-chain assistant usage (or a newer compact boundary) is found, the
     start of the file is reached, or ``max_bytes`` bytes were read. Returns None if the file
-    cannot be opened (missing, another host's path, no permission); content never raises:
-    broken lines, a partial last line and unknown entry types are skipped. ``context_tokens``
-    is None when nothing usable was found within the bytes read.
+    cannot be opened (missing, another host's path, no permission) or is not a regular file
+    (:func:`open_regular`); content never raises: broken lines, a partial last line and unknown
+    entry types are skipped. ``context_tokens`` is None when nothing usable was found within
+    the bytes read.
     """
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below, size needed first
-    except OSError:
+    f = open_regular(path)
+    if f is None:
         return None
     with f:
         try:
@@ -206,10 +251,14 @@ def tail_messages(
 ) -> list[TranscriptMessage]:
     """Return the last ``limit`` main-chain user/assistant text messages, oldest first.
 
-    Reads at most ``max_bytes`` from the end of the file; a missing file gives ``[]``.
+    Reads at most ``max_bytes`` from the end of the file; a missing file, or one that is not a
+    regular file (:func:`open_regular`), gives ``[]``.
     """
+    f = open_regular(path)
+    if f is None:
+        return []
     try:
-        with open(path, "rb") as f:
+        with f:
             size = os.fstat(f.fileno()).st_size
             start = max(0, size - max_bytes)
             f.seek(start)

@@ -33,7 +33,7 @@ from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import ExportFormat, HistoryEntry, Overview, SessionDetail, SessionView
 from sessionbeat.readers.client import ApiClient
-from sessionbeat.readers.render import tmux_command
+from sessionbeat.readers.render import safe_text, tmux_command
 from sessionbeat.settings import Settings
 
 RECHECK = 10.0
@@ -175,9 +175,12 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
     tmux = record.tmux if isinstance(record, SessionView) else None
     if tmux:
         st.markdown(f"Running in tmux on **{record.host}** · jump to its pane there:")
-        st.code(tmux_command(tmux), language="bash", wrap_lines=True)
+        st.code(safe_text(tmux_command(tmux)), language="bash", wrap_lines=True)
     st.markdown(f"Session `{record.session_id}` on **{record.host}** · resume it there:")
-    st.code(resume_command(record.session_id, record.cwd), language="bash", wrap_lines=True)
+    # Cleaning keeps the quoting whole (no quote character is removed): a folder with control
+    # or bidi characters gives a cd that fails, never one that runs something else.
+    resume = safe_text(resume_command(record.session_id, record.cwd))
+    st.code(resume, language="bash", wrap_lines=True)
     zone = reader_zone()
     st.markdown(f"**Timeline** · times in {md(zone_name(zone))}")
     st.markdown(timeline_lines(record.timeline, overview.now, zone))

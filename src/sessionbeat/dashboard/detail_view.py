@@ -12,21 +12,46 @@ from sessionbeat.models import HistoryEntry, SessionView, StatusChange
 from sessionbeat.readers.render import STATUS_ICONS, claude_label, status_reason
 
 _WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]|^\\\\")
+_POWERSHELL_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+"""The characters PowerShell's tokenizer reads as a single quote: ASCII and typographic."""
+
+
+def is_windows_path(cwd: str) -> bool:
+    r"""Return True for a Windows folder: a drive letter (``C:\``, ``d:/``) or a UNC share."""
+    return bool(_WINDOWS_PATH.match(cwd))
+
+
+def powershell_quote(text: str) -> str:
+    """Return ``text`` as one PowerShell single-quoted string (about_Quoting_Rules).
+
+    Nothing is expanded inside single quotes; a quote character is written twice, including
+    the typographic ones (U+2018-U+201B) that PowerShell also ends a string with.
+    """
+    return "'" + _POWERSHELL_QUOTES.sub(r"\1\1", text) + "'"
 
 
 def resume_command(session_id: str, cwd: str | None) -> str:
-    """Return the shell lines that resume a session on its host.
+    """Return the one line that resumes a session on its host, quoted for that host's shell.
 
     Claude Code keeps transcripts per launch directory (``~/.claude/projects/<encoded cwd>``,
-    docs/claude-code-formats.md section 3.1), so ``claude --resume <id>`` must run there: a
-    known ``cwd`` adds a ``cd`` line first (POSIX-quoted, or double-quoted for a Windows path).
+    docs/claude-code-formats.md section 3.1), so ``claude --resume <id>`` must run there. The
+    folder's form decides the shell: a Windows folder (:func:`is_windows_path`) gives a
+    PowerShell line, ``Set-Location -LiteralPath '<cwd>' -ErrorAction Stop; claude --resume
+    '<id>'`` (:func:`powershell_quote`; Windows PowerShell 5.1 and PowerShell 7; not cmd.exe);
+    anything else a POSIX shell line, ``cd '<cwd>' && claude --resume <id>`` (``shlex.quote``;
+    sh, bash, zsh; not fish). Either way a folder that is gone stops the line before
+    ``claude`` runs elsewhere, and no folder or id can end its quoted string: parsing the line
+    gives back exactly the cwd and the id. Without a cwd: ``claude --resume <id>``.
     """
-    resume = f"claude --resume {shlex.quote(session_id)}"
     if not cwd:
-        return resume
-    if _WINDOWS_PATH.match(cwd):
-        return f'cd "{cwd}"\n{resume}'
-    return f"cd {shlex.quote(cwd)}\n{resume}"
+        return f"claude --resume {shlex.quote(session_id)}"
+    if is_windows_path(cwd):
+        return (
+            f"Set-Location -LiteralPath {powershell_quote(cwd)} -ErrorAction Stop; "
+            f"claude --resume {powershell_quote(session_id)}"
+        )
+    end = "-- " if cwd.startswith("-") else ""  # a folder, not an option of cd
+    return f"cd {end}{shlex.quote(cwd)} && claude --resume {shlex.quote(session_id)}"
 
 
 def timeline_lines(changes: Sequence[StatusChange], now: datetime, tz: tzinfo) -> str:

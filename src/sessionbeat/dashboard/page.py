@@ -33,7 +33,7 @@ from sessionbeat.dashboard.view import (
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import HostState, Overview, SessionStatus, SessionView
 from sessionbeat.readers.client import ApiClient
-from sessionbeat.readers.render import duration
+from sessionbeat.readers.render import duration, safe_text
 from sessionbeat.settings import Settings, load_settings
 
 REFRESH = 2.0
@@ -83,6 +83,7 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
             "Repo",
             ["all", *repos],
             key="f_repo",
+            format_func=safe_text,  # a repo name comes from the wire
             index=1 + repos.index(filters.repo) if filters.repo else 0,
         )
         status = st.selectbox(

@@ -2,7 +2,8 @@
 
 Filters come from and go to the URL query (``?host=&repo=&status=&group=&session=&shost=``)
 so a bookmark keeps them; the detail's and the history's pure parts are in ``detail_view`` and
-``history_view``. Cards are small HTML fragments (every value escaped) styled by :data:`CSS`,
+``history_view``. Cards are small HTML fragments (every value escaped and cleaned of control
+and bidi characters by :func:`esc`; Markdown text by :func:`md`) styled by :data:`CSS`,
 which uses only colours that read on dark and light themes: status is shown by an icon and a
 word as well as a colour, never by colour alone.
 """
@@ -17,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sessionbeat.models import HostState, HostView, SessionStatus, SessionView
-from sessionbeat.readers.render import STATUS_ICONS, ago_since, duration, short_id
+from sessionbeat.readers.render import STATUS_ICONS, ago_since, duration, safe_text, short_id
 
 SECTIONS: tuple[SessionStatus, ...] = (
     SessionStatus.NEEDS_APPROVAL,
@@ -148,17 +149,19 @@ def md(text: str) -> str:
 
     The marks that Markdown, Streamlit's ``:colour[...]`` directives or ``$`` math read as
     formatting, links or images are escaped with a backslash, so values from the wire (repo
-    names, paths, hook events) render as they are.
+    names, paths, hook events) render as they are; control and bidi characters are removed
+    (``render.safe_text``).
     """
-    return _MARKDOWN.sub(r"\\\1", " ".join(text.split()))
+    return _MARKDOWN.sub(r"\\\1", " ".join(safe_text(text).split()))
 
 
 def esc(value: object) -> str:
-    """Return ``value`` as HTML text on one line.
+    """Return ``value`` as HTML text on one line, without control or bidi characters.
 
-    A blank line inside a value would end the card's HTML block and let Markdown read the rest.
+    A blank line inside a value would end the card's HTML block and let Markdown read the rest;
+    a bidi override would show the rest of the card reversed (``render.safe_text``).
     """
-    return html.escape(" ".join(str(value).split()))
+    return html.escape(" ".join(safe_text(str(value)).split()))
 
 
 def ago(when: datetime | None, now: datetime) -> str:

@@ -27,6 +27,7 @@ import logging
 import os
 import platform
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,7 +40,7 @@ import paho.mqtt.client as mqtt
 from filelock import FileLock, Timeout
 
 from sessionbeat import __version__, topics
-from sessionbeat.broker.client import make_client, publish_properties
+from sessionbeat.broker.client import connect_error_text, make_client, publish_properties
 from sessionbeat.errors import AgentAlreadyRunningError
 from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
@@ -151,7 +152,9 @@ class HostAgent:
             f"sessionbeat-agent-{settings.host}", settings.broker, ca_file=settings.broker_ca_file
         )
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
+        self._connect_error: str | None = None
         self._registry_pending = threading.Event()
         self._status_written: dict[str, object] = {}
         self._status_time = 0.0
@@ -188,9 +191,17 @@ class HostAgent:
         if reason.is_failure:
             log.warning("broker refused the connection: %s", reason)
             return
+        self._connect_error = None
         log.info("connected to %s (bdseq %d)", self.settings.broker.display(), self.bdseq.value)
         self.connected.set()
         self.queue.put(_Connected())
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """Log why a connection attempt failed: a warning per new reason, then debug lines."""
+        reason = connect_error_text(sys.exc_info()[1])  # paho calls this in its except block
+        level = logging.DEBUG if reason == self._connect_error else logging.WARNING
+        self._connect_error = reason
+        log.log(level, "cannot connect to %s: %s", self.settings.broker.display(), reason)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any

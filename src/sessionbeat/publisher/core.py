@@ -72,7 +72,11 @@ class HostReaders(Protocol):
         ...
 
     def transcript_context(self, path: str, model: str | None) -> ContextReading | None:
-        """Return the context reading of a transcript's tail, or None if unreadable."""
+        """Return the context reading of a transcript's tail, or None if unreadable.
+
+        Returns promptly (the caller publishes beats and heartbeats): a read that is not done
+        in time gives None now and its reading on a later call.
+        """
         ...
 
     def statusline_context(self, raw: bytes) -> ContextReading | None:

@@ -20,6 +20,7 @@ from sessionbeat.errors import ApiUnavailableError, ConfigError, NotFoundError
 from sessionbeat.models import ExportFormat, SessionStatus, utc_now
 from sessionbeat.readers import tables
 from sessionbeat.readers.render import (
+    json_safe,
     parse_since,
 )
 
@@ -68,7 +69,8 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """Print JSON with control and bidi characters escaped (``render.json_safe``)."""
+    typer.echo(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 @app.command("list")
@@ -133,7 +135,7 @@ def history(
     with _client(ctx) as api:
         page = api.history(limit=limit, offset=offset, host=host, repo=repo, since=_since(since))
     if as_json:
-        typer.echo(page.model_dump_json(indent=2))
+        typer.echo(json_safe(page.model_dump_json(indent=2)))
         return
     console = _console()
     if not page.items:
@@ -185,7 +187,7 @@ def show(
             except NotFoundError:
                 item = api.history_entry(full, found_host)
     if as_json:
-        typer.echo(item.model_dump_json(indent=2))
+        typer.echo(json_safe(item.model_dump_json(indent=2)))
         return
     console = _console()
     from sessionbeat.models import HistoryEntry

@@ -23,6 +23,7 @@ import typer
 
 from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.claude_code.settings_file import installed_events, our_command
+from sessionbeat.errors import ConfigError
 from sessionbeat.settings import CONFIG_ENV, Settings, default_config_file
 
 SKEW_WARN_SECONDS = 2.0
@@ -73,15 +74,18 @@ def check_broker(settings: Settings, timeout: float = 3.0) -> Check:
             f"{address.display()} unreachable: {exc}",
             "start it (`sessionbeat up`) or fix SESSIONBEAT_BROKER_URL",
         )
-    from sessionbeat.broker.client import make_client
+    from sessionbeat.broker.client import make_client, tls_hint
 
     result: dict[str, Any] = {}
     done = threading.Event()
-    client = make_client(
-        f"sessionbeat-doctor-{settings.host}-{int(time.time())}",
-        address,
-        ca_file=settings.broker_ca_file,
-    )
+    try:
+        client = make_client(
+            f"sessionbeat-doctor-{settings.host}-{int(time.time())}",
+            address,
+            ca_file=settings.broker_ca_file,
+        )
+    except ConfigError as exc:
+        return Check("broker", Level.FAIL, str(exc), "fix SESSIONBEAT_BROKER_CA_FILE")
 
     def on_connect(c: Any, u: Any, f: Any, reason: Any, p: Any) -> None:
         result["reason"] = reason
@@ -90,8 +94,8 @@ def check_broker(settings: Settings, timeout: float = 3.0) -> Check:
     client.on_connect = on_connect
     try:
         client.connect(address.host, address.port, keepalive=10)
-    except OSError as exc:
-        return Check("broker", Level.FAIL, f"MQTT connect failed: {exc}")
+    except OSError as exc:  # a failed TLS handshake too (ssl.SSLError is an OSError)
+        return Check("broker", Level.FAIL, f"MQTT connect failed: {exc}", tls_hint(exc))
     client.loop_start()
     done.wait(timeout)
     client.disconnect()

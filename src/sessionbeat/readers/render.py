@@ -2,10 +2,14 @@
 
 Status words with an icon, "2 min ago" ages, short session ids, context percentages. Kept
 apart from the commands so that the wording is the same everywhere and testable alone.
+
+Text from the wire (a cwd, a repo, a task...) is written by whoever holds a host's broker
+credentials; :func:`safe_text` makes it inert before any terminal or the page shows it.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -39,6 +43,41 @@ STATUS_STYLES = {
 
 SHORT_ID = 8
 """Characters of a session id shown in tables and tail lines."""
+
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+"""The Unicode bidirectional formatting characters (UAX #9, table 1): ALM, LRM, RLM, the
+embeddings and overrides (LRE, RLE, PDF, LRO, RLO) and the isolates (LRI, RLI, FSI, PDI). They
+reorder what a reader sees ("Trojan Source", CVE-2021-42574)."""
+UNSAFE_CHARACTERS = (
+    [chr(c) for c in range(0x20)] + [chr(c) for c in range(0x7F, 0xA0)] + list(BIDI_CONTROLS)
+)
+"""What :func:`safe_text` removes: the C0 controls, DEL, the C1 controls and the bidi
+controls. A terminal acts on ESC and the C1 CSI (colours, cursor moves, the window title,
+hyperlinks, and on some terminals writing to the clipboard), CR overwrites the line."""
+_BREAKS = "\t\n\v\f\r\x85"
+"""Controls that separate words (tab, line and page breaks): replaced by a space, not dropped."""
+_SAFE_TABLE = {ord(c): (" " if c in _BREAKS else None) for c in UNSAFE_CHARACTERS}
+_JSON_UNSAFE = re.compile("[" + re.escape("".join(c for c in UNSAFE_CHARACTERS if c != "\n")) + "]")
+
+
+def safe_text(text: str) -> str:
+    """Return ``text`` with no control or bidi character: safe for a terminal or the page.
+
+    Removes :data:`UNSAFE_CHARACTERS` (C0, DEL, C1, Unicode bidi controls); tabs, line and page
+    breaks become a space so that words stay apart. Everything else (accents, CJK, emoji) is
+    kept. Idempotent.
+    """
+    return text.translate(_SAFE_TABLE)
+
+
+def json_safe(text: str) -> str:
+    r"""Return JSON text with every control and bidi character as a ``\uXXXX`` escape.
+
+    ``text`` is JSON as ``json.dumps`` or pydantic write it: such characters occur raw only
+    inside strings, except the line breaks of indentation, which are kept. The result parses to
+    the same data (``--json`` output stays exactly the API's), and prints inertly.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def status_label(status: str) -> str:

@@ -1,7 +1,9 @@
 """The rich tables ``sessionbeat sessions`` prints: live sessions, history, one session's facts.
 
 Each function takes API models (:mod:`sessionbeat.models`) and returns a ``rich.table.Table``
-(typed ``Any``: rich is imported lazily, the CLI's start-up does not pay for it).
+(typed ``Any``: rich is imported lazily, the CLI's start-up does not pay for it). Every cell
+goes through :func:`add_row`: wire text is cleaned (``render.safe_text``) and never read as
+rich markup.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sessionbeat.readers.render import (
     claude_label,
     duration,
     percent,
+    safe_text,
     short_id,
     status_label,
     status_reason,
@@ -25,6 +28,17 @@ from sessionbeat.readers.render import (
 
 if TYPE_CHECKING:
     from sessionbeat.models import HistoryEntry, HistoryPage, SessionDetail, SessionView
+
+
+def add_row(table: Any, *cells: Any) -> None:
+    """Add a row to a rich table: each ``str`` cell as plain, cleaned text, others as given.
+
+    A string becomes ``rich.text.Text(safe_text(cell))``: no control or bidi character reaches
+    the terminal, and ``[bold]`` or ``[link=...]`` in a task is shown as typed, not as markup.
+    """
+    from rich.text import Text
+
+    table.add_row(*(Text(safe_text(c)) if isinstance(c, str) else c for c in cells))
 
 
 def doing(view: SessionView) -> str:
@@ -62,7 +76,8 @@ def sessions_table(views: list[SessionView]) -> Any:
     table.add_column("ACTIVE", no_wrap=True, min_width=9)
     for v, label in zip(views, labels, strict=True):
         active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
-        table.add_row(
+        add_row(
+            table,
             v.host,
             v.repo or "-",
             short_id(v.session_id),
@@ -93,7 +108,8 @@ def history_table(page: HistoryPage) -> Any:
         end = e.last_activity_at or e.reaped_at
         length = (end - e.started_at).total_seconds() if e.started_at else None
         why = e.reap_reason + (f" ({e.end_reason})" if e.end_reason else "")
-        table.add_row(
+        add_row(
+            table,
             e.host,
             e.repo or "-",
             short_id(e.session_id),
@@ -165,7 +181,7 @@ def facts_table(item: SessionDetail | HistoryEntry) -> Any:
         ("transcript", item.transcript_path or "-"),
     ]
     for name, value in rows:
-        table.add_row(name, value)
+        add_row(table, name, value)
     return table
 
 
@@ -177,7 +193,8 @@ def timeline_table(item: SessionDetail | HistoryEntry) -> Any:
     for name in ("AT (UTC)", "STATUS", "EVENT"):
         table.add_column(name)
     for change in item.timeline:
-        table.add_row(
+        add_row(
+            table,
             change.at.strftime("%Y-%m-%d %H:%M:%S"),
             status_label(change.status.value),
             change.event or "-",

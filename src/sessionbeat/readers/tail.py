@@ -5,6 +5,8 @@ time), host, short session id, status with its icon, hook event, tool and task. 
 topics print ``online``/``offline`` with the ``bdseq``; a zero-length retained payload prints
 ``removed``. The retained snapshot arrives first and is marked ``(retained)``. Subscribes with
 QoS 0, like the aggregator, so a large retained snapshot is never cut by broker queue limits.
+Each line is printed through ``render.safe_text``: no control or bidi character from a payload
+reaches the terminal.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from sessionbeat import topics
 from sessionbeat.errors import BrokerUnavailableError, ConfigError, PayloadError, TopicError
-from sessionbeat.readers.render import STATUS_STYLES, short_id, status_label
+from sessionbeat.readers.render import STATUS_STYLES, safe_text, short_id, status_label
 from sessionbeat.settings import Settings
 
 CONNECT_TIMEOUT = 10.0
@@ -152,7 +154,7 @@ def run_tail(
             if item is None:
                 break
             text, style = item
-            console.print(text, style=style or None, markup=False)
+            console.print(safe_text(text), style=style or None, markup=False)
             if not text.startswith("-- "):
                 seen += 1
     except KeyboardInterrupt:
