@@ -86,14 +86,13 @@ def test_scan_reads_current_entries_and_gates_the_rest(tmp_path: Path) -> None:
     entries = scan_registry(tmp_path)
     assert [e.session_id for e in entries] == ["s-4242", "s-4343"]
     first = entries[0]
-    assert (first.status, first.name, first.kind, first.entrypoint) == (
+    assert (first.status, first.name, first.entrypoint) == (
         "waiting",
         "Wire the retry budget",
-        "interactive",
         "cli",
     )
     assert first.started_at == datetime.fromtimestamp(1_790_000_000, UTC)
-    assert first.updated_at == datetime.fromtimestamp(1_790_000_100, UTC)  # statusUpdatedAt
+    assert first.status_at == datetime.fromtimestamp(1_790_000_100, UTC)  # statusUpdatedAt
     assert entries[1].status == "shell"  # kept raw; the status table maps it to unknown
     assert scan_registry(tmp_path / "missing") == []
 
@@ -110,7 +109,7 @@ def test_lenient_values(tmp_path: Path) -> None:
     }
     (tmp_path / "sessions" / "5151.json").write_text(json.dumps(doc))
     (entry,) = scan_registry(tmp_path)
-    assert (entry.pid, entry.status, entry.proc_start, entry.updated_at) == (5151, None, "7", None)
+    assert (entry.pid, entry.status, entry.proc_start, entry.status_at) == (5151, None, "7", None)
     assert entry.started_at == datetime(2026, 11, 25, 7, tzinfo=UTC)
 
 

@@ -48,7 +48,7 @@ class RegistryEntry:
 
     ``status`` is the raw word (``busy``, ``waiting``, ``idle``, ``shell``, or a future one),
     None if the key is null or not a string. ``status_at`` is ``statusUpdatedAt`` alone (when
-    the word changed); ``updated_at`` is ``statusUpdatedAt`` or else ``updatedAt``.
+    the word changed).
     ``proc_start`` is ``procStart`` as written (see the module doc for its forms).
     """
 
@@ -58,9 +58,7 @@ class RegistryEntry:
     proc_start: str | None
     cwd: str | None
     started_at: datetime | None
-    updated_at: datetime | None
     name: str | None
-    kind: str | None
     version: str | None
     entrypoint: str | None = None
     status_at: datetime | None = None
@@ -114,9 +112,7 @@ def parse_entry(data: Any, pid_from_name: int) -> RegistryEntry | None:
         ),
         cwd=_str(data.get("cwd")),
         started_at=_time(data.get("startedAt")),
-        updated_at=_time(data.get("statusUpdatedAt")) or _time(data.get("updatedAt")),
         name=_str(data.get("name")),
-        kind=_str(data.get("kind")),
         version=_str(data.get("version")),
         entrypoint=_str(data.get("entrypoint")),
         status_at=_time(data.get("statusUpdatedAt")),
