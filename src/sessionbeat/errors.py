@@ -14,7 +14,11 @@ from enum import StrEnum
 
 
 class RejectReason(StrEnum):
-    """Why the aggregator rejected an MQTT message (the ``reason`` label of the counter)."""
+    """Why the aggregator rejected an MQTT message (the ``reason`` label of the counter).
+
+    ``too_many_sessions``: a beat of a new session from a host that already has
+    ``max_sessions_per_host`` live sessions (docs/architecture.md, "Limits").
+    """
 
     BAD_TOPIC = "bad_topic"
     TOO_LARGE = "too_large"
@@ -22,6 +26,7 @@ class RejectReason(StrEnum):
     SCHEMA = "schema"
     HOST_MISMATCH = "host_mismatch"
     SESSION_MISMATCH = "session_mismatch"
+    TOO_MANY_SESSIONS = "too_many_sessions"
 
 
 class SessionbeatError(Exception):

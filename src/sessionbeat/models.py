@@ -24,12 +24,25 @@ from pydantic import (
     ConfigDict,
     Field,
     GetPydanticSchema,
-    NonNegativeInt,
 )
 from pydantic_core import core_schema
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """A payload over this many bytes is rejected (docs/architecture.md, SessionBeat)."""
+
+MAX_SEQUENCE = 2**63 - 1
+"""Largest ``seq`` and ``bdseq`` accepted on the wire: a signed 64-bit integer, what SQLite and
+most JSON readers hold exactly (docs/architecture.md, "Limits")."""
+MAX_CONTEXT_TOKENS = 10_000_000
+"""Largest ``context_tokens`` and ``context_window`` accepted: ten times the largest context
+window Claude offers (1M tokens)."""
+MAX_SUBAGENTS = 10_000
+"""Largest ``subagents`` (running subagents of one session) accepted on the wire."""
+
+SequenceNumber = Annotated[int, Field(ge=0, le=MAX_SEQUENCE)]
+"""A wire sequence number (``seq``, ``bdseq``): 0 to :data:`MAX_SEQUENCE`."""
+ContextTokens = Annotated[int, Field(ge=0, le=MAX_CONTEXT_TOKENS)]
+"""A token count of the context window: 0 to :data:`MAX_CONTEXT_TOKENS`."""
 
 WIRE_VERSION: Literal[1] = 1
 
@@ -156,9 +169,9 @@ class SessionFields(BaseModel):
     tool: str | None = None
     task: str | None = None
     model: str | None = None
-    context_tokens: NonNegativeInt | None = None
-    context_window: NonNegativeInt | None = None
-    subagents: NonNegativeInt = 0
+    context_tokens: ContextTokens | None = None
+    context_window: ContextTokens | None = None
+    subagents: Annotated[int, Field(ge=0, le=MAX_SUBAGENTS)] = 0
     permission_mode: str | None = None
     pid: int | None = None
     status_source: StatusSource = StatusSource.HOOK
@@ -195,8 +208,11 @@ class SessionBeat(SessionFields):
 
     Topic ``sessionbeat/v1/<host>/sessions/<session_id>``, retained, QoS 1, with a Message Expiry
     Interval of ``reap_after`` seconds. The session's facts are those of :class:`SessionFields`;
-    the beat adds ``v`` (wire version), the published ``status``, ``seq`` and ``sent_at`` (which
-    order the beats of a session) and ``heartbeat``: True when the agent re-published a quiet
+    the beat adds ``v`` (wire version), the published ``status``, ``bdseq`` and ``seq`` (which
+    order the beats of a session: ``bdseq`` is the agent's birth epoch when it built the beat,
+    the ``bdseq`` of its :class:`HostStatus`, None from agents of 0.1.0; ``seq`` counts the
+    session's beats and survives agent restarts), ``sent_at`` (the host's clock, shown, and the
+    order of beats without ``bdseq``) and ``heartbeat``: True when the agent re-published a quiet
     session (every ``heartbeat_interval`` seconds, or after a reconnect), not an activity.
     ``heartbeat`` is also read from ``keepalive``, its name in sessionbeat 0.1.0; it is written
     as ``heartbeat``. Unknown fields are kept (``extra="allow"``).
@@ -206,13 +222,10 @@ class SessionBeat(SessionFields):
 
     v: Literal[1] = WIRE_VERSION
     status: PublishedStatus
-    seq: NonNegativeInt
+    seq: SequenceNumber
     sent_at: UtcDatetime
     heartbeat: bool = Field(False, validation_alias=HEARTBEAT_NAMES)
-
-    def order_key(self) -> tuple[datetime, int]:
-        """Return ``(sent_at, seq)``, the key that orders beats of one session."""
-        return (self.sent_at, self.seq)
+    bdseq: SequenceNumber | None = None
 
 
 class HostStatus(BaseModel):
@@ -229,7 +242,7 @@ class HostStatus(BaseModel):
     v: Literal[1] = WIRE_VERSION
     host: IdStr
     state: HostState
-    bdseq: NonNegativeInt
+    bdseq: SequenceNumber
     sent_at: UtcDatetime | None = None
     agent_version: str | None = None
     pid: int | None = None
@@ -287,6 +300,8 @@ class HostView(BaseModel):
 
     ``since`` is when the host's state (online/offline) last changed; ``last_seen`` when the
     aggregator last heard anything from it (its status or any session beat, heartbeats too).
+    ``clock_skew_seconds`` is the host's clock minus the aggregator's, estimated from the
+    ``sent_at`` of its live messages (positive: the host is ahead; None until one arrived).
     """
 
     host: str
@@ -298,6 +313,7 @@ class HostView(BaseModel):
     needs_approval: int
     agent_version: str | None = None
     platform: str | None = None
+    clock_skew_seconds: float | None = None
 
 
 class Summary(BaseModel):

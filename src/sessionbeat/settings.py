@@ -167,6 +167,12 @@ class Settings(BaseSettings):
     idle_after: float = Field(300.0, gt=0, description="no hook activity for this long: idle")
     reap_after: float = Field(1800.0, gt=0, description="no message for this long: reaped")
     ended_linger: float = Field(300.0, ge=0, description="ended sessions shown this long")
+    max_sessions_per_host: int = Field(
+        500, ge=1, description="live sessions one host may have; beats of more are rejected"
+    )
+    host_reap_after: float = Field(
+        86400.0, gt=0, description="a host offline with no sessions is forgotten after this long"
+    )
     heartbeat_interval: float = Field(
         30.0, gt=0, description="agent re-publishes quiet sessions (heartbeat)"
     )

@@ -37,11 +37,12 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def msg(b: SessionBeat, retained: bool = False) -> Message:
+def msg(b: SessionBeat, retained: bool = False, expiry: float | None = None) -> Message:
     return Message(
         topics.session_topic(b.host, b.session_id),
         b.model_dump_json(exclude_none=True).encode(),
         retained,
+        expiry,
     )
 
 
@@ -179,10 +180,10 @@ def test_late_will_with_older_bdseq_is_ignored(state: AggregatorState) -> None:
     assert status_of(state, "s1", at(1)) is SessionStatus.WORKING
 
 
-def test_retained_replay_uses_sent_at_for_last_seen(state: AggregatorState) -> None:
-    """After a restart, a retained beat sent 200 s ago is stale at once; a live one is fresh."""
+def test_retained_replay_is_aged_by_its_message_expiry(state: AggregatorState) -> None:
+    """After a restart, a retained beat the broker has held 200 s is stale; a live one is fresh."""
     old = beat(H, "s1", sent_at=at(0))
-    apply(state, msg(old, retained=True), at(200))
+    apply(state, msg(old, retained=True, expiry=TIMINGS.reap_after - 200), at(200))
     assert state.sessions[(H, "s1")].last_seen == at(0)
     assert status_of(state, "s1", at(200)) is SessionStatus.STALE
     fresh = AggregatorState(timings=TIMINGS)

@@ -1,4 +1,4 @@
-"""Property tests: no input crashes the core, and its counters always add up."""
+"""Property tests: no input crashes the core, its counters add up, senders' clocks do not matter."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sessionbeat import topics
 from sessionbeat.aggregator.state import AggregatorState, Message, Outcome, apply, expire
 from sessionbeat.aggregator.views import list_hosts, list_sessions, summarize
-from tests.aggregator.support import T0
+from sessionbeat.models import SessionBeat
+from tests.aggregator.support import T0, beat
 
 ids = st.sampled_from(["h1", "h2", "x" * 64, "bad id", "", "a/b", "+", "#"])
 topic = st.one_of(
@@ -76,3 +79,70 @@ def test_apply_never_crashes_and_counters_add_up(
     c = state.counters
     assert c.received == len(batch)
     assert c.received == c.accepted + sum(c.rejected.values()) + c.out_of_order + c.stale_deaths
+
+
+HOUR = 3600
+published = st.sampled_from(["working", "needs_approval", "waiting_for_input", "unknown"])
+emissions = st.lists(
+    st.tuples(
+        published,
+        st.integers(min_value=-2 * HOUR, max_value=2 * HOUR),  # the host clock's error now
+        st.booleans(),  # the agent reconnected before this beat (bdseq + 1)
+        st.integers(min_value=1, max_value=30),  # seconds since the last beat, our clock
+        st.lists(st.integers(min_value=0, max_value=40), max_size=2),  # earlier beats again
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+def _live(b: SessionBeat) -> Message:
+    return Message(topics.session_topic(b.host, b.session_id), b.model_dump_json().encode())
+
+
+@settings(max_examples=200, deadline=None)
+@given(emissions)
+def test_order_and_expiry_ignore_the_senders_clock(
+    steps: list[tuple[str, int, bool, int, list[int]]],
+) -> None:
+    """Whatever the host's clock says, the API shows the last beat its agent built, never reaped."""
+    state = AggregatorState()
+    now = T0
+    bdseq = 0
+    built: list[SessionBeat] = []
+    for i, (status, error, reconnect, gap, again) in enumerate(steps):
+        bdseq += reconnect
+        now += timedelta(seconds=gap)
+        b = beat(
+            "h1",
+            "s1",
+            status=status,
+            bdseq=bdseq,
+            seq=i + 1,
+            sent_at=now + timedelta(seconds=error),
+        )
+        built.append(b)
+        apply(state, _live(b), now)
+        for j in again:  # spool replays and duplicates of beats already delivered
+            if j < i:
+                apply(state, _live(built[j]), now)
+        assert expire(state, now) == []
+        record = state.sessions[("h1", "s1")]
+        assert record.beat.seq == i + 1
+        assert record.effective.value == status
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=-2 * HOUR, max_value=2 * HOUR),
+    st.lists(st.floats(min_value=0, max_value=5), min_size=1, max_size=30),
+)
+def test_clock_skew_is_the_least_delayed_sample(skew: int, delays: list[float]) -> None:
+    """The skew shown for a host is its clock error less the fastest message's transit time."""
+    state = AggregatorState()
+    for i, delay in enumerate(delays):
+        received = T0 + timedelta(seconds=i)
+        sent = received + timedelta(seconds=skew - delay)
+        apply(state, _live(beat("h1", "s1", bdseq=0, seq=i + 1, sent_at=sent)), received)
+    estimate = state.hosts["h1"].skew.seconds
+    assert estimate == pytest.approx(skew - min(delays), abs=1e-5)

@@ -135,8 +135,8 @@ def test_a_host_is_last_seen_at_its_last_message_of_any_kind(state: AggregatorSt
 
 
 def test_find_session_without_host_takes_the_newest(state: AggregatorState) -> None:
-    """The same session id on two hosts: without a host the most recent beat wins."""
-    put(state, beat("b", "w1", sent_at=at(9)))
+    """The same session id on two hosts: without a host the beat received last wins."""
+    put(state, beat("b", "w1", sent_at=at(-99)), at(9))
     found = views.find_session(state, "w1")
     assert found is not None and found.beat.host == "b"
     on_a = views.find_session(state, "w1", host="a")

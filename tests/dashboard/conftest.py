@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sessionbeat import topics
+from sessionbeat.broker.client import publish_properties
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import HostState, utc_now
 from tests.aggregator.support import Publisher, beat, unique_host
@@ -72,16 +73,23 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
     """Sessions in every status on a real aggregator, each status fixed for the module's run.
 
     No heartbeats and no race with a short stale threshold: the aggregator counts a session
-    stale after an hour, and stale-1 is a retained beat two hours old when the aggregator
-    starts (a retained replay is last seen at its ``sent_at``), so it is stale from the start
-    while the live ones stay live. Ended sessions linger and nothing is reaped for a day.
+    stale after an hour, and stale-1 is a retained beat the broker has held two hours when the
+    aggregator starts (a retained replay is aged by its Message Expiry, as an agent sets it:
+    ``reap_after`` when published, two hours less here), so it is stale from the start while
+    the live ones stay live. Ended sessions linger and nothing is reaped for a day.
     """
     root = short_tmpdir()
     publisher = Publisher(broker)
     host, down = unique_host("laptop"), unique_host("desk")
     now = utc_now()
     old = now - STALE_AGE
-    publisher.beat(beat(host, "stale-1", repo="web", sent_at=old, last_activity_at=old))
+    stale = beat(host, "stale-1", repo="web", sent_at=old, last_activity_at=old)
+    stale_topic = topics.session_topic(host, "stale-1")
+    expiry = publish_properties(LINGER - STALE_AGE.total_seconds())
+    publisher.client.publish(
+        stale_topic, stale.model_dump_json().encode(), qos=1, retain=True, properties=expiry
+    ).wait_for_publish(10)
+    publisher.retained.add(stale_topic)
     aggregator = Aggregator(
         broker.url,
         root / "agg",

@@ -173,6 +173,24 @@ def test_host_known_only_from_sessions_has_no_up_series() -> None:
     assert w.value("sessionbeat_approval_oldest_wait_seconds", host="win") == 0
 
 
+def test_host_clock_skew_from_its_live_beats() -> None:
+    """A host whose beats are dated 90 s ahead shows a +90 s clock skew; sessions-only too."""
+    w = World()
+    w.beat("win", SID_A, "working", repo="r", sent_at=at(90).isoformat())
+    assert w.value("sessionbeat_host_clock_skew_seconds", host="win") == 90
+    assert w.value("sessionbeat_host_clock_skew_seconds", host="mac") is None
+
+
+def test_forgotten_hosts_are_counted() -> None:
+    """An offline host without sessions is forgotten after host_reap_after and counted."""
+    w = World()
+    w.birth("mac", bdseq=2, state="offline")
+    assert w.value("sessionbeat_hosts_reaped_total") == 0
+    expire(w.state, at(w.state.timings.host_reap_after))
+    assert w.value("sessionbeat_hosts_reaped_total") == 1
+    assert w.value("sessionbeat_host_up", host="mac") is None
+
+
 def test_offline_host_shows_its_sessions_offline() -> None:
     """After a host's Will, its live sessions are counted as offline."""
     w = World()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
+from tests.aggregator.support import ManualClock, Publisher, beat, running, unique_host
 from tests.conftest import short_tmpdir
 from tests.procs import Agent, Aggregator, wait_until
 
@@ -96,3 +99,22 @@ def test_wrong_credentials_are_reported(tmp_path: Path) -> None:
     assert code == 1
     assert checks["broker"]["level"] == "fail"
     assert "refused" in checks["broker"]["detail"]
+
+
+def test_clock_check_reports_the_skew_the_aggregator_measures(
+    broker: LocalBroker, publisher: Publisher
+) -> None:
+    """A host whose beats are an hour ahead is told so by its doctor; others' skew is listed."""
+    me, other = unique_host("me"), unique_host("other")
+    now = datetime.now(UTC)
+    with running(broker, short_tmpdir(), clock=ManualClock(now)) as (_service, api):
+        publisher.beat(beat(me, "s1", bdseq=0, sent_at=now + timedelta(hours=1)), retain=False)
+        publisher.beat(beat(other, "s1", bdseq=0, sent_at=now - timedelta(hours=2)), retain=False)
+        wait_until(
+            lambda: {me, other} <= {h["host"] for h in httpx.get(f"{api.url}/hosts").json()}, 15
+        )
+        _code, checks = doctor("--host", me, "--broker-url", broker.url, "--api-url", api.url)
+    clock = checks["clock"]
+    assert clock["level"] == "warn"
+    assert "this host's beats as the aggregator sees them +3600.00 s" in clock["detail"]
+    assert f"other hosts over 2 s: {other} -7200.0 s" in clock["detail"]

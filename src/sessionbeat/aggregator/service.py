@@ -22,10 +22,14 @@ flood. The session is persistent within one process (``clean_start`` first time 
 Expiry :data:`SESSION_EXPIRY`): while the aggregator is disconnected (its network, a broker
 restart with persistence) the broker queues what hosts publish, and the reconnect delivers every
 transition in order instead of only the final retained state. A new process starts clean and
-takes a fresh snapshot. The ordering rule (``sent_at``, ``seq``) makes any overlap idempotent.
+takes a fresh snapshot. The ordering rule (``bdseq``, ``seq``) makes any overlap idempotent.
+A retained message's Message Expiry Interval is passed on to the core: it ages the replay.
 
-Rejected messages are counted in the state's counters and logged once per (reason, host or
-topic) at WARNING with the reason; repeats go to DEBUG.
+Rejected messages are counted in the state's counters and logged through a
+:class:`~sessionbeat.aggregator.reject_log.RejectLog`: the first per (reason, host or topic) at
+WARNING within a global budget, a summary line per minute of what was held back, and a host's
+recovery once. Hosts the reaper forgets (offline, no sessions, ``host_reap_after``) have their
+retained status topic cleared.
 """
 
 from __future__ import annotations
@@ -47,10 +51,12 @@ from sessionbeat import __version__, topics
 from sessionbeat.aggregator import views
 from sessionbeat.aggregator.events import ChangeFeed, ChangeKey
 from sessionbeat.aggregator.history import History
+from sessionbeat.aggregator.reject_log import RejectLog
 from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import (
     AggregatorState,
     Applied,
+    Limits,
     Message,
     Outcome,
     SessionKey,
@@ -59,7 +65,7 @@ from sessionbeat.aggregator.state import (
     expire,
 )
 from sessionbeat.broker.client import connect_error_text, connect_properties, make_client
-from sessionbeat.errors import NotFoundError, RejectReason, TopicError
+from sessionbeat.errors import NotFoundError, TopicError
 from sessionbeat.exporter.snapshot import StateSnapshot
 from sessionbeat.models import (
     Health,
@@ -90,9 +96,6 @@ REAP_INTERVAL = 1.0
 
 PRUNE_INTERVAL = 3600.0
 """Seconds between two prunes of the history."""
-
-MAX_LOGGED_ORIGINS = 10_000
-"""Distinct (reason, origin) pairs remembered for log-once; beyond this, rejects log at DEBUG."""
 
 GC_THRESHOLDS = (20_000, 20, 50)
 """Collector thresholds of the aggregator process (CPython's defaults: 700, 10, 10)."""
@@ -151,7 +154,9 @@ class AggregatorService:
                 idle_after=settings.idle_after,
                 reap_after=settings.reap_after,
                 ended_linger=settings.ended_linger,
-            )
+                host_reap_after=settings.host_reap_after,
+            ),
+            limits=Limits(max_sessions_per_host=settings.max_sessions_per_host),
         )
         self.history = history or History(
             settings.history_path, settings.history_keep_days, clock=clock
@@ -176,7 +181,7 @@ class AggregatorService:
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
         self._pending_history: list[HistoryEntry] = []
-        self._logged: set[tuple[RejectReason, str]] = set()
+        self.rejects = RejectLog(log)
         self._unreachable_logged = False
         self._started = False
 
@@ -289,8 +294,11 @@ class AggregatorService:
             topic = msg.topic
         except UnicodeDecodeError as exc:  # MQTT requires UTF-8 topics; a broker might not check
             topic = exc.object.decode("utf-8", "replace")  # the raw topic bytes paho decoded
+        retained = msg.retain
+        # A retained replay's age is the time the broker has held it (its Message Expiry left).
+        expiry = getattr(msg.properties, "MessageExpiryInterval", None) if retained else None
         try:
-            self.ingest(Message(topic, msg.payload, msg.retain))
+            self.ingest(Message(topic, msg.payload, retained, expiry))
         except Exception:  # never let a bug kill paho's network thread
             log.exception("unexpected error on a message for %s", topic[:200])
 
@@ -316,7 +324,14 @@ class AggregatorService:
             if self.feed.active:
                 self._notify(message.topic, applied)
         if outcome is Outcome.REJECTED:
-            self._log_reject(message.topic, applied)
+            assert applied.reason is not None
+            self.rejects.rejected(
+                _origin(message.topic), applied.reason, message.topic, applied.detail
+            )
+        elif self.rejects.troubled and outcome is Outcome.ACCEPTED:
+            self.rejects.accepted(
+                applied.key[0] if applied.key is not None else _origin(message.topic)
+            )
         return applied
 
     def _notify(self, topic: str, applied: Applied) -> None:
@@ -339,21 +354,6 @@ class AggregatorService:
             if key[0] == host:
                 self.feed.push(key)
 
-    def _log_reject(self, topic: str, applied: Applied) -> None:
-        assert applied.reason is not None
-        key = (applied.reason, _origin(topic))
-        first = key not in self._logged and len(self._logged) < MAX_LOGGED_ORIGINS
-        if first:
-            self._logged.add(key)
-        log.log(
-            logging.WARNING if first else logging.DEBUG,
-            "rejected a message on %s: %s (%s)%s",
-            topic[:200],
-            applied.reason.value,
-            applied.detail,
-            "; further ones like it are logged at DEBUG" if first else "",
-        )
-
     # -- reaper ------------------------------------------------------------------------------
 
     def _reap_loop(self) -> None:
@@ -362,6 +362,7 @@ class AggregatorService:
         while not self._stop.wait(self.reap_interval):
             try:
                 self.reap()
+                self.rejects.tick()
                 elapsed += self.reap_interval
                 if elapsed >= next_prune:
                     self.history.prune()
@@ -373,12 +374,15 @@ class AggregatorService:
         """Run one reaper pass now: expire, write the history, clear the retained topics.
 
         Returns the history entries of the sessions reaped in this pass (reasons ``ended`` and
-        ``expired``); entries of sessions cleared by others are written too.
+        ``expired``); entries of sessions cleared by others are written too. Hosts forgotten in
+        this pass (offline without sessions for ``host_reap_after``) have their retained status
+        topic cleared.
         """
         now = self.clock()
         changed: list[SessionKey] = []
+        gone_hosts: list[str] = []
         with self.lock:
-            reaped = expire(self.state, now, changed)
+            reaped = expire(self.state, now, changed, gone_hosts)
             entries = [
                 views.history_entry(
                     r.record, self.state.hosts.get(r.key[0]), now, self.state, r.reason
@@ -394,6 +398,9 @@ class AggregatorService:
             host, session_id = r.key
             log.info("reaped %s/%s (%s)", host, session_id, r.reason)
             self.client.publish(topics.session_topic(host, session_id), b"", qos=1, retain=True)
+        for host in gone_hosts:
+            log.info("forgot host %s (offline without sessions)", host)
+            self.client.publish(topics.status_topic(host), b"", qos=1, retain=True)
         self._flush_history(entries)
         return entries
 

@@ -51,6 +51,7 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
                 rec.state if rec else None,
                 rec.since if rec else None,
                 rec.bdseq if rec else None,
+                rec.skew.seconds if rec else None,
             )
         )
     return StateSnapshot(

@@ -3,32 +3,49 @@
 Both functions take the state and a ``now`` (aware UTC datetime) and return what happened; the
 caller (``aggregator/service.py``) owns the lock, the MQTT client and the clock. The state is
 updated in place and the same object stays valid: copying 10,000 sessions per message would
-make a cold start quadratic (see docs/architecture.md).
+make a cold start quadratic (see docs/architecture.md). The records it works on are declared in
+:mod:`sessionbeat.aggregator.records` and re-exported here.
 
-Rules (docs/architecture.md "Status model"):
+Rules (docs/architecture.md "Status model", "Order and time", "Limits"):
 
-* beats of one session are ordered by ``(sent_at, seq)``; an older or equal one never overwrites;
+* beats of one session are ordered by the agent's birth epoch ``bdseq`` and ``seq``, never by
+  a wall clock (:func:`~sessionbeat.aggregator.clocks.is_newer`); an older or equal one never
+  overwrites;
 * a host's ``offline`` whose ``bdseq`` is older than its last ``online`` is a late Will: ignored;
+* times are the aggregator's: "last heard" is when a live beat arrived; a retained replay's age
+  comes from the broker's Message Expiry, not from ``sent_at``;
 * effective status: ``ended`` > ``offline`` (host down, for sessions last heard from before
-  the host's death: a live beat received afterwards proves the host is back) > ``stale``
-  (nothing received for
-  ``stale_after``) > ``idle`` (hook-sourced working/waiting_for_input without hook activity for
-  ``idle_after``) > the published status. ``needs_approval`` never becomes idle;
-* reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``.
+  the host's death or only from a retained replay: a live beat received afterwards proves the
+  host is back) > ``stale`` (nothing received for ``stale_after``) > ``idle`` (hook-sourced
+  working/waiting_for_input without hook activity for ``idle_after``) > the published status.
+  ``needs_approval`` never becomes idle;
+* a host has at most ``max_sessions_per_host`` live sessions: a beat of one more is rejected
+  (``too_many_sessions``);
+* reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``; a host
+  offline with no sessions is forgotten after ``host_reap_after``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import NamedTuple
 
 from sessionbeat import topics
+from sessionbeat.aggregator.clocks import is_newer, retained_age
+from sessionbeat.aggregator.records import (
+    TIMELINE_LENGTH,
+    AggregatorState,
+    Applied,
+    Change,
+    HostRecord,
+    Limits,
+    Message,
+    Outcome,
+    Reaped,
+    SessionKey,
+    SessionRecord,
+    Timings,
+)
 from sessionbeat.errors import PayloadError, RejectReason, TopicError
-from sessionbeat.exporter.snapshot import Counters
 from sessionbeat.models import (
     HostState,
     HostStatus,
@@ -39,138 +56,25 @@ from sessionbeat.models import (
 )
 from sessionbeat.wire import parse_host_status, parse_session_beat
 
-TOPIC_CACHE_SIZE = 1 << 17
-"""Parsed topics remembered (valid ones only): parsing costs ~1 us, a cache hit ~0.1 us."""
-
-_parse_topic = functools.lru_cache(maxsize=TOPIC_CACHE_SIZE)(topics.parse)
-
-TIMELINE_LENGTH = 50
-"""Status changes kept per session (oldest dropped first)."""
-
-SessionKey = tuple[str, str]
-"""``(host, session_id)``: a session is identified by both (ids are only unique per host)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    """The aggregator's thresholds in seconds (docs/architecture.md defaults).
-
-    ``stale_delta`` and ``idle_delta`` are the same thresholds as ``timedelta`` (derived), so
-    the per-message status check compares timedeltas without converting them.
-    """
-
-    stale_after: float = 120.0
-    idle_after: float = 300.0
-    reap_after: float = 1800.0
-    ended_linger: float = 300.0
-    stale_delta: timedelta = field(init=False, repr=False, compare=False)
-    idle_delta: timedelta = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "stale_delta", timedelta(seconds=self.stale_after))
-        object.__setattr__(self, "idle_delta", timedelta(seconds=self.idle_after))
-
-
-@dataclass(slots=True)
-class Message:
-    """An MQTT message as delivered: topic, raw payload bytes, and the retained flag.
-
-    Not frozen: it is built once per received message and a frozen dataclass costs a third of
-    a microsecond more to build (the ingest path's budget is a few microseconds).
-    """
-
-    topic: str
-    payload: bytes
-    retained: bool = False
-
-
-class Change(NamedTuple):
-    """One effective-status change in a record's timeline (aggregator clock).
-
-    A plain tuple, not the API's :class:`~sessionbeat.models.StatusChange`: building a pydantic
-    model per change cost about a microsecond on the ingest path. ``views`` converts them.
-    """
-
-    at: datetime
-    status: SessionStatus
-    event: str | None
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    """What the aggregator knows of one session.
-
-    ``received_at`` is the aggregator's clock at the last accepted beat; ``last_seen`` is the
-    same for live messages, but for a retained replay (cold start) the beat's ``sent_at`` (never
-    later than now), so a dead session does not look fresh after a restart.
-    """
-
-    beat: SessionBeat
-    received_at: datetime
-    last_seen: datetime
-    effective: SessionStatus
-    status_since: datetime
-    timeline: deque[Change] = field(default_factory=lambda: deque(maxlen=TIMELINE_LENGTH))
-    accepted: Applied | None = None
-
-
-@dataclass(slots=True)
-class HostRecord:
-    """What the aggregator knows of one host: its last accepted status message."""
-
-    host: str
-    state: HostState | None = None
-    bdseq: int | None = None
-    since: datetime | None = None
-    last_seen: datetime | None = None
-    status: HostStatus | None = None
-
-
-@dataclass(slots=True)
-class AggregatorState:
-    """All live state: sessions by ``(host, session_id)``, hosts by id, counters, thresholds."""
-
-    timings: Timings = field(default_factory=Timings)
-    sessions: dict[SessionKey, SessionRecord] = field(default_factory=dict)
-    hosts: dict[str, HostRecord] = field(default_factory=dict)
-    counters: Counters = field(default_factory=Counters)
-    last_message_at: datetime | None = None
-
-
-class Outcome(StrEnum):
-    """What ``apply`` did with a message."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    OUT_OF_ORDER = "out_of_order"
-    STALE_DEATH = "stale_death"
-    REMOVED = "removed"
-    NOTHING = "nothing"
-
-
-@dataclass(slots=True)
-class Applied:
-    """Result of ``apply``: the outcome, the reject reason/detail, and a removed record if any.
-
-    Not frozen, for the same reason as :class:`Message`; treat it as read-only: the result of
-    an accepted beat is one object per session, returned again for each of its beats.
-    """
-
-    outcome: Outcome
-    reason: RejectReason | None = None
-    detail: str | None = None
-    removed: SessionRecord | None = None
-    key: SessionKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reaped:
-    """A session taken out of the live state by ``expire``, with why (``ended`` or ``expired``)."""
-
-    key: SessionKey
-    record: SessionRecord
-    reason: str
-
+__all__ = [
+    "TIMELINE_LENGTH",
+    "AggregatorState",
+    "Applied",
+    "Change",
+    "HostRecord",
+    "Limits",
+    "Message",
+    "Outcome",
+    "Reaped",
+    "SessionKey",
+    "SessionRecord",
+    "Timings",
+    "apply",
+    "cause",
+    "effective_status",
+    "expire",
+    "idle_seconds",
+]
 
 _ZERO = timedelta(0)
 _AS_SESSION_STATUS = {p: SessionStatus(p.value) for p in PublishedStatus}
@@ -209,11 +113,11 @@ def effective_status(
     if (
         host is not None
         and host.state is HostState.OFFLINE
-        and (host.since is None or record.last_seen <= host.since)
+        and (record.retained or host.since is None or record.last_seen <= host.since)
     ):
-        # Offline covers what was last heard before the host's death. A live beat received
-        # after it proves the host is connected again (e.g. replaying its spool before the
-        # birth): that beat's own status is shown.
+        # Offline covers what was last heard before the host's death, and retained replays.
+        # A live beat received after it proves the host is connected again (e.g. replaying its
+        # spool before the birth): that beat's own status is shown.
         return SessionStatus.OFFLINE
     silent = now - record.last_seen
     if silent > timings.stale_delta:
@@ -258,30 +162,54 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
     counters = state.counters
     counters.received += 1
     state.last_message_at = now
+    key = state.topic_keys.get(message.topic)
     try:
-        parsed = _parse_topic(message.topic)
-    except TopicError as exc:
-        return _reject(state, RejectReason.BAD_TOPIC, str(exc))
-    try:
-        if parsed.kind is topics.TopicKind.STATUS:
-            if not message.payload:
-                state.hosts.pop(parsed.host, None)
-                counters.accepted += 1
-                return Applied(Outcome.REMOVED)
-            return _apply_host(state, parse_host_status(message.payload, parsed.host), message, now)
-        assert parsed.session_id is not None
-        key = (parsed.host, parsed.session_id)
+        if key is None:
+            try:
+                parsed = topics.parse(message.topic)
+            except TopicError as exc:
+                return _reject(state, RejectReason.BAD_TOPIC, str(exc))
+            if parsed.kind is topics.TopicKind.STATUS:
+                if not message.payload:
+                    _clear_host_status(state, parsed.host)
+                    counters.accepted += 1
+                    return Applied(Outcome.REMOVED)
+                status = parse_host_status(message.payload, parsed.host)
+                return _apply_host(state, status, message, now)
+            assert parsed.session_id is not None
+            key = (parsed.host, parsed.session_id)
+        host_id, session_id = key
         if not message.payload:
             removed = state.sessions.pop(key, None)
             counters.accepted += 1
             if removed is None:
                 return Applied(Outcome.NOTHING, key=key)
+            _forget_session(state, key)
             counters.removed += 1
             return Applied(Outcome.REMOVED, removed=removed, key=key)
-        beat = parse_session_beat(message.payload, parsed.host, parsed.session_id)
+        record = state.sessions.get(key)
+        if record is None:
+            host = state.hosts.get(host_id)
+            limit = state.limits.max_sessions_per_host
+            if host is not None and host.sessions >= limit:
+                # Checked before the payload is parsed: a flood of new sessions costs little.
+                return _reject(
+                    state,
+                    RejectReason.TOO_MANY_SESSIONS,
+                    f"host {host_id} already has {host.sessions} live sessions (limit {limit})",
+                )
+        beat = parse_session_beat(message.payload, host_id, session_id)
     except PayloadError as exc:
         return _reject(state, exc.reason, exc.detail)
-    return _apply_beat(state, key, beat, message.retained, now)
+    return _apply_beat(state, key, record, beat, message, now)
+
+
+def _forget_session(state: AggregatorState, key: SessionKey) -> None:
+    """Drop what the state keeps beside a session that left it: its topic, its host's count."""
+    state.topic_keys.pop(topics.session_topic(*key), None)
+    record = state.hosts.get(key[0])
+    if record is not None and record.sessions > 0:
+        record.sessions -= 1
 
 
 def cause(beat: SessionBeat) -> str | None:
@@ -296,14 +224,33 @@ def cause(beat: SessionBeat) -> str | None:
 
 
 def _apply_beat(
-    state: AggregatorState, key: SessionKey, beat: SessionBeat, retained: bool, now: datetime
+    state: AggregatorState,
+    key: SessionKey,
+    record: SessionRecord | None,
+    beat: SessionBeat,
+    message: Message,
+    now: datetime,
 ) -> Applied:
     counters = state.counters
-    record = state.sessions.get(key)
-    if record is not None and (beat.sent_at, beat.seq) <= (record.beat.sent_at, record.beat.seq):
+    host = state.hosts.get(beat.host)
+    if record is not None and not is_newer(
+        beat, record.beat, host.bdseq if host is not None else None
+    ):
         counters.out_of_order += 1
         return Applied(Outcome.OUT_OF_ORDER, key=key)
-    last_seen = min(now, beat.sent_at) if retained else now
+    retained = message.retained
+    if retained:
+        age = retained_age(message.expiry, state.timings.reap_after)
+        last_seen = now - timedelta(seconds=age) if age else now
+    else:
+        last_seen = now
+    if host is None:
+        host = HostRecord(host=beat.host)
+        state.hosts[beat.host] = host
+    if not retained:
+        skew = host.skew
+        if skew.due is None or now >= skew.due:
+            skew.observe(beat.sent_at, now)
     counters.accepted += 1
     if (
         not retained
@@ -313,7 +260,6 @@ def _apply_beat(
         and (record is None or record.beat.last_activity_at != beat.last_activity_at)
     ):
         counters.hook_events[beat.event] += 1
-    host = state.hosts.get(beat.host)
     if record is None:
         record = SessionRecord(
             beat=beat,
@@ -321,8 +267,11 @@ def _apply_beat(
             last_seen=last_seen,
             effective=SessionStatus.UNKNOWN,
             status_since=now,
+            retained=retained,
         )
         state.sessions[key] = record
+        state.topic_keys[message.topic] = key
+        host.sessions += 1
         status = effective_status(record, host, now, state.timings)
         record.effective = status
         record.timeline.append(Change(now, status, cause(beat)))
@@ -331,6 +280,7 @@ def _apply_beat(
     record.beat = beat
     record.received_at = now
     record.last_seen = last_seen
+    record.retained = retained
     _set_effective(record, effective_status(record, host, now, state.timings), now, cause(beat))
     return record.accepted or Applied(Outcome.ACCEPTED, key=key)
 
@@ -351,6 +301,13 @@ def _apply_host(
         state.counters.stale_deaths += 1
         return Applied(Outcome.STALE_DEATH)
     state.counters.accepted += 1
+    skew = record.skew
+    if (
+        not message.retained
+        and status.sent_at is not None
+        and (skew.due is None or now >= skew.due)
+    ):
+        skew.observe(status.sent_at, now)
     if record.state is not status.state or record.since is None:
         since = now
         if message.retained and status.sent_at is not None:
@@ -367,10 +324,24 @@ def _apply_host(
     return Applied(Outcome.ACCEPTED)
 
 
+def _clear_host_status(state: AggregatorState, host: str) -> None:
+    """Forget a host's status (its retained status topic was emptied); keep its sessions' count."""
+    record = state.hosts.get(host)
+    if record is None:
+        return
+    if record.sessions == 0:
+        del state.hosts[host]
+        return
+    record.state = record.bdseq = record.since = record.last_seen = record.status = None
+
+
 def expire(
-    state: AggregatorState, now: datetime, changed: list[SessionKey] | None = None
+    state: AggregatorState,
+    now: datetime,
+    changed: list[SessionKey] | None = None,
+    gone_hosts: list[str] | None = None,
 ) -> list[Reaped]:
-    """Advance time to ``now``: update derived statuses and reap dead sessions.
+    """Advance time to ``now``: update derived statuses, reap dead sessions and gone hosts.
 
     Records derived changes (idle, stale) in each session's timeline, removes sessions ``ended``
     for more than ``ended_linger`` seconds (reason ``ended``) or not heard from for more than
@@ -378,6 +349,11 @@ def expire(
     returns them so the caller can write the history and clear their retained topics. When
     ``changed`` is a list, the keys of the sessions whose effective status changed (and that
     stay live) are appended to it, so the caller can tell its readers.
+
+    Then forgets hosts without live sessions: at once a host only known from its (now gone)
+    sessions; after ``host_reap_after`` seconds one whose last status message (received that
+    long ago) said offline, counted in ``state.counters.hosts_reaped`` and appended to
+    ``gone_hosts`` when it is a list, so the caller can clear its retained status topic.
     """
     timings = state.timings
     reaped: list[Reaped] = []
@@ -392,8 +368,29 @@ def expire(
             reason = "expired"
         if reason is not None:
             del state.sessions[key]
+            _forget_session(state, key)
             state.counters.reaped[reason] += 1
             reaped.append(Reaped(key, record, reason))
         elif moved and changed is not None:
             changed.append(key)
+    _reap_hosts(state, now, gone_hosts)
     return reaped
+
+
+def _reap_hosts(state: AggregatorState, now: datetime, gone: list[str] | None) -> None:
+    """Forget hosts without sessions: status-less ones at once, offline ones after a while."""
+    after = state.timings.host_reap_after
+    for name, host in list(state.hosts.items()):
+        if host.sessions:
+            continue
+        if host.state is None:
+            del state.hosts[name]
+        elif (
+            host.state is HostState.OFFLINE
+            and host.last_seen is not None
+            and _seconds(now - host.last_seen) >= after
+        ):
+            del state.hosts[name]
+            state.counters.hosts_reaped += 1
+            if gone is not None:
+                gone.append(name)

@@ -179,18 +179,23 @@ def list_sessions(
 def find_session(
     state: AggregatorState, session_id: str, host: str | None = None
 ) -> SessionRecord | None:
-    """Return the record of ``session_id`` (on ``host`` if given; else the newest match)."""
+    """Return the record of ``session_id`` (on ``host`` if given; else the newest match).
+
+    The newest is the one whose last beat the aggregator received last (its own clock: the
+    hosts' clocks do not compare).
+    """
     if host is not None:
         return state.sessions.get((host, session_id))
     matches = [r for (h, sid), r in state.sessions.items() if sid == session_id]
-    return max(matches, key=lambda r: r.beat.order_key(), default=None)
+    return max(matches, key=lambda r: r.received_at, default=None)
 
 
 def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     """Return every known host (from status messages or sessions), sorted by id.
 
     ``last_seen`` is the last message of any kind from the host: its status or any of its
-    session beats, heartbeats included (for a retained replay, when the host sent it).
+    session beats, heartbeats included (for a retained replay, when the broker got it, from its
+    Message Expiry). ``clock_skew_seconds`` is rounded to milliseconds.
     """
     counts: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
@@ -220,9 +225,15 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
                 needs_approval=approvals[name],
                 agent_version=birth.agent_version if birth else None,
                 platform=birth.platform if birth else None,
+                clock_skew_seconds=_rounded(rec.skew.seconds) if rec else None,
             )
         )
     return views
+
+
+def _rounded(seconds: float | None) -> float | None:
+    """Return ``seconds`` rounded to milliseconds (None stays None)."""
+    return None if seconds is None else round(seconds, 3)
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:

@@ -99,6 +99,7 @@ class _Families:
     host_up: GaugeMetricFamily
     host_change: GaugeMetricFamily
     host_bdseq: GaugeMetricFamily
+    host_skew: GaugeMetricFamily
     approval_wait: GaugeMetricFamily
     subagents: GaugeMetricFamily
     claude_versions: GaugeMetricFamily
@@ -111,6 +112,7 @@ class _Families:
     stale_deaths: CounterMetricFamily
     removed: CounterMetricFamily
     reaped: CounterMetricFamily
+    hosts_reaped: CounterMetricFamily
     hook_events: CounterMetricFamily
     history_errors: CounterMetricFamily
     http_requests: CounterMetricFamily
@@ -150,6 +152,12 @@ def _new_families() -> _Families:
         host_bdseq=GaugeMetricFamily(
             "sessionbeat_host_bdseq",
             "Birth/death sequence number of the host agent's current MQTT connection.",
+            labels=["host"],
+        ),
+        host_skew=GaugeMetricFamily(
+            "sessionbeat_host_clock_skew_seconds",
+            "The host's clock minus the aggregator's, from the sent_at of its live messages "
+            "(positive: the host is ahead).",
             labels=["host"],
         ),
         approval_wait=GaugeMetricFamily(
@@ -192,7 +200,7 @@ def _new_families() -> _Families:
         ),
         out_of_order=CounterMetricFamily(
             "sessionbeat_messages_out_of_order_total",
-            "Session beats ignored because a newer one (sent_at, seq) was already applied.",
+            "Session beats ignored because a newer one (bdseq, seq) was already applied.",
         ),
         stale_deaths=CounterMetricFamily(
             "sessionbeat_stale_deaths_ignored_total",
@@ -206,6 +214,10 @@ def _new_families() -> _Families:
             "sessionbeat_sessions_reaped_total",
             "Sessions reaped from the live state, by reason (ended, expired).",
             labels=["reason"],
+        ),
+        hosts_reaped=CounterMetricFamily(
+            "sessionbeat_hosts_reaped_total",
+            "Hosts forgotten after host_reap_after offline without sessions.",
         ),
         hook_events=CounterMetricFamily(
             "sessionbeat_hook_events_total",
@@ -312,8 +324,13 @@ def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
 
 
 def _fill_hosts(fam: _Families, snap: StateSnapshot) -> None:
-    """Add host up, time of its last birth/death and bdseq (not for hosts without a status)."""
+    """Add host up, time of its last birth/death and bdseq (not for hosts without a status).
+
+    The clock skew is added for every host with an estimate, status or not.
+    """
     for host in snap.hosts:
+        if host.clock_skew_seconds is not None:
+            fam.host_skew.add_metric([host.host], host.clock_skew_seconds)
         if host.state is None:
             continue
         fam.host_up.add_metric([host.host], 1.0 if host.state is HostState.ONLINE else 0.0)
@@ -335,6 +352,7 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
         fam.rejected.add_metric([reason.value], float(c.rejected.get(reason, 0)))
     for reap in sorted(set(REAP_REASONS) | set(c.reaped)):
         fam.reaped.add_metric([reap], float(c.reaped.get(reap, 0)))
+    fam.hosts_reaped.add_metric([], float(c.hosts_reaped))
     events: dict[str, int] = defaultdict(int)
     for name, n in c.hook_events.items():
         events[name if name in DOCUMENTED_EVENTS else OTHER_EVENT] += n

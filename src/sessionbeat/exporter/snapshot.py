@@ -22,7 +22,8 @@ class Counters:
 
     ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk) and
     ``http_requests`` the API's requests by route template; the service sets them, the pure
-    core never does.
+    core never does. ``hosts_reaped`` counts hosts forgotten after ``host_reap_after`` offline
+    without sessions.
     """
 
     received: int = 0
@@ -31,6 +32,7 @@ class Counters:
     stale_deaths: int = 0
     removed: int = 0
     history_errors: int = 0
+    hosts_reaped: int = 0
     rejected: Counter[RejectReason] = field(default_factory=Counter)
     reaped: Counter[str] = field(default_factory=Counter)
     hook_events: Counter[str] = field(default_factory=Counter)
@@ -58,12 +60,17 @@ class SessionFacts:
 
 @dataclass(frozen=True, slots=True)
 class HostFacts:
-    """One host: its state (None if only known from sessions) and since when."""
+    """One host: its state (None if only known from sessions) and since when.
+
+    ``clock_skew_seconds`` is the host's clock minus the aggregator's (None before a live
+    message from it).
+    """
 
     host: str
     state: HostState | None
     since: datetime | None
     bdseq: int | None
+    clock_skew_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,9 +236,17 @@ class HostAgent:
         )
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
+    def _payload(self, beat: SessionBeat) -> bytes:
+        """Return the wire bytes of ``beat`` stamped with the agent's birth epoch (``bdseq``).
+
+        The aggregator orders a session's beats by ``(bdseq, seq)``, not by the host's clock.
+        """
+        beat.bdseq = max(self.bdseq.value, 0)  # -1 only before the very first CONNECT
+        return beat.model_dump_json(exclude_none=True).encode()
+
     def _send_beat(self, beat: SessionBeat) -> None:
         topic = topics.session_topic(beat.host, beat.session_id)
-        payload = beat.model_dump_json(exclude_none=True).encode()
+        payload = self._payload(beat)
         created = time.time()
         # Keep order: until the spool is replayed and the birth is out, new beats queue behind.
         if (
@@ -296,7 +304,7 @@ class HostAgent:
         for beat in self.core.republish(self.clock()):
             self._publish(
                 topics.session_topic(beat.host, beat.session_id),
-                beat.model_dump_json(exclude_none=True).encode(),
+                self._payload(beat),
                 self.settings.reap_after,
             )
         birth = HostStatus(

@@ -4,7 +4,9 @@ Checks, each reported as ok / warn / fail with a hint: the configuration, the br
 an MQTT 5 CONNECT with the configured credentials), Claude Code's hooks (installed, absolute
 command that exists), the host agent (running, connected), the aggregator API, and the clock
 skew against the aggregator host (its ``Date`` header, corrected by half the round trip; the
-aggregator runs next to the broker). Exit code 1 when any check fails.
+aggregator runs next to the broker), with the skew the aggregator measures on every host's beats
+(``GET /hosts``: this host's, and any other host's beyond :data:`SKEW_WARN_SECONDS`). Exit code
+1 when any check fails.
 """
 
 from __future__ import annotations
@@ -222,16 +224,53 @@ def check_api_and_clock(settings: Settings) -> list[Check]:
     if server_now is None:
         return [api, Check("clock", Level.WARN, "the API gave no time to compare with")]
     skew = (start + end) / 2 - server_now
-    level = Level.OK if abs(skew) <= SKEW_WARN_SECONDS else Level.WARN
+    own, others = hosts_skew(settings)
+    detail = f"skew against the aggregator host {skew:+.2f} s"
+    if own is not None:
+        detail += f"; this host's beats as the aggregator sees them {own:+.2f} s"
+    if others:
+        listed = ", ".join(f"{host} {value:+.1f} s" for host, value in others)
+        detail += f"; other hosts over {SKEW_WARN_SECONDS:.0f} s: {listed}"
+    worst = max(abs(skew), abs(own or 0.0))
+    level = Level.OK if worst <= SKEW_WARN_SECONDS else Level.WARN
     return [
         api,
         Check(
             "clock",
             level,
-            f"skew against the aggregator host {skew:+.2f} s",
+            detail,
             "" if level is Level.OK else "enable NTP (timedatectl set-ntp true)",
         ),
     ]
+
+
+def hosts_skew(settings: Settings) -> tuple[float | None, list[tuple[str, float]]]:
+    """Return the clock skew the aggregator measured on this host, and on hosts over the limit.
+
+    Reads ``GET /hosts`` (``clock_skew_seconds``: a host's clock minus the aggregator's, from
+    its live beats). Returns ``(this host's skew or None, [(host, skew), ...])`` for the other
+    hosts beyond :data:`SKEW_WARN_SECONDS`, largest first; ``(None, [])`` when the API cannot
+    be read (the api check already says why).
+    """
+    from sessionbeat.errors import SessionbeatError
+    from sessionbeat.readers.client import ApiClient
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    try:
+        with ApiClient(settings.api_url, token, timeout=3.0) as api:
+            hosts = api.hosts()
+    except SessionbeatError:
+        return None, []
+    own = next((h.clock_skew_seconds for h in hosts if h.host == settings.host), None)
+    others = [
+        (h.host, h.clock_skew_seconds)
+        for h in hosts
+        if h.host != settings.host
+        and h.clock_skew_seconds is not None
+        and abs(h.clock_skew_seconds) > SKEW_WARN_SECONDS
+    ]
+    others.sort(key=lambda item: -abs(item[1]))
+    return own, others
 
 
 def run_checks(settings: Settings) -> list[Check]:
