@@ -42,3 +42,11 @@ def test_a_garbage_time_is_one_clear_error() -> None:
     assert [(e["loc"], e["msg"]) for e in errors] == [
         (("sent_at",), "Input should be an ISO 8601 datetime")
     ]
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_outside_the_utc_range_is_a_validation_error(text: str) -> None:
+    """A beat whose time has no UTC equivalent is rejected (counted), not an OverflowError."""
+    with pytest.raises(ValidationError) as info:
+        _beat(text)
+    assert [e["loc"] for e in info.value.errors()] == [("sent_at",)]

@@ -74,10 +74,17 @@ class HostState(StrEnum):
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Treat naive datetimes as UTC and convert aware ones to UTC."""
+    """Treat naive datetimes as UTC and convert aware ones to UTC.
+
+    Raises ``ValueError`` (a validation error) when the UTC time falls outside years 1-9999,
+    e.g. ``0001-01-01T00:00:00+14:00``, instead of Python's ``OverflowError``.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside years 1-9999 once converted to UTC") from None
 
 
 def _utc_datetime_schema(_source: Any, _handler: Any) -> core_schema.CoreSchema:

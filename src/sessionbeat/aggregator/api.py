@@ -38,7 +38,6 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
@@ -50,7 +49,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from sessionbeat import __version__
 from sessionbeat.aggregator import exports
-from sessionbeat.aggregator.history import EXPORT_LIMIT
+from sessionbeat.aggregator.history import EXPORT_LIMIT, MAX_OFFSET
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import (
@@ -70,6 +69,7 @@ from sessionbeat.models import (
     SessionStatus,
     SessionView,
     Summary,
+    UtcDatetime,
 )
 from sessionbeat.settings import Settings
 
@@ -91,8 +91,13 @@ def http_status_for(exc: SessionbeatError) -> int:
 
 HostQuery = Annotated[str | None, Query(description="only this host id")]
 RepoQuery = Annotated[str | None, Query(description="only this repo (git top-level name)")]
-SinceQuery = Annotated[datetime | None, Query(description="reaped at or after (ISO 8601)")]
-UntilQuery = Annotated[datetime | None, Query(description="reaped before (ISO 8601)")]
+SinceQuery = Annotated[
+    UtcDatetime | None,
+    Query(description="reaped at or after (ISO 8601; no offset means UTC)"),
+]
+UntilQuery = Annotated[
+    UtcDatetime | None, Query(description="reaped before (ISO 8601; no offset means UTC)")
+]
 FormatQuery = Annotated[ExportFormat, Query(description="json or md (Markdown)")]
 
 
@@ -283,7 +288,7 @@ def _add_history_routes(router: APIRouter, service: AggregatorService) -> None:
     @router.get("/history", response_model=HistoryPage)
     def history(
         limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = 50,
-        offset: Annotated[int, Query(ge=0, description="entries to skip")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="entries to skip")] = 0,
         host: HostQuery = None,
         repo: RepoQuery = None,
         since: SinceQuery = None,

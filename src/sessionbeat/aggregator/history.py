@@ -34,6 +34,9 @@ REOPEN_INTERVAL = 60.0
 EXPORT_LIMIT = 10_000
 """Most entries one export returns."""
 
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset`` of :meth:`History.page`: SQLite's largest INTEGER (64-bit signed)."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reaped_sessions (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
