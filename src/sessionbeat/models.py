@@ -341,15 +341,20 @@ class HistoryPage(BaseModel):
 
 
 class Health(BaseModel):
-    """The aggregator's health (``GET /healthz``): HTTP 200 when ``status`` is ``ok``, else 503.
+    """The aggregator's health (``GET /healthz``, always 200; ``GET /readyz``, 503 unless ready).
 
-    ``status`` is ``ok`` while the aggregator is connected to the broker. ``now`` is the
-    aggregator's clock (``sessionbeat doctor`` measures clock skew against it);
-    ``last_message_at`` is when the last MQTT message arrived (None before the first);
-    ``history_ok`` is False while the SQLite history cannot be written.
+    ``status`` is ``ok`` when ``reasons`` is empty, else ``degraded``; ``reasons`` says what is
+    wrong in words (broker not connected, history not writable, a corrupt history moved aside).
+    ``ready`` is True while the broker is connected and the history can be written (what
+    ``/readyz`` answers 200 for). ``now`` is the aggregator's clock (``sessionbeat doctor``
+    measures clock skew against it); ``last_message_at`` is when the last MQTT message arrived
+    (None before the first); ``history_ok`` is False while the SQLite history cannot be written
+    or reaped sessions wait in memory for it.
     """
 
     status: Literal["ok", "degraded"]
+    ready: bool = True
+    reasons: list[str] = Field(default_factory=list)
     broker_connected: bool
     now: datetime
     sessions: int

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import dockerfile
+import httpx
 import pytest
 import yaml
 
 from sessionbeat import __version__
 from sessionbeat.broker.cli import DEFAULT_PASSWD
+from sessionbeat.broker.embedded import LocalBroker
+from tests.aggregator.support import running, wait_until
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import ProductionBroker
 from tests.tools import require_tool
@@ -240,6 +243,24 @@ def test_mosquitto_accepts_the_production_config_and_answers_the_healthcheck() -
     # With the broker stopped the same check fails: it tells up from down.
     down = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
     assert down.returncode != 0
+
+
+def test_aggregator_healthcheck_passes_only_while_the_aggregator_is_ready(
+    own_broker: LocalBroker,
+) -> None:
+    """Compose's aggregator healthcheck, run as written, passes only while it can do its job."""
+    test = services()["aggregator"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    with running(own_broker, short_tmpdir("sb-hc-")) as (_service, api):
+        command = test[3].replace("http://127.0.0.1:8787", api.url)
+        assert command != test[3]
+        ready = subprocess.run([sys.executable, "-c", command], capture_output=True, check=False)
+        assert ready.returncode == 0, ready.stderr
+        own_broker.stop()
+        wait_until(lambda: httpx.get(f"{api.url}/readyz").status_code == 503, what="not ready")
+        down = subprocess.run([sys.executable, "-c", command], capture_output=True, check=False)
+        assert down.returncode != 0
+        assert b"503" in down.stderr
 
 
 def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:

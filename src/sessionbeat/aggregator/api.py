@@ -2,8 +2,10 @@
 
 Endpoints (JSON unless said otherwise):
 
-* ``GET /healthz`` -> :class:`~sessionbeat.models.Health`; HTTP 503 while the broker is not
-  connected, so container healthchecks work. Never needs the token.
+* ``GET /healthz`` -> :class:`~sessionbeat.models.Health`, liveness: always 200 while the
+  process serves; ``status`` ``ok`` or ``degraded`` with ``reasons``.
+* ``GET /readyz`` -> the same, readiness: HTTP 503 unless the broker is connected and the
+  history writable (compose's healthcheck). Neither needs the token.
 * ``GET /sessions?host=&repo=&status=&all=`` -> ``list[SessionView]``, needs-approval first,
   then newest first. Stale and ended sessions are left out unless ``all=true`` (or asked for
   with ``status=``).
@@ -27,7 +29,7 @@ Endpoints (JSON unless said otherwise):
   deliveries are merged into one event with the latest state.
 * ``GET /metrics`` -> the Prometheus text exposition of the service's registry.
 
-When ``settings.api_token`` is set, every endpoint but ``/healthz`` requires
+When ``settings.api_token`` is set, every endpoint but ``/healthz`` and ``/readyz`` requires
 ``Authorization: Bearer <token>`` (401 otherwise). Named errors become statuses here:
 ``NotFoundError`` 404, ``HistoryUnavailableError`` 503, ``TopicError`` 400.
 """
@@ -175,13 +177,21 @@ def create_app(
     async def named_error(request: Request, exc: SessionbeatError) -> JSONResponse:
         return JSONResponse(status_code=http_status_for(exc), content={"detail": str(exc)})
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-    def healthz() -> JSONResponse:
-        """Health: 200 while connected to the broker, 503 otherwise (body says why)."""
+    @app.get("/healthz", response_model=Health)
+    def healthz() -> Health:
+        """Liveness: 200 while the process serves; ``status`` ok or degraded, ``reasons`` why."""
+        return service.health()
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "not ready: see reasons"}},
+    )
+    def readyz() -> JSONResponse:
+        """Readiness: 200 while the broker is connected and the history writable, else 503."""
         health = service.health()
         return JSONResponse(
-            status_code=200 if health.broker_connected else 503,
-            content=health.model_dump(mode="json"),
+            status_code=200 if health.ready else 503, content=health.model_dump(mode="json")
         )
 
     router = APIRouter(dependencies=[Depends(_token_guard(settings))])
