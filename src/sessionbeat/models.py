@@ -349,7 +349,8 @@ class Health(BaseModel):
     ``/readyz`` answers 200 for). ``now`` is the aggregator's clock (``sessionbeat doctor``
     measures clock skew against it); ``last_message_at`` is when the last MQTT message arrived
     (None before the first); ``history_ok`` is False while the SQLite history cannot be written
-    or reaped sessions wait in memory for it.
+    or reaped sessions wait in memory for it. No counts: the routes are open to anyone who can
+    connect, the counts are behind the token (``GET /summary``).
     """
 
     status: Literal["ok", "degraded"]
@@ -357,11 +358,15 @@ class Health(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     broker_connected: bool
     now: datetime
-    sessions: int
-    hosts: int
     last_message_at: datetime | None
     history_ok: bool
     version: str
+
+
+class ErrorDetail(BaseModel):
+    """The body of an API error (401, 404, 503): ``{"detail": "<what went wrong>"}``."""
+
+    detail: str
 
 
 class SessionRemoved(BaseModel):

@@ -482,8 +482,6 @@ class AggregatorService:
         """
         now = self.clock()
         with self.lock:
-            sessions = len(self.state.sessions)
-            hosts = len(self.state.hosts)
             last = self.state.last_message_at
         connected = self.broker_connected
         reasons = [] if connected else ["broker not connected"]
@@ -495,8 +493,6 @@ class AggregatorService:
             broker_connected=connected,
             history_ok=self.history.ok,
             now=now,
-            sessions=sessions,
-            hosts=hosts,
             last_message_at=last,
             version=__version__,
         )
