@@ -175,3 +175,28 @@ def test_aggregator_keeps_reaped_sessions_until_the_history_is_writable(
         assert httpx.get(f"{api.url}/readyz").status_code == 200
         healthy = httpx.get(f"{api.url}/healthz").json()
         assert (healthy["status"], healthy["reasons"], healthy["ready"]) == ("ok", [], True)
+
+
+def test_stopping_writes_what_waits_if_it_can(
+    broker: LocalBroker, tmp: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stop does not wait out the retry interval: what waits is written if the disk allows."""
+    from sessionbeat.aggregator.service import AggregatorService
+    from tests.aggregator.support import service_settings
+
+    blocker = tmp / "state"
+    blocker.write_text("x")
+    history = History(blocker / "h.sqlite3", keep_days=30, clock=clock, retry_interval=3600)
+    service = AggregatorService(service_settings(broker, tmp), clock, history=history)
+    service.start()
+    history.add([entry("waiting")])
+    assert history.pending == 1
+    blocker.unlink()
+    blocker.mkdir()
+    with caplog.at_level(logging.ERROR, logger="sessionbeat.aggregator.service"):
+        service.stop()
+    assert history.pending == 0
+    assert not [r for r in caplog.records if "never written" in r.getMessage()]
+    assert [e.session_id for e in History(blocker / "h.sqlite3", keep_days=30).page().items] == [
+        "waiting"
+    ]

@@ -250,21 +250,22 @@ class History:
                 self.errors += 1
             return written
 
-    def flush(self) -> int:
+    def flush(self, *, force: bool = False) -> int:
         """Write what waits in memory if the retry interval allows; return how many were written.
 
-        A failed attempt counts one error. The reaper calls this on every pass.
+        ``force`` tries even within the retry interval (the last chance, at shutdown). A failed
+        attempt counts one error. The reaper calls this on every pass.
         """
         with self._lock:
-            if not self._pending or not self._due():
+            if not self._pending or not (force or self._due()):
                 return 0
-            written = self._write_locked()
+            written = self._write_locked(force=force)
             if self._pending:
                 self.errors += 1
             return written
 
-    def _write_locked(self) -> int:
-        if not self._due() or (self._db is None and not self._open_locked()):
+    def _write_locked(self, *, force: bool = False) -> int:
+        if not (force or self._due()) or (self._db is None and not self._open_locked()):
             return 0
         written = 0
         while self._pending:

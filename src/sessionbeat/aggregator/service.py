@@ -221,6 +221,8 @@ class AggregatorService:
             self._reaper.join(timeout=10)
         self._flush_history()
         if self.history.pending:
+            self.history.flush(force=True)
+        if self.history.pending:
             log.error(
                 "%d reaped sessions were never written to the history %s (%s); they are lost",
                 self.history.pending,
