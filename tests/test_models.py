@@ -89,3 +89,11 @@ def test_a_session_view_from_an_old_aggregator_is_read() -> None:
         "waiting_seconds": None,
     }
     assert SessionView.model_validate(old_view).heartbeat is True
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_outside_the_utc_range_is_a_validation_error(text: str) -> None:
+    """A beat whose time has no UTC equivalent is rejected (counted), not an OverflowError."""
+    with pytest.raises(ValidationError) as info:
+        _beat(text)
+    assert [e["loc"] for e in info.value.errors()] == [("sent_at",)]

@@ -5,6 +5,7 @@ Kept apart from ``cli.py`` so that command modules can import it without a cycle
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,49 @@ def bind_address(bind: str | None, host: str | None, command: str) -> str | None
     if host is not None:
         typer.echo(f"sessionbeat {command}: --host is deprecated here; use --bind {host}", err=True)
     return bind if bind is not None else host
+
+
+INSECURE_FLAG = "--insecure-no-token"
+"""The flag that lets a server without authentication listen beyond loopback."""
+
+
+def is_loopback(address: str) -> bool:
+    """Return True if ``address`` is ``localhost`` or a loopback IP (127.0.0.0/8, ``::1``).
+
+    Host names other than ``localhost`` are not resolved: they count as reachable from outside.
+    """
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(
+    command: str, address: str, *, authenticated: bool, insecure: bool, why: str
+) -> None:
+    """Refuse to serve without authentication on an address other machines can reach.
+
+    ``address`` is the bind address of ``command`` (``aggregator`` or ``dashboard``);
+    ``authenticated`` is True when every request must carry a secret (the API with a token).
+    Loopback, or an authenticated server, passes. Otherwise ``insecure`` (the user passed
+    :data:`INSECURE_FLAG`) lets it pass with a one-line note on stderr, and without it this
+    raises ``ConfigError`` whose message starts with ``why`` and says what to do.
+    """
+    if authenticated or is_loopback(address):
+        return
+    if insecure:
+        typer.echo(
+            f"sessionbeat {command}: serving on {address} with no authentication "
+            f"({INSECURE_FLAG}); whoever reaches that address reads every session",
+            err=True,
+        )
+        return
+    raise ConfigError(
+        f"{why}; or pass {INSECURE_FLAG} if a firewall, a tailnet ACL or an "
+        "authenticating proxy already decides who reaches it"
+    )
 
 
 def configure_logging(level: str, log_file: Path | None = None) -> None:

@@ -92,10 +92,17 @@ class HostState(StrEnum):
 
 
 def _as_utc(value: datetime) -> datetime:
-    """Treat naive datetimes as UTC and convert aware ones to UTC."""
+    """Treat naive datetimes as UTC and convert aware ones to UTC.
+
+    Raises ``ValueError`` (a validation error) when the UTC time falls outside years 1-9999,
+    e.g. ``0001-01-01T00:00:00+14:00``, instead of Python's ``OverflowError``.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside years 1-9999 once converted to UTC") from None
 
 
 def _utc_datetime_schema(_source: Any, _handler: Any) -> core_schema.CoreSchema:
@@ -373,22 +380,32 @@ class HistoryPage(BaseModel):
 
 
 class Health(BaseModel):
-    """The aggregator's health (``GET /healthz``): HTTP 200 when ``status`` is ``ok``, else 503.
+    """The aggregator's health (``GET /healthz``, always 200; ``GET /readyz``, 503 unless ready).
 
-    ``status`` is ``ok`` while the aggregator is connected to the broker. ``now`` is the
-    aggregator's clock (``sessionbeat doctor`` measures clock skew against it);
-    ``last_message_at`` is when the last MQTT message arrived (None before the first);
-    ``history_ok`` is False while the SQLite history cannot be written.
+    ``status`` is ``ok`` when ``reasons`` is empty, else ``degraded``; ``reasons`` says what is
+    wrong in words (broker not connected, history not writable, a corrupt history moved aside).
+    ``ready`` is True while the broker is connected and the history can be written (what
+    ``/readyz`` answers 200 for). ``now`` is the aggregator's clock (``sessionbeat doctor``
+    measures clock skew against it); ``last_message_at`` is when the last MQTT message arrived
+    (None before the first); ``history_ok`` is False while the SQLite history cannot be written
+    or reaped sessions wait in memory for it. No counts: the routes are open to anyone who can
+    connect, the counts are behind the token (``GET /summary``).
     """
 
     status: Literal["ok", "degraded"]
+    ready: bool = True
+    reasons: list[str] = Field(default_factory=list)
     broker_connected: bool
     now: datetime
-    sessions: int
-    hosts: int
     last_message_at: datetime | None
     history_ok: bool
     version: str
+
+
+class ErrorDetail(BaseModel):
+    """The body of an API error (401, 404, 503): ``{"detail": "<what went wrong>"}``."""
+
+    detail: str
 
 
 class SessionRemoved(BaseModel):

@@ -28,6 +28,7 @@ from pydantic import AliasChoices, AnyUrl, Field, SecretStr, UrlConstraints, fie
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -48,6 +49,12 @@ and the TOML file), with a deprecation warning. ``keepalive_interval`` was renam
 that "keepalive" means only the MQTT keepalive."""
 
 log = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
+"""Host header names of this machine's loopback interface: the API always accepts them."""
+
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
+"""Bind addresses meaning "every interface": they name no host a client would use."""
 
 
 def default_state_dir() -> Path:
@@ -151,6 +158,10 @@ class Settings(BaseSettings):
     host: str = Field(default_factory=default_host_id, description="this machine's host id")
     api_url: str = Field("http://127.0.0.1:8787", description="where CLI readers find the API")
     api_token: SecretStr | None = Field(None, description="bearer token guarding the HTTP API")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="more Host header names the API answers to (comma-separated; * for any)",
+    )
     state_dir: Path = Field(default_factory=default_state_dir, description="local state")
     claude_config_dir: Path = Field(
         default_factory=default_claude_config_dir,
@@ -193,6 +204,18 @@ class Settings(BaseSettings):
     history_keep_days: float = Field(30.0, gt=0, description="history rows older are deleted")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
     @field_validator("host")
     @classmethod
     def _check_host(cls, value: str) -> str:
@@ -229,6 +252,25 @@ class Settings(BaseSettings):
             password=url.password,
             tls=tls,
         )
+
+    def trusted_hosts(self, bind: str) -> list[str]:
+        """Return the ``Host`` header names the API accepts when it listens on ``bind``, sorted.
+
+        The loopback names (:data:`LOOPBACK_HOSTS`), this machine's hostname (in full and its
+        first label, lower-cased), ``bind`` itself unless it is a wildcard such as ``0.0.0.0``
+        (an IPv6 address in brackets, as a ``Host`` header carries it), and ``allowed_hosts``.
+        A request naming another host is refused (HTTP 400), so a web page whose name was made
+        to resolve to this machine (DNS rebinding) reads nothing; ``*`` in ``allowed_hosts``
+        turns the check off.
+        """
+        names = set(LOOPBACK_HOSTS)
+        machine = socket.gethostname().lower()
+        if machine:
+            names |= {machine, machine.split(".")[0]}
+        if bind not in WILDCARD_BINDS:
+            names.add(f"[{bind.strip('[]')}]" if ":" in bind else bind.lower())
+        names |= {name.lower() for name in self.allowed_hosts}
+        return sorted(names)
 
     @property
     def history_path(self) -> Path:

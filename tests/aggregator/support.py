@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from sessionbeat import topics
 from sessionbeat.aggregator.api import create_app
 from sessionbeat.aggregator.cli import listen_socket
+from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.client import make_client
 from sessionbeat.broker.embedded import LocalBroker
@@ -227,15 +228,19 @@ def running(
     clock: Callable[[], datetime] | None = None,
     connect: bool = True,
     reap_interval: float = 0.05,
+    history: History | None = None,
     **overrides: Any,
 ) -> Iterator[tuple[AggregatorService, ServedApi]]:
     """Run a started service (with a fresh registry) and its served API; stop both after.
 
     The service's clock is ``clock``, by default a :class:`ManualClock` standing at :data:`T0`
     (the default ``sent_at`` of :func:`beat`), so nothing ages unless the test says so.
+    ``history`` replaces the store the settings name.
     """
     settings = service_settings(broker, tmp, **overrides)
-    service = AggregatorService(settings, clock or ManualClock(), reap_interval=reap_interval)
+    service = AggregatorService(
+        settings, clock or ManualClock(), reap_interval=reap_interval, history=history
+    )
     service.start()
     api = ServedApi(service, settings)
     api.start()

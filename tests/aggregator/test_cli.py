@@ -15,6 +15,7 @@ import pytest
 from httpx_sse import connect_sse
 from typer.testing import CliRunner
 
+from sessionbeat.aggregator import cli as aggregator_cli
 from sessionbeat.aggregator.cli import listen_socket
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.cli import app
@@ -100,11 +101,52 @@ def test_port_in_use_is_a_clear_error(broker: LocalBroker) -> None:
 @pytest.mark.parametrize("flag", ["--bind", "--host"])
 def test_bind_address_comes_from_bind_or_the_deprecated_host(flag: str) -> None:
     """--bind sets the listen address; the old --host still does, with a deprecation note."""
-    result = CliRunner().invoke(app, ["aggregator", flag, "192.0.2.1", "--port", "0"])
+    result = CliRunner().invoke(
+        app, ["aggregator", flag, "192.0.2.1", "--port", "0", "--insecure-no-token"]
+    )
     assert result.exit_code == 2
     assert "cannot listen on 192.0.2.1:0" in result.stderr
     deprecated = "sessionbeat aggregator: --host is deprecated here; use --bind 192.0.2.1"
     assert (deprecated in result.stderr) == (flag == "--host")
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "::", "192.0.2.1", "kai-server"])
+def test_a_non_loopback_address_without_a_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch, bind: str
+) -> None:
+    """Serving every session to the network without a token is refused, saying what to do."""
+    monkeypatch.setattr(aggregator_cli, "listen_socket", _reached)
+    result = CliRunner().invoke(app, ["aggregator", "--bind", bind, "--port", "0"])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert f"refusing to serve the API on {bind} without a token" in message
+    assert "SESSIONBEAT_API_TOKEN" in message and "--insecure-no-token" in message
+    assert "reached listen_socket" not in message  # refused before binding anything
+
+
+def _reached(host: str, port: int) -> None:
+    """Stand-in for listen_socket: the command got past its checks (and serves nothing)."""
+    raise ConfigError(f"reached listen_socket({host})")
+
+
+@pytest.mark.parametrize(
+    ("bind", "args", "env"),
+    [
+        ("127.0.0.1", [], {}),
+        ("localhost", [], {}),
+        ("::1", [], {}),
+        ("192.0.2.1", [], {"SESSIONBEAT_API_TOKEN": "s3cret"}),
+        ("192.0.2.1", ["--insecure-no-token"], {}),
+    ],
+)
+def test_loopback_a_token_or_the_flag_lets_the_aggregator_bind(
+    monkeypatch: pytest.MonkeyPatch, bind: str, args: list[str], env: dict[str, str]
+) -> None:
+    """Loopback needs nothing; another address needs a token or --insecure-no-token."""
+    monkeypatch.setattr(aggregator_cli, "listen_socket", _reached)
+    result = CliRunner().invoke(app, ["aggregator", "--bind", bind, *args], env=env)
+    assert "refusing" not in result.stderr
+    assert f"reached listen_socket({bind})" in result.stderr
 
 
 def test_listen_socket_raises_config_error() -> None:

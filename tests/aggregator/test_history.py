@@ -129,11 +129,11 @@ def test_unwritable_path_is_counted_not_raised(
         h.page()
 
 
-def test_full_database_drops_entries_and_recovers(
+def test_full_database_keeps_entries_in_memory_and_writes_them_later(
     tmp: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A full database (SQLITE_FULL) counts failed writes; older entries stay readable."""
-    h = History(tmp / "h.sqlite3", keep_days=30, max_bytes=64 * 1024, clock=clock)
+    """A full database (SQLITE_FULL) counts failed writes and keeps what it could not write."""
+    h = History(tmp / "h.sqlite3", keep_days=30, max_bytes=64 * 1024, clock=clock, retry_interval=0)
     assert h.open()
     written = 0
     with caplog.at_level(logging.DEBUG, logger="sessionbeat.aggregator.history"):
@@ -142,14 +142,18 @@ def test_full_database_drops_entries_and_recovers(
             written += h.add([big])
     assert 0 < written < 200
     assert h.errors == 200 - written
+    assert h.pending == 200 - written
     assert not h.ok
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
     assert "full" in (h.last_error or "")
-    assert h.page(limit=1).total == written
-    clock.advance(365 * 86400)
-    assert h.prune() == written  # room again
-    assert h.add([entry("after", minutes=0)]) == 1
+    assert h.page(limit=1).total == written  # older entries stay readable
+    h.close()
+    h.max_bytes = None  # room again
+    assert h.flush() == 200 - written
     assert h.ok
+    assert h.page(limit=1).total == 200
+    clock.advance(365 * 86400)
+    assert h.prune() == 200
 
 
 def test_reaped_at_times_are_utc(history: History) -> None:

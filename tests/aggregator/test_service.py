@@ -173,19 +173,26 @@ def test_full_history_does_not_stop_the_service(
         health = httpx.get(f"{api.url}/healthz")
         assert health.status_code == 200
         assert health.json()["history_ok"] is False
+        assert httpx.get(f"{api.url}/readyz").status_code == 503
         assert httpx.get(f"{api.url}/history").status_code == 503
         assert service.snapshot().counters.reaped["ended"] == 1
 
 
-def test_healthz_follows_the_broker_connection(own_broker: LocalBroker, tmp: Path) -> None:
-    """/healthz is 503 while the broker is down and 200 again after paho reconnects."""
+def test_readiness_follows_the_broker_connection(own_broker: LocalBroker, tmp: Path) -> None:
+    """/readyz is 503 while the broker is down and 200 after paho reconnects; /healthz says why."""
     with running(own_broker, tmp) as (service, api):
-        assert httpx.get(f"{api.url}/healthz").status_code == 200
+        assert httpx.get(f"{api.url}/readyz").status_code == 200
         own_broker.stop()
-        wait_until(lambda: httpx.get(f"{api.url}/healthz").status_code == 503, what="503")
-        assert httpx.get(f"{api.url}/healthz").json()["broker_connected"] is False
+        wait_until(lambda: httpx.get(f"{api.url}/readyz").status_code == 503, what="503")
+        health = httpx.get(f"{api.url}/healthz")
+        assert health.status_code == 200  # liveness: the process is up
+        assert (health.json()["status"], health.json()["reasons"]) == (
+            "degraded",
+            ["broker not connected"],
+        )
         own_broker.start()
-        wait_until(lambda: httpx.get(f"{api.url}/healthz").status_code == 200, what="200")
+        wait_until(lambda: httpx.get(f"{api.url}/readyz").status_code == 200, what="200")
+        assert httpx.get(f"{api.url}/healthz").json()["status"] == "ok"
         assert service.broker_connected
 
 

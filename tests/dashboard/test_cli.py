@@ -50,10 +50,38 @@ def test_bind_address_comes_from_bind_or_the_deprecated_host(
     """--bind sets the page's address; the old --host still does, with a deprecation note."""
     started: list[list[str]] = []
     monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append(list(argv)))
-    result = CliRunner().invoke(app, ["dashboard", flag, "0.0.0.0", "--port", "8600"])
+    result = CliRunner().invoke(
+        app, ["dashboard", flag, "0.0.0.0", "--port", "8600", "--insecure-no-token"]
+    )
     assert result.exit_code == 0, result.output
     (argv,) = started
     options = dict(zip(argv[5::2], argv[6::2], strict=True))
     assert (options["--server.address"], options["--server.port"]) == ("0.0.0.0", "8600")
     deprecated = "sessionbeat dashboard: --host is deprecated here; use --bind 0.0.0.0"
     assert (deprecated in result.stderr) == (flag == "--host")
+
+
+@pytest.mark.parametrize("token", [None, "s3cret"])
+def test_the_page_on_a_non_loopback_address_takes_the_flag(
+    monkeypatch: pytest.MonkeyPatch, token: str | None
+) -> None:
+    """The page has no login, so even with an API token it refuses 0.0.0.0 without the flag."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append(list(argv)))
+    if token:
+        monkeypatch.setenv("SESSIONBEAT_API_TOKEN", token)
+    result = CliRunner().invoke(app, ["dashboard", "--bind", "0.0.0.0", "--port", "8600"])
+    assert result.exit_code == 2
+    assert started == []
+    message = " ".join(result.stderr.split())
+    assert "refusing to serve the page on 0.0.0.0" in message
+    assert "--insecure-no-token" in message and "proxy" in message
+
+
+def test_the_page_on_loopback_needs_no_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default 127.0.0.1 (what `sessionbeat up` uses) starts the page as before."""
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append(list(argv)))
+    result = CliRunner().invoke(app, ["dashboard", "--port", "8600"])
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1

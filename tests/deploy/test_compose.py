@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import dockerfile
+import httpx
 import pytest
 import yaml
 
 from sessionbeat import __version__
 from sessionbeat.broker.cli import DEFAULT_PASSWD
+from sessionbeat.broker.embedded import LocalBroker
+from tests.aggregator.support import running, wait_until
 from tests.conftest import short_tmpdir
 from tests.deploy.prod_broker import ProductionBroker
 from tests.tools import require_tool
@@ -240,6 +243,114 @@ def test_mosquitto_accepts_the_production_config_and_answers_the_healthcheck() -
     # With the broker stopped the same check fails: it tells up from down.
     down = subprocess.run(["sh", "-c", command], capture_output=True, check=False)
     assert down.returncode != 0
+
+
+def test_aggregator_healthcheck_passes_only_while_the_aggregator_is_ready(
+    own_broker: LocalBroker,
+) -> None:
+    """Compose's aggregator healthcheck, run as written, passes only while it can do its job."""
+    test = services()["aggregator"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    with running(own_broker, short_tmpdir("sb-hc-")) as (_service, api):
+        command = test[3].replace("http://127.0.0.1:8787", api.url)
+        assert command != test[3]
+        ready = subprocess.run([sys.executable, "-c", command], capture_output=True, check=False)
+        assert ready.returncode == 0, ready.stderr
+        own_broker.stop()
+        wait_until(lambda: httpx.get(f"{api.url}/readyz").status_code == 503, what="not ready")
+        down = subprocess.run([sys.executable, "-c", command], capture_output=True, check=False)
+        assert down.returncode != 0
+        assert b"503" in down.stderr
+
+
+def example_env() -> dict[str, str]:
+    """The variables .env.example sets (commented ones with their example value too)."""
+    example = (REPO / ".env.example").read_text()
+    return dict(re.findall(r"^#?([A-Z_]+)=(.*)$", example, flags=re.MULTILINE))
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Expand compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` from ``env``."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"{name} is required: {arg}"
+        return arg if op == ":-" else ""
+
+    return re.sub(r"\$\{([A-Z_]+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    """A service's environment as the container gets it, from ``env`` (like a filled .env)."""
+    return {k: interpolate(str(v), env) for k, v in services()[name]["environment"].items()}
+
+
+def run_server(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: dict[str, str]
+) -> tuple[int, str]:
+    """Run ``sessionbeat <argv>`` up to the point it would listen; return (exit code, stderr)."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from sessionbeat.aggregator import cli as aggregator_cli
+    from sessionbeat.cli import app
+    from sessionbeat.errors import ConfigError
+
+    def reached(host: str, port: int) -> None:
+        raise ConfigError(f"would listen on {host}:{port}")
+
+    monkeypatch.setattr(aggregator_cli, "listen_socket", reached)
+    monkeypatch.setattr(os, "execve", lambda *a: (_ for _ in ()).throw(ConfigError("would exec")))
+    result = CliRunner().invoke(app, argv, env=env)
+    return result.exit_code, " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("name", ["aggregator", "dashboard"])
+def test_compose_servers_pass_the_bind_rule(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """In their containers both listen on 0.0.0.0: the API with its token, the page flagged."""
+    service = services()[name]
+    env = service_env(name, example_env())
+    code, err = run_server(monkeypatch, service["command"], env)
+    assert "refusing" not in err
+    assert "would listen on 0.0.0.0:8787" in err or "would exec" in err, err
+    assert (code, "SESSIONBEAT_API_TOKEN:?" in str(service["environment"])) == (2, True)
+    if name == "dashboard":
+        assert env["SESSIONBEAT_DASHBOARD_HOST"] == "0.0.0.0"
+        assert "--insecure-no-token" in service["command"]
+
+
+def test_the_image_alone_refuses_to_serve_without_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`docker run sessionbeat` (the Dockerfile's CMD, 0.0.0.0) with no token set says why."""
+    commands = dockerfile.parse_file(str(REPO / "Dockerfile"))
+    (cmd,) = [list(c.value) for c in commands if c.cmd == "CMD"]
+    code, err = run_server(monkeypatch, cmd, {})
+    assert code == 2
+    assert "refusing to serve the API on 0.0.0.0 without a token" in err
+    code, err = run_server(monkeypatch, cmd, {"SESSIONBEAT_API_TOKEN": "x" * 32})
+    assert "would listen on 0.0.0.0:8787" in err
+
+
+def test_the_api_trusts_the_names_compose_reaches_it_by(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Host names the page, Prometheus, the healthcheck and tailnet users send are allowed."""
+    from urllib.parse import urlsplit
+
+    from sessionbeat.settings import load_settings
+
+    env = example_env()
+    for key, value in service_env("aggregator", env).items():
+        monkeypatch.setenv(key, value)
+    trusted = load_settings().trusted_hosts(services()["aggregator"]["command"][2])
+    page = urlsplit(services()["dashboard"]["environment"]["SESSIONBEAT_API_URL"]).hostname
+    scrape = yaml.safe_load((REPO / "prometheus/prometheus.yml").read_text())
+    job = next(j for j in scrape["scrape_configs"] if j["job_name"] == "sessionbeat")
+    prometheus = job["static_configs"][0]["targets"][0].rsplit(":", 1)[0]
+    healthcheck = urlsplit(services()["aggregator"]["healthcheck"]["test"][3].split("'")[1])
+    names = {page, prometheus, healthcheck.hostname, env["SESSIONBEAT_BIND_ADDRESS"], "kai-server"}
+    assert names <= set(trusted)
+    assert "evil.example" not in trusted and "*" not in trusted
 
 
 def test_wheel_builds_from_the_docker_build_context(tmp_path: Path) -> None:

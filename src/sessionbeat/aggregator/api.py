@@ -2,8 +2,10 @@
 
 Endpoints (JSON unless said otherwise):
 
-* ``GET /healthz`` -> :class:`~sessionbeat.models.Health`; HTTP 503 while the broker is not
-  connected, so container healthchecks work. Never needs the token.
+* ``GET /healthz`` -> :class:`~sessionbeat.models.Health`, liveness: always 200 while the
+  process serves; ``status`` ``ok`` or ``degraded`` with ``reasons``.
+* ``GET /readyz`` -> the same, readiness: HTTP 503 unless the broker is connected and the
+  history writable (compose's healthcheck). Neither needs the token.
 * ``GET /sessions?host=&repo=&status=&all=`` -> ``list[SessionView]``, needs-approval first,
   then newest first. Stale and ended sessions are left out unless ``all=true`` (or asked for
   with ``status=``).
@@ -27,30 +29,31 @@ Endpoints (JSON unless said otherwise):
   deliveries are merged into one event with the latest state.
 * ``GET /metrics`` -> the Prometheus text exposition of the service's registry.
 
-When ``settings.api_token`` is set, every endpoint but ``/healthz`` requires
-``Authorization: Bearer <token>`` (401 otherwise). Named errors become statuses here:
+When ``settings.api_token`` is set, every endpoint but ``/healthz`` and ``/readyz`` requires
+``Authorization: Bearer <token>`` (401 otherwise), ``/docs`` and ``/openapi.json`` too; a
+request whose ``Host`` header is not trusted gets 400 (:mod:`~sessionbeat.aggregator.guards`).
+Every status a route can answer is in its ``responses=``. Named errors become statuses here:
 ``NotFoundError`` 404, ``HistoryUnavailableError`` 503, ``TopicError`` 400.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BeforeValidator
 
 from sessionbeat import __version__
-from sessionbeat.aggregator import exports
-from sessionbeat.aggregator.history import EXPORT_LIMIT
+from sessionbeat.aggregator import exports, guards
+from sessionbeat.aggregator.history import EXPORT_LIMIT, MAX_OFFSET
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import (
@@ -70,6 +73,7 @@ from sessionbeat.models import (
     SessionStatus,
     SessionView,
     Summary,
+    UtcDatetime,
 )
 from sessionbeat.settings import Settings
 
@@ -84,6 +88,18 @@ ERROR_STATUS: dict[type[SessionbeatError], int] = {
 """HTTP status of each named error; any other ``SessionbeatError`` is a 500."""
 
 
+DOWNLOAD_RESPONSES: guards.ResponsesDoc = {
+    200: {
+        "description": "a download: the JSON document or the Markdown report",
+        "content": {
+            ExportFormat.JSON.media_type: {},
+            ExportFormat.MD.media_type.split(";")[0]: {"schema": {"type": "string"}},
+        },
+    }
+}
+"""The 200 of the export routes: ``format=json`` or ``format=md``."""
+
+
 def http_status_for(exc: SessionbeatError) -> int:
     """Return the HTTP status of a named error (:data:`ERROR_STATUS`, else 500)."""
     return next((s for cls, s in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
@@ -91,33 +107,27 @@ def http_status_for(exc: SessionbeatError) -> int:
 
 HostQuery = Annotated[str | None, Query(description="only this host id")]
 RepoQuery = Annotated[str | None, Query(description="only this repo (git top-level name)")]
-SinceQuery = Annotated[datetime | None, Query(description="reaped at or after (ISO 8601)")]
-UntilQuery = Annotated[datetime | None, Query(description="reaped before (ISO 8601)")]
+
+
+def _not_a_number(value: object) -> object:
+    """Refuse a bare number for a time (pydantic would read it as Unix seconds): ISO 8601 only."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError("an ISO 8601 time is expected, e.g. 2025-06-01T12:00:00Z")
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+QueryTime = Annotated[UtcDatetime, BeforeValidator(_not_a_number)]
+"""A time in a query: ISO 8601 only, no offset meaning UTC, within years 1-9999 in UTC."""
+
+SinceQuery = Annotated[
+    QueryTime | None,
+    Query(description="reaped at or after (ISO 8601; no offset means UTC)"),
+]
+UntilQuery = Annotated[
+    QueryTime | None, Query(description="reaped before (ISO 8601; no offset means UTC)")
+]
 FormatQuery = Annotated[ExportFormat, Query(description="json or md (Markdown)")]
-
-
-_BEARER = HTTPBearer(auto_error=False, description="the aggregator's api_token")
-
-
-def _token_guard(settings: Settings) -> Callable[..., None]:
-    """Return a dependency enforcing ``Authorization: Bearer <api_token>`` when one is set."""
-    expected = settings.api_token.get_secret_value() if settings.api_token else None
-
-    def require_token(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        if expected is None:
-            return
-        if credentials is None or not secrets.compare_digest(
-            credentials.credentials.encode(), expected.encode()
-        ):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or wrong bearer token (Authorization: Bearer <token>)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-
-    return require_token
 
 
 def _download(body: str, fmt: ExportFormat, stem: str) -> Response:
@@ -134,11 +144,14 @@ def create_app(
     registry: CollectorRegistry,
     *,
     manage_service: bool = False,
+    trusted_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``service``'s state, and ``registry`` on ``/metrics``.
 
     With ``manage_service`` the app's lifespan starts the service and stops it on shutdown
     (what ``sessionbeat aggregator`` does); otherwise the caller starts and stops it.
+    ``trusted_hosts`` are the ``Host`` names answered (default: ``settings.trusted_hosts`` of
+    ``settings.http_host``); see :mod:`~sessionbeat.aggregator.guards`.
     """
 
     @asynccontextmanager
@@ -151,11 +164,17 @@ def create_app(
             if manage_service:
                 await run_in_threadpool(service.stop)
 
+    open_docs = settings.api_token is None
     app = FastAPI(
         title="sessionbeat aggregator",
         version=__version__,
         description="Live Claude Code sessions across hosts (see docs/architecture.md).",
         lifespan=lifespan,
+        responses=guards.HOST_RESPONSES,
+        # With a token, guards.install serves these three behind it instead.
+        docs_url="/docs" if open_docs else None,
+        redoc_url="/redoc" if open_docs else None,
+        openapi_url="/openapi.json" if open_docs else None,
     )
 
     @app.middleware("http")
@@ -170,16 +189,30 @@ def create_app(
     async def named_error(request: Request, exc: SessionbeatError) -> JSONResponse:
         return JSONResponse(status_code=http_status_for(exc), content={"detail": str(exc)})
 
-    @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-    def healthz() -> JSONResponse:
-        """Health: 200 while connected to the broker, 503 otherwise (body says why)."""
+    @app.get("/healthz", response_model=Health)
+    def healthz() -> Health:
+        """Liveness: 200 while the process serves; ``status`` ok or degraded, ``reasons`` why."""
+        return service.health()
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "not ready: see the reasons"}},
+    )
+    def readyz() -> JSONResponse:
+        """Readiness: 200 while the broker is connected and the history writable, else 503."""
         health = service.health()
         return JSONResponse(
-            status_code=200 if health.broker_connected else 503,
-            content=health.model_dump(mode="json"),
+            status_code=200 if health.ready else 503, content=health.model_dump(mode="json")
         )
 
-    router = APIRouter(dependencies=[Depends(_token_guard(settings))])
+    router = guards.guarded_router(settings)
+    guards.install(
+        app,
+        router,
+        settings,
+        settings.trusted_hosts(settings.http_host) if trusted_hosts is None else trusted_hosts,
+    )
     _add_session_routes(router, service)
     _add_history_routes(router, service)
 
@@ -198,7 +231,11 @@ def create_app(
         """Totals for the phone's first line."""
         return service.summary()
 
-    @router.get("/metrics", response_class=Response)
+    @router.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "exposition"}},
+    )
     def metrics() -> Response:
         """Prometheus text exposition of the aggregator's registry."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -235,7 +272,7 @@ def _add_session_routes(router: APIRouter, service: AggregatorService) -> None:
     @router.get(
         "/sessions/{session_id}",
         response_model=SessionDetail,
-        responses={404: {"description": "no live session with this id"}},
+        responses=guards.NOT_FOUND_RESPONSES,
     )
     def session(session_id: str, host: HostQuery = None) -> SessionDetail:
         """One live session with its status timeline."""
@@ -250,7 +287,11 @@ def _add_session_routes(router: APIRouter, service: AggregatorService) -> None:
                 ) from None
             raise
 
-    @router.get("/sessions/{session_id}/export", response_class=Response)
+    @router.get(
+        "/sessions/{session_id}/export",
+        response_class=Response,
+        responses={**DOWNLOAD_RESPONSES, **guards.NOT_FOUND_RESPONSES},
+    )
     def export_session(
         session_id: str, format: FormatQuery = ExportFormat.JSON, host: HostQuery = None
     ) -> Response:
@@ -280,10 +321,10 @@ def _find_reaped(
 
 
 def _add_history_routes(router: APIRouter, service: AggregatorService) -> None:
-    @router.get("/history", response_model=HistoryPage)
+    @router.get("/history", response_model=HistoryPage, responses=guards.UNAVAILABLE_RESPONSES)
     def history(
         limit: Annotated[int, Query(ge=1, le=1000, description="entries per page")] = 50,
-        offset: Annotated[int, Query(ge=0, description="entries to skip")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="entries to skip")] = 0,
         host: HostQuery = None,
         repo: RepoQuery = None,
         since: SinceQuery = None,
@@ -294,7 +335,11 @@ def _add_history_routes(router: APIRouter, service: AggregatorService) -> None:
             limit=limit, offset=offset, host=host, repo=repo, since=since, until=until
         )
 
-    @router.get("/history/export", response_class=Response)
+    @router.get(
+        "/history/export",
+        response_class=Response,
+        responses={**DOWNLOAD_RESPONSES, **guards.UNAVAILABLE_RESPONSES},
+    )
     def export_history(
         format: FormatQuery = ExportFormat.JSON,
         host: HostQuery = None,
@@ -314,7 +359,7 @@ def _add_history_routes(router: APIRouter, service: AggregatorService) -> None:
     @router.get(
         "/history/{session_id}",
         response_model=HistoryEntry,
-        responses={404: {"description": "not in the history"}},
+        responses={**guards.NOT_FOUND_RESPONSES, **guards.UNAVAILABLE_RESPONSES},
     )
     def history_entry(session_id: str, host: HostQuery = None) -> HistoryEntry:
         """Return the newest history entry of a reaped session."""

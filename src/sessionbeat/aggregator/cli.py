@@ -4,7 +4,10 @@ uvicorn serves the API in the main thread; paho's own thread receives MQTT. SIGT
 stop both cleanly: the HTTP server drains, then the service stops its reaper, flushes the
 history and disconnects from the broker. The command prints the API's URL once it listens
 (``--port 0`` picks a free port and prints it). ``--bind`` is the address to listen on
-(``--host``, its old name, still works and prints a deprecation note).
+(``--host``, its old name, still works and prints a deprecation note). An address other than
+loopback is refused without ``SESSIONBEAT_API_TOKEN`` unless ``--insecure-no-token`` says that
+something else guards it; the API answers only requests whose ``Host`` header it trusts
+(``Settings.trusted_hosts``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sessionbeat.cli_support import bind_address, get_settings
+from sessionbeat.cli_support import INSECURE_FLAG, bind_address, check_exposure, get_settings
 from sessionbeat.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -90,11 +93,19 @@ def aggregator(
     host: Annotated[
         str | None, typer.Option("--host", hidden=True, help="deprecated: use --bind")
     ] = None,
+    insecure_no_token: Annotated[
+        bool,
+        typer.Option(
+            INSECURE_FLAG,
+            help="serve on a non-loopback --bind without SESSIONBEAT_API_TOKEN",
+        ),
+    ] = False,
 ) -> None:
     """Run the aggregator: subscribe to the broker and serve the JSON API and /metrics.
 
     Prints the API's URL once it listens (with --port 0, the port it picked).
-    SIGTERM or Ctrl-C stops it cleanly.
+    SIGTERM or Ctrl-C stops it cleanly. An address other than loopback needs
+    SESSIONBEAT_API_TOKEN (or --insecure-no-token).
     """
     import uvicorn
 
@@ -104,12 +115,29 @@ def aggregator(
 
     settings = get_settings(ctx)
     bind = bind_address(bind, host, "aggregator") or settings.http_host
+    check_exposure(
+        "aggregator",
+        bind,
+        authenticated=settings.api_token is not None,
+        insecure=insecure_no_token,
+        why=(
+            f"refusing to serve the API on {bind} without a token: whoever reaches that address "
+            "could read every session. Set SESSIONBEAT_API_TOKEN (e.g. python3 -c 'import "
+            "secrets; print(secrets.token_urlsafe(32))') or bind 127.0.0.1"
+        ),
+    )
     sock = listen_socket(bind, settings.http_port if port is None else port)
     actual = sock.getsockname()[1]
     shown = f"[{bind}]" if ":" in bind else bind
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
-    app = create_app(service, settings, metrics_registry(service.snapshot), manage_service=True)
+    app = create_app(
+        service,
+        settings,
+        metrics_registry(service.snapshot),
+        manage_service=True,
+        trusted_hosts=settings.trusted_hosts(bind),
+    )
     tune_gc()
     config = uvicorn.Config(
         app,

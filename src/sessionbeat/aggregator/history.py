@@ -5,15 +5,29 @@ by someone else), holding the whole :class:`~sessionbeat.models.HistoryEntry` as
 columns the API filters on (host, repo, reaped_at), each indexed. Rows older than
 ``history_keep_days`` are deleted by :meth:`History.prune`.
 
-A full or unwritable disk must not stop the aggregator: every write failure is counted
-(:attr:`History.errors`, exported as a ``_total`` counter), logged once at ERROR with the
-reason (repeats at DEBUG until a write succeeds again), and the entry is dropped. Opening is
-retried at most every :data:`REOPEN_INTERVAL` seconds. Reads of a history that could not be
-opened raise :class:`~sessionbeat.errors.HistoryUnavailableError` (HTTP 503 at the API).
+Neither a full or unwritable disk nor a corrupt file stops the aggregator or loses a session
+(docs/architecture.md, "History failures"):
+
+* Entries go through a bounded buffer in memory (:data:`MAX_PENDING` entries, oldest dropped
+  beyond it, counted in :attr:`History.dropped`). A write that fails keeps them there; the next
+  :meth:`History.add` or :meth:`History.flush` (the reaper calls it every pass) tries again, at
+  most every ``retry_interval`` seconds, and writes them oldest first once it can.
+* Every failed write or open is counted (:attr:`History.errors`, exported as a ``_total``
+  counter) and logged once at ERROR with the reason (repeats at DEBUG until it works again).
+* A file SQLite finds corrupt (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``), at open or on any
+  statement, is closed and moved aside, not deleted: ``history.sqlite3`` becomes
+  ``history.sqlite3.corrupt-<UTC time>`` (with its ``-wal``/``-shm`` files), logged at ERROR
+  with that path, and a fresh history is started in its place.
+* :meth:`History.problems` says all of it in words, for ``GET /healthz``.
+
+Reads of a history that cannot be opened raise
+:class:`~sessionbeat.errors.HistoryUnavailableError` (HTTP 503 at the API), except that
+:meth:`History.find` also answers from the entries waiting in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -22,33 +36,27 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sessionbeat.aggregator.history_backlog import Backlog, Row
+from sessionbeat.aggregator.history_file import connect, is_corrupt, move_aside
 from sessionbeat.errors import HistoryUnavailableError
 from sessionbeat.models import HistoryEntry, HistoryPage, utc_now
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-REOPEN_INTERVAL = 60.0
-"""Seconds between attempts to (re)open a history that failed."""
+RETRY_INTERVAL = 10.0
+"""Seconds after a failed open or write before the next attempt."""
+
+MAX_PENDING = 10_000
+"""Entries kept in memory while the history cannot be written (a few MB); the oldest go first."""
+
+WRITE_CHUNK = 500
+"""Entries per transaction when writing what waited in memory (a full disk takes what fits)."""
 
 EXPORT_LIMIT = 10_000
 """Most entries one export returns."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reaped_sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    host TEXT NOT NULL,
-    repo TEXT,
-    reap_reason TEXT NOT NULL,
-    reaped_at REAL NOT NULL,
-    entry TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reaped_sessions_host ON reaped_sessions (host, reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_repo ON reaped_sessions (repo, reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_reaped_at ON reaped_sessions (reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_session ON reaped_sessions (session_id, reaped_at);
-"""
+MAX_OFFSET = 2**63 - 1
+"""The largest ``offset`` of :meth:`History.page`: SQLite's largest INTEGER (64-bit signed)."""
 
 
 def _ts(value: datetime) -> float:
@@ -60,7 +68,9 @@ class History:
 
     ``keep_days`` is the retention in days. ``max_bytes`` caps the database file (SQLite's
     ``max_page_count``): a write beyond it fails like a full disk. ``clock`` returns aware UTC
-    datetimes. Call :meth:`open` first; every method works (or fails cleanly) without it.
+    datetimes. ``max_pending`` bounds the entries kept in memory while writes fail and
+    ``retry_interval`` (seconds) spaces the attempts after a failure (module docstring). Call
+    :meth:`open` first; every method works (or fails cleanly) without it.
     """
 
     def __init__(
@@ -70,112 +80,227 @@ class History:
         *,
         max_bytes: int | None = None,
         clock: Callable[[], datetime] = utc_now,
+        max_pending: int = MAX_PENDING,
+        retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.path = path
         self.keep_days = keep_days
         self.max_bytes = max_bytes
         self.clock = clock
+        self.max_pending = max_pending
+        self.retry_interval = retry_interval
         self.errors = 0
+        """Failed opens, writes and prunes, and :meth:`add` calls whose entries had to wait."""
         self.last_error: str | None = None
+        self.moved_aside: Path | None = None
+        """Where the last corrupt file went (None: none was found since start)."""
+        self._moved_at: datetime | None = None
+        self._problem: str | None = None
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         self._failing = False
-        self._next_open = 0.0
+        self._next_try = 0.0
+        self._pending = Backlog(max_pending)
 
     @property
     def ok(self) -> bool:
-        """True while the database is open and the last write succeeded."""
+        """True while the database is open, the last write succeeded and nothing waits."""
+        return self._db is not None and not self._failing and not self._pending
+
+    @property
+    def writable(self) -> bool:
+        """True while the database is open and the last write (or open) succeeded."""
         return self._db is not None and not self._failing
+
+    @property
+    def dropped(self) -> int:
+        """Entries dropped from the full backlog in memory (never written)."""
+        return self._pending.dropped
+
+    @property
+    def pending(self) -> int:
+        """How many entries wait in memory to be written."""
+        return len(self._pending)
+
+    def problems(self) -> list[str]:
+        """Return what is wrong with the history, one sentence each (empty: nothing).
+
+        A corrupt file moved aside and entries dropped from memory stay listed until the
+        process restarts; "not writable" lasts while writes fail.
+        """
+        with self._lock:
+            out: list[str] = []
+            if self.moved_aside is not None and self._moved_at is not None:
+                out.append(
+                    f"history was corrupt: moved aside as {self.moved_aside.name} at "
+                    f"{self._moved_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}; a fresh one started"
+                )
+            if not self.writable:
+                out.append(
+                    f"history not writable ({self._problem or 'not opened yet'}); "
+                    "reaped sessions wait in memory"
+                )
+            if self.dropped:
+                out.append(
+                    "history memory buffer overflowed: the oldest waiting sessions were dropped"
+                )
+            return out
+
+    # -- opening and recovery ----------------------------------------------------------------
 
     def open(self) -> bool:
         """Open (creating directories, file and schema) and return True; False on failure.
 
-        A failure is counted and logged like a failed write.
+        A corrupt file is moved aside first (module docstring). A failure is counted in
+        :attr:`errors` and logged like a failed write.
         """
         with self._lock:
-            return self._open_locked()
+            opened = self._open_locked()
+            if not opened:
+                self.errors += 1
+            return opened
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self.path, self.max_bytes)
 
     def _open_locked(self) -> bool:
         if self._db is not None:
             return True
-        self._next_open = time.monotonic() + REOPEN_INTERVAL
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.execute("PRAGMA busy_timeout=5000")
-                if self.max_bytes is not None:
-                    page = int(db.execute("PRAGMA page_size").fetchone()[0])
-                    db.execute(f"PRAGMA max_page_count={max(8, self.max_bytes // page)}")
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            except BaseException:
-                db.close()
-                raise
+                self._db = self._connect()
+            except sqlite3.DatabaseError as exc:
+                if not is_corrupt(exc):
+                    raise
+                self._recover_locked(exc)
         except (sqlite3.Error, OSError) as exc:
             self._failed("open", exc)
             return False
-        self._db = db
         log.info("history at %s (keeping %g days)", self.path, self.keep_days)
+        self._recovered()
         return True
 
+    def _recover_locked(self, exc: sqlite3.DatabaseError) -> None:
+        """Close the corrupt database, move it aside and open a fresh one in its place.
+
+        Raises ``OSError`` (the file could not be moved) or ``sqlite3.Error`` (nor reopened).
+        """
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        when = self.clock()
+        try:
+            aside = move_aside(self.path, when)
+        except OSError as move_exc:
+            raise OSError(f"corrupt ({exc}) and cannot be moved aside: {move_exc}") from move_exc
+        self.moved_aside, self._moved_at = aside, when
+        log.error(
+            "history %s is corrupt (%s): moved it aside to %s, kept for inspection; "
+            "starting a fresh history",
+            self.path,
+            exc,
+            aside,
+        )
+        self._db = self._connect()
+
     def _failed(self, what: str, exc: BaseException) -> None:
-        self.errors += 1
         self.last_error = f"{what} {self.path}: {exc}"
+        self._problem = f"{what} failed: {exc}"
+        self._next_try = time.monotonic() + self.retry_interval
         if self._failing:
             log.debug("history %s failed again: %s", what, exc)
         else:
             self._failing = True
             log.error(
-                "history %s failed (%s); entries are dropped and counted until it works again",
+                "history %s failed (%s); reaped sessions wait in memory (up to %d) until it "
+                "works again",
                 self.last_error,
                 type(exc).__name__,
+                self.max_pending,
             )
 
     def _recovered(self) -> None:
+        self._next_try = 0.0
+        self._problem = None
         if self._failing:
             self._failing = False
+            self._pending.recovered()
             log.warning("history %s is writable again", self.path)
 
-    def add(self, entries: Iterable[HistoryEntry]) -> int:
-        """Write ``entries`` in one transaction; return how many were written (0 on failure).
+    def _due(self) -> bool:
+        """Return True unless a failure happened less than ``retry_interval`` seconds ago."""
+        return time.monotonic() >= self._next_try
 
-        Never raises for disk or database errors: they are counted in :attr:`errors`.
+    # -- writing -----------------------------------------------------------------------------
+
+    def add(self, entries: Iterable[HistoryEntry]) -> int:
+        """Queue ``entries``, then write all that waits, oldest first; return how many now.
+
+        Entries that cannot be written wait in memory (:attr:`pending`), the call counts one
+        error. Never raises for disk or database errors.
         """
-        rows = [
-            (
-                e.session_id,
-                e.host,
-                e.repo,
-                e.reap_reason,
-                _ts(e.reaped_at),
-                e.model_dump_json(),
-            )
-            for e in entries
-        ]
-        if not rows:
+        new = list(entries)
+        if not new:
             return 0
         with self._lock:
-            if self._db is None and (time.monotonic() < self._next_open or not self._open_locked()):
+            self._pending.extend(new)
+            written = self._write_locked()
+            if self._pending:
                 self.errors += 1
+            return written
+
+    def flush(self, *, force: bool = False) -> int:
+        """Write what waits in memory if the retry interval allows; return how many were written.
+
+        ``force`` tries even within the retry interval (the last chance, at shutdown). A failed
+        attempt counts one error. The reaper calls this on every pass.
+        """
+        with self._lock:
+            if not self._pending or not (force or self._due()):
                 return 0
-            assert self._db is not None
+            written = self._write_locked(force=force)
+            if self._pending:
+                self.errors += 1
+            return written
+
+    def _write_locked(self, *, force: bool = False) -> int:
+        if not (force or self._due()) or (self._db is None and not self._open_locked()):
+            return 0
+        written = 0
+        while self._pending:
+            chunk = self._pending.head(WRITE_CHUNK)
             try:
-                with self._db:  # commits, or rolls back on error
-                    self._db.execute("BEGIN")
-                    self._db.executemany(
-                        "INSERT INTO reaped_sessions "
-                        "(session_id, host, repo, reap_reason, reaped_at, entry) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                self._insert_locked(chunk)
             except (sqlite3.Error, OSError) as exc:
                 self._failed("write to", exc)
-                return 0
-            self._recovered()
-            return len(rows)
+                return written
+            self._pending.pop(len(chunk))
+            written += len(chunk)
+        self._recovered()
+        return written
+
+    def _insert_locked(self, rows: list[Row]) -> None:
+        """Insert ``rows`` in one transaction, into a fresh database if the file is corrupt."""
+        try:
+            self._transaction(rows)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise
+            self._recover_locked(exc)
+            self._transaction(rows)
+
+    def _transaction(self, rows: list[Row]) -> None:
+        if self._db is None:
+            raise sqlite3.OperationalError("history is not open")
+        with self._db:  # commits, or rolls back on error
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO reaped_sessions "
+                "(session_id, host, repo, reap_reason, reaped_at, entry) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def prune(self) -> int:
         """Delete rows reaped more than ``keep_days`` ago; return how many (0 on failure)."""
@@ -184,13 +309,22 @@ class History:
             if self._db is None:
                 return 0
             try:
-                cur = self._db.execute(
-                    "DELETE FROM reaped_sessions WHERE reaped_at < ?", (_ts(cutoff),)
-                )
+                try:
+                    cur = self._db.execute(
+                        "DELETE FROM reaped_sessions WHERE reaped_at < ?", (_ts(cutoff),)
+                    )
+                except sqlite3.DatabaseError as exc:
+                    if not is_corrupt(exc):
+                        raise
+                    self._recover_locked(exc)
+                    return 0
             except (sqlite3.Error, OSError) as exc:
+                self.errors += 1
                 self._failed("prune of", exc)
                 return 0
             return cur.rowcount
+
+    # -- reading -----------------------------------------------------------------------------
 
     def _where(
         self,
@@ -216,12 +350,18 @@ class History:
 
     def _read(self, sql: str, args: list[object]) -> list[tuple[object, ...]]:
         with self._lock:
-            if self._db is None and (time.monotonic() < self._next_open or not self._open_locked()):
+            if self._db is None and (not self._due() or not self._open_locked()):
                 raise HistoryUnavailableError(f"history unavailable: {self.last_error}")
             assert self._db is not None
             try:
-                return list(self._db.execute(sql, args))
-            except sqlite3.Error as exc:
+                try:
+                    return list(self._db.execute(sql, args))
+                except sqlite3.DatabaseError as exc:
+                    if not is_corrupt(exc):
+                        raise
+                    self._recover_locked(exc)
+                    return list(self._db.execute(sql, args))
+            except (sqlite3.Error, OSError) as exc:
                 raise HistoryUnavailableError(f"history read failed: {exc}") from exc
 
     def page(
@@ -236,7 +376,8 @@ class History:
     ) -> HistoryPage:
         """Return one page of entries reaped in ``[since, until)``, newest first.
 
-        ``limit`` and ``offset`` count entries. Raises ``HistoryUnavailableError``.
+        ``limit`` and ``offset`` count entries (``offset`` at most :data:`MAX_OFFSET`); entries
+        still waiting in memory are not listed. Raises ``HistoryUnavailableError``.
         """
         where, args = self._where(host, repo, since, until)
         total_row = self._read(f"SELECT COUNT(*) FROM reaped_sessions{where}", args)
@@ -269,7 +410,15 @@ class History:
         return self.page(limit=limit, host=host, repo=repo, since=since, until=until).items
 
     def find(self, session_id: str, host: str | None = None) -> HistoryEntry | None:
-        """Return the newest entry of ``session_id`` (on ``host`` if given), or None."""
+        """Return the newest entry of ``session_id`` (on ``host`` if given), or None.
+
+        Entries waiting in memory count (the newest of them first). Raises
+        ``HistoryUnavailableError`` when none waits and the database cannot be read.
+        """
+        with self._lock:
+            waiting = self._pending.find(session_id, host)
+        if waiting is not None:
+            return waiting
         where, args = self._where(host, None, None, None, session_id=session_id)
         rows = self._read(
             f"SELECT entry FROM reaped_sessions{where} ORDER BY reaped_at DESC, id DESC LIMIT 1",
@@ -278,7 +427,7 @@ class History:
         return HistoryEntry.model_validate_json(str(rows[0][0])) if rows else None
 
     def close(self) -> None:
-        """Close the database (further writes reopen it)."""
+        """Close the database (further writes reopen it; entries waiting stay in memory)."""
         with self._lock:
             if self._db is not None:
                 self._db.close()

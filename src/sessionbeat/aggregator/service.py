@@ -226,6 +226,15 @@ class AggregatorService:
         if self._reaper is not None:
             self._reaper.join(timeout=10)
         self._flush_history()
+        if self.history.pending:
+            self.history.flush(force=True)
+        if self.history.pending:
+            log.error(
+                "%d reaped sessions were never written to the history %s (%s); they are lost",
+                self.history.pending,
+                self.history.path,
+                self.history.last_error,
+            )
         self.client.disconnect()
         self.client.loop_stop()
         self.broker_connected = False
@@ -405,12 +414,17 @@ class AggregatorService:
         return entries
 
     def _flush_history(self, entries: list[HistoryEntry] | None = None) -> None:
+        """Write ``entries`` and the cleared sessions noted since; else retry what waits."""
         with self.lock:
             pending, self._pending_history = self._pending_history, []
         batch = [*(entries or []), *pending]
         if batch:
             self.history.add(batch)
-            self._sync_history_errors()
+        elif self.history.pending:
+            self.history.flush()
+        else:
+            return
+        self._sync_history_errors()
 
     def _sync_history_errors(self) -> None:
         with self.lock:
@@ -471,21 +485,26 @@ class AggregatorService:
             )
 
     def health(self) -> Health:
-        """Return the health document of ``GET /healthz``."""
+        """Return the health document of ``GET /healthz`` and ``GET /readyz``.
+
+        ``ready`` is True while the broker is connected and the history writable; ``reasons``
+        says in words why ``status`` is ``degraded`` (also after a corrupt history was moved
+        aside, until the process restarts).
+        """
         now = self.clock()
         with self.lock:
-            sessions = len(self.state.sessions)
-            hosts = len(self.state.hosts)
             last = self.state.last_message_at
         connected = self.broker_connected
+        reasons = [] if connected else ["broker not connected"]
+        reasons += self.history.problems()
         return Health(
-            status="ok" if connected else "degraded",
+            status="degraded" if reasons else "ok",
+            ready=connected and self.history.writable,
+            reasons=reasons,
             broker_connected=connected,
-            now=now,
-            sessions=sessions,
-            hosts=hosts,
-            last_message_at=last,
             history_ok=self.history.ok,
+            now=now,
+            last_message_at=last,
             version=__version__,
         )
 

@@ -2,7 +2,8 @@
 
 Runs ``streamlit run`` on ``dashboard/app.py`` headless, without usage statistics, bound to
 ``--bind``/``--port`` (default 127.0.0.1:8501; ``--host``, the old name of ``--bind``,
-still works and prints a deprecation note). The page finds the aggregator through the same
+still works and prints a deprecation note; the page has no login, so an address other than
+loopback needs ``--insecure-no-token``). The page finds the aggregator through the same
 settings (``SESSIONBEAT_API_URL``, ``SESSIONBEAT_API_TOKEN``; ``SESSIONBEAT_HOST`` decides
 whether a transcript is on this host), passed on in the environment.
 The theme follows the phone's light or dark setting (no theme is forced).
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from sessionbeat.cli_support import bind_address, get_settings
+from sessionbeat.cli_support import INSECURE_FLAG, bind_address, check_exposure, get_settings
 from sessionbeat.settings import ENV_PREFIX, Settings
 
 APP = Path(__file__).with_name("app.py")
@@ -87,10 +88,30 @@ def dashboard(
     host: Annotated[
         str | None, typer.Option("--host", hidden=True, help="deprecated: use --bind")
     ] = None,
+    insecure_no_token: Annotated[
+        bool,
+        typer.Option(
+            INSECURE_FLAG, help="serve the page (it has no login) on a non-loopback --bind"
+        ),
+    ] = False,
 ) -> None:
-    """Serve the phone-first page (Streamlit) for the aggregator at SESSIONBEAT_API_URL."""
+    """Serve the phone-first page (Streamlit) for the aggregator at SESSIONBEAT_API_URL.
+
+    The page has no login: an address other than loopback needs --insecure-no-token.
+    """
     settings = get_settings(ctx)
     bind = bind_address(bind, host, "dashboard") or settings.dashboard_host
+    check_exposure(
+        "dashboard",
+        bind,
+        authenticated=False,
+        insecure=insecure_no_token,
+        why=(
+            f"refusing to serve the page on {bind}: it has no login of its own and sends the API "
+            "token for whoever opens it, so whoever reaches that address reads every session. "
+            "Keep it on 127.0.0.1 behind an authenticating proxy, or on a tailnet address only"
+        ),
+    )
     listen = settings.dashboard_port if port is None else port
     env = streamlit_env(settings, os.environ)
     typer.echo(f"dashboard on http://{bind}:{listen} (aggregator {settings.api_url})", err=True)
