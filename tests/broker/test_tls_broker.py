@@ -98,7 +98,7 @@ def test_agent_and_aggregator_work_over_mqtts(tls_broker: TlsBroker) -> None:
         assert result.returncode == 0
         seen = wait_until(lambda: aggregator.sessions(host="mac"), 20, what="the session")
         assert [s["status"] for s in seen.values()] == ["working"]
-        assert httpx.get(f"{aggregator.url}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{aggregator.url}/readyz", timeout=5).status_code == 200
     finally:
         agent.stop()
         aggregator.stop()
@@ -130,7 +130,7 @@ def test_agent_and_aggregator_say_the_certificate_is_not_trusted(tls_broker: Tls
         for proc in (agent, aggregator):
             wait_until(lambda p=proc: VERIFY_FAILED in p.output(), 20, what=VERIFY_FAILED)
             assert "SESSIONBEAT_BROKER_CA_FILE" in proc.output()
-        assert httpx.get(f"{aggregator.url}/healthz", timeout=5).status_code == 503
+        assert httpx.get(f"{aggregator.url}/readyz", timeout=5).status_code == 503
     finally:
         agent.stop()
         aggregator.stop()

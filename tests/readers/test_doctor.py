@@ -118,3 +118,15 @@ def test_clock_check_reports_the_skew_the_aggregator_measures(
     assert clock["level"] == "warn"
     assert "this host's beats as the aggregator sees them +3600.00 s" in clock["detail"]
     assert f"other hosts over 2 s: {other} -7200.0 s" in clock["detail"]
+
+
+def test_a_degraded_aggregator_is_a_warning_with_its_reason(tmp_path: Path) -> None:
+    """An aggregator that answers but cannot reach its broker is not reported as ok."""
+    dead_broker = f"mqtt://127.0.0.1:{free_port()}"
+    aggregator = Aggregator(dead_broker, tmp_path / "aggregator")
+    try:
+        _code, checks = doctor("--broker-url", dead_broker, "--api-url", aggregator.url)
+    finally:
+        aggregator.stop()
+    assert checks["api"]["level"] == "warn"
+    assert "broker not connected" in checks["api"]["hint"]

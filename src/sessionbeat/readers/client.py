@@ -141,7 +141,7 @@ class ApiClient:
     # -- endpoints ---------------------------------------------------------------------------
 
     def health(self) -> Health:
-        """Return ``GET /healthz`` (also when it says 503: ``broker_connected`` is False)."""
+        """Return ``GET /healthz`` (liveness): ``status`` ok or degraded, with ``reasons``."""
         url = f"{self.base_url}/healthz"
         try:
             response = self._http.get("/healthz")

@@ -209,10 +209,15 @@ def check_api_and_clock(settings: Settings) -> list[Check]:
         if response.headers.get("content-type", "").startswith("application/json")
         else {}
     )
+    reasons = body.get("reasons") if isinstance(body, dict) else None
+    degraded = response.status_code != 200 or (
+        isinstance(body, dict) and body.get("status") not in (None, "ok")
+    )
     api = Check(
         "api",
-        Level.OK if response.status_code == 200 else Level.WARN,
+        Level.WARN if degraded else Level.OK,
         f"{url}: HTTP {response.status_code} {json.dumps(body)[:120]}",
+        "; ".join(map(str, reasons)) if degraded and isinstance(reasons, list) else "",
     )
     server_now: float | None = None
     if isinstance(body, dict) and isinstance(body.get("now"), str):
