@@ -157,9 +157,7 @@ def iter_inbox(inbox: Path) -> Iterator[HostEvent]:
         return
     for path in sorted(inbox.glob("*.evt")):
         try:
-            if path.stat().st_size > MAX_INPUT + HEADER_MAX:
-                raise FrameError(f"over {MAX_INPUT} bytes")
-            event = parse_frame(path.read_bytes(), source=path)
+            event = _read_inbox_file(path)
         except FrameError as exc:
             log.warning("inbox file %s is not an event (%s); kept as .bad", path.name, exc)
             with contextlib.suppress(OSError):
@@ -169,6 +167,23 @@ def iter_inbox(inbox: Path) -> Iterator[HostEvent]:
             log.warning("cannot read inbox file %s: %s", path, exc)
             continue
         yield event
+
+
+def _read_inbox_file(path: Path) -> HostEvent:
+    """Read one inbox file: its header line, then its body in one read (no copy of either)."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_INPUT + HEADER_MAX:
+            raise FrameError(f"over {MAX_INPUT} bytes")
+        head = f.readline(HEADER_MAX)
+        if not head.endswith(b"\n"):
+            raise FrameError("no header line")
+        header = parse_header(head[:-1])
+        raw = f.read()
+    if header.length is not None and header.length != len(raw):
+        raise FrameError(f"cut: {len(raw)} bytes of {header.length}")
+    h = header
+    return HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, path)
 
 
 def read_inbox(inbox: Path) -> list[HostEvent]:
@@ -201,51 +216,23 @@ class FrameBudget:
             self.held -= size
 
 
-def _read_header(sock: socket.socket) -> tuple[bytes, bytearray]:
-    """Read up to the header's newline; return the header and the body bytes read past it."""
-    data = bytearray()
-    while b"\n" not in data:
-        chunk = sock.recv(HEADER_MAX)
-        if not chunk:
-            raise FrameError("no header line")
-        data += chunk
-        if len(data) > HEADER_MAX and b"\n" not in data[:HEADER_MAX]:
-            raise FrameError(f"header over {HEADER_MAX} bytes")
-    head, _, rest = bytes(data).partition(b"\n")
-    return head, bytearray(rest)
+class _Handler(socketserver.StreamRequestHandler):
+    """One connection, one frame: header line, then exactly ``<length>`` bytes, then the end.
 
-
-def _read_body(sock: socket.socket, length: int, body: bytearray) -> bytes:
-    """Read the rest of a ``length``-byte body after ``body``, then the end of the stream.
-
-    Raises ``FrameError`` when the stream ends early or carries more than ``length`` bytes.
+    The body is read in one ``read(length)`` of the buffered socket file, into one bytes object
+    of that size: a frame costs its length in memory, not twice that.
     """
-    if len(body) > length:
-        raise FrameError(f"cut: more than {length} bytes")
-    buffer = bytearray(length)
-    buffer[: len(body)] = body
-    view = memoryview(buffer)
-    got = len(body)
-    while got < length:
-        n = sock.recv_into(view[got:])
-        if n == 0:
-            raise FrameError(f"cut: {got} bytes of {length}")
-        got += n
-    if sock.recv(1):
-        raise FrameError(f"cut: more than {length} bytes")
-    return bytes(buffer)
 
-
-class _Handler(socketserver.BaseRequestHandler):
     server: _UnixServer | _TcpServer
+    timeout = READ_TIMEOUT
 
     def handle(self) -> None:
-        sock: socket.socket = self.request
-        sock.settimeout(READ_TIMEOUT)
         server = self.server
         try:
-            head, body = _read_header(sock)
-            header = parse_header(head, server.token)
+            head = self.rfile.readline(HEADER_MAX)
+            if not head.endswith(b"\n"):
+                raise FrameError("no header line" if len(head) < HEADER_MAX else "header too long")
+            header = parse_header(head[:-1], server.token)
         except FrameError as exc:
             self._refuse(Refusal.BAD, str(exc))
             return
@@ -263,14 +250,18 @@ class _Handler(socketserver.BaseRequestHandler):
             self._refuse(Refusal.BUSY, f"{server.budget.held} bytes of frames held already")
             return
         try:
-            raw = _read_body(sock, length, body)
+            raw = self.rfile.read(length)
+            if len(raw) < length:
+                raise FrameError(f"cut: {len(raw)} bytes of {length}")
+            if self.rfile.read(1):
+                raise FrameError(f"cut: more than {length} bytes")
         except (FrameError, OSError) as exc:
             server.budget.give(length)
             self._refuse(Refusal.CUT, str(exc))
             return
         h = header
         server.on_event(HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, held=length))
-        _reply(sock, b"OK\n")
+        _reply(self.request, b"OK\n")
 
     def _refuse(self, refusal: Refusal, detail: str) -> None:
         self.server.on_error(refusal, detail)
