@@ -13,7 +13,7 @@ import platformdirs
 import pytest
 
 from sessionbeat.publisher import hook
-from sessionbeat.publisher.ipc import EventKind, HostEvent, IpcServer, read_inbox
+from sessionbeat.publisher.ipc import EventKind, HostEvent, IpcServer, Refusal, read_inbox
 from tests.conftest import fixture_bytes, short_tmpdir
 
 SCRIPT = Path(sys.executable).parent / "sessionbeat"
@@ -34,11 +34,16 @@ class Collector:
     def __init__(self) -> None:
         self.events: list[HostEvent] = []
         self.errors: list[str] = []
+        self.refusals: list[Refusal] = []
         self.arrived = threading.Event()
 
     def on_event(self, event: HostEvent) -> None:
         self.events.append(event)
         self.arrived.set()
+
+    def on_error(self, refusal: Refusal, detail: str) -> None:
+        self.errors.append(detail)
+        self.refusals.append(refusal)
 
 
 def test_state_dir_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +69,7 @@ def test_delivers_to_a_running_agent_socket() -> None:
     """With an agent listening, publish hands over the raw bytes and the process tree."""
     state = short_tmpdir()
     got = Collector()
-    server = IpcServer(state, got.on_event, got.errors.append, transport="unix")
+    server = IpcServer(state, got.on_event, got.on_error, transport="unix")
     server.start()
     try:
         payload = fixture_bytes("hook-PreToolUse-3.json")
@@ -84,7 +89,7 @@ def test_delivers_over_loopback_tcp_with_token() -> None:
     """Where Unix sockets are not used, publish finds the agent's TCP port and token."""
     state = short_tmpdir()
     got = Collector()
-    server = IpcServer(state, got.on_event, got.errors.append, transport="tcp")
+    server = IpcServer(state, got.on_event, got.on_error, transport="tcp")
     server.start()
     try:
         result = run_publish(b'{"session_id":"s1"}', state, SESSIONBEAT_AGENT_TRANSPORT="tcp")
@@ -102,7 +107,7 @@ def test_wrong_token_is_rejected_and_counted() -> None:
     """A frame with a wrong token never reaches the agent and is reported as an error."""
     state = short_tmpdir()
     got = Collector()
-    server = IpcServer(state, got.on_event, got.errors.append, transport="tcp")
+    server = IpcServer(state, got.on_event, got.on_error, transport="tcp")
     server.start()
     try:
         port, _token = (state / "agent.tcp").read_text().split()
@@ -151,3 +156,20 @@ def test_disable_switch_skips_everything() -> None:
     result = run_publish(b'{"session_id":"s1"}', state, SESSIONBEAT_DISABLE="1")
     assert result.returncode == 0
     assert not (state / "inbox").exists()
+
+
+def test_an_input_over_the_limit_is_not_delivered_at_all() -> None:
+    """Over MAX_INPUT: nothing cut reaches the agent or the inbox; the agent counts a refusal."""
+    state = short_tmpdir()
+    got = Collector()
+    server = IpcServer(state, got.on_event, got.on_error, transport="unix")
+    server.start()
+    payload = b'{"session_id":"s1","pad":"' + b"x" * hook.MAX_INPUT + b'"}'
+    try:
+        result = run_publish(payload, state)
+    finally:
+        server.stop()
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+    assert got.events == [] and got.refusals == [Refusal.TOO_LARGE]
+    assert not (state / "inbox").exists()
+    assert "not delivered" in (state / "hook-errors.log").read_text()

@@ -70,13 +70,18 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 
 
 def render_local_config(
-    port: int, data_dir: Path, bind: str = "127.0.0.1", user: str | None = None
+    port: int, data_dir: Path, bind: str = "127.0.0.1", user: str | None = None, extra: str = ""
 ) -> str:
-    """Return the embedded broker's ``local.conf`` with its placeholders filled in."""
+    """Return the embedded broker's ``local.conf`` with its placeholders filled in.
+
+    ``extra`` is appended as is: more Mosquitto directives, one per line (e.g. the production
+    config's ``max_packet_size 262144``).
+    """
     template = LOCAL_CONFIG.read_text(encoding="utf-8")
-    return template.format(
+    text = template.format(
         port=port, bind=bind, data_dir=str(data_dir), user=user or getpass.getuser()
     )
+    return f"{text}\n{extra}\n" if extra else text
 
 
 class LocalBroker:
@@ -84,12 +89,16 @@ class LocalBroker:
 
     ``port`` 0 picks a free port. Use as a context manager, or call :meth:`start`/:meth:`stop`.
     :meth:`stop` and :meth:`start` again keep the data dir, so retained messages survive
-    (persistence is on).
+    (persistence is on). ``extra_config`` holds more Mosquitto directives appended to the
+    config (see :func:`render_local_config`).
     """
 
-    def __init__(self, data_dir: Path, port: int = 0, bind: str = "127.0.0.1") -> None:
+    def __init__(
+        self, data_dir: Path, port: int = 0, bind: str = "127.0.0.1", extra_config: str = ""
+    ) -> None:
         self.data_dir = data_dir
         self.bind = bind
+        self.extra_config = extra_config
         self.port = port or free_port(bind)
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -117,7 +126,8 @@ class LocalBroker:
         binary = find_mosquitto()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(
-            render_local_config(self.port, self.data_dir, self.bind), encoding="utf-8"
+            render_local_config(self.port, self.data_dir, self.bind, extra=self.extra_config),
+            encoding="utf-8",
         )
         self.process = subprocess.Popen(
             [str(binary), "-c", str(self.config_path)],

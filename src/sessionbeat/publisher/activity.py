@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from sessionbeat.claude_code.hook_input import HookInput
+from sessionbeat.publisher.limits import NAME_MAX, Name, Text, cut
 
 if TYPE_CHECKING:
     from sessionbeat.publisher.session import LocalSession
@@ -31,12 +32,18 @@ DETAIL_KEYS = ("command", "url", "file_path", "notebook_path", "pattern", "query
 
 
 class TodoItem(BaseModel):
-    """One item of the session's todo list (``TodoWrite`` entry or ``TaskCreate`` task)."""
+    """One item of the session's todo list (``TodoWrite`` entry or ``TaskCreate`` task).
 
-    id: str | None = None
-    content: str
-    status: str = "pending"
-    active_form: str | None = None
+    Texts are cut to :data:`~sessionbeat.publisher.limits.TEXT_MAX` characters, id and status
+    to :data:`~sessionbeat.publisher.limits.NAME_MAX`, when set as well as when built.
+    """
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    id: Name | None = None
+    content: Text
+    status: Name = "pending"
+    active_form: Text | None = None
 
 
 def nonempty(value: Any) -> str | None:
@@ -45,10 +52,14 @@ def nonempty(value: Any) -> str | None:
 
 
 def _task_id(value: Any) -> str | None:
-    """Return a task id as a string (``TaskCreate``/``TaskUpdate`` ids may be numbers)."""
+    """Return a task id as a string (``TaskCreate``/``TaskUpdate`` ids may be numbers).
+
+    Cut like the ids a :class:`TodoItem` keeps, so an over-long id still finds its item.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return nonempty(value)
+    found = nonempty(value)
+    return None if found is None else cut(found, NAME_MAX)
 
 
 def tool_detail(tool_input: Any, max_chars: int) -> str | None:
@@ -186,12 +197,12 @@ def apply_todo_tools(s: LocalSession, hook: HookInput) -> None:
 
 def apply_task_events(s: LocalSession, hook: HookInput) -> None:
     """Update ``s.todos`` in place from the ``TaskCreated``/``TaskCompleted`` hook events."""
-    task_id = hook.task_id
+    task_id = _task_id(hook.task_id)
     if not task_id:
         return
     known = next((t for t in s.todos if t.id == task_id), None)
     if hook.hook_event_name == "TaskCreated" and known is None and hook.task_subject:
-        s.todos.append(TodoItem(id=task_id, content=hook.task_subject))
+        s.todos = [*s.todos, TodoItem(id=task_id, content=hook.task_subject)]
     elif hook.hook_event_name == "TaskCompleted" and known is not None:
         known.status = "completed"
 
@@ -204,20 +215,22 @@ def apply_subagents(s: LocalSession, hook: HookInput) -> None:
     count, and Stop or SessionEnd closes them.
     """
     event = hook.hook_event_name
+    # Ids are kept cut to NAME_MAX (limits.IdList): compare them cut the same way.
+    agent_id = cut(hook.agent_id, NAME_MAX) if hook.agent_id else None
     if event == "SubagentStart":
         # agent_type "" marks Claude Code's internal forks: not a subagent the user started.
-        if hook.agent_id and hook.agent_type != "":
+        if agent_id and hook.agent_type != "":
             s.saw_subagent_start = True
-            if hook.agent_id not in s.running_agents:
-                s.running_agents.append(hook.agent_id)
+            if agent_id not in s.running_agents:
+                s.running_agents = [*s.running_agents, agent_id]
     elif event == "SubagentStop":
-        if hook.agent_id and hook.agent_id in s.running_agents:
-            s.running_agents.remove(hook.agent_id)
+        if agent_id and agent_id in s.running_agents:
+            s.running_agents.remove(agent_id)
     elif hook.tool_name in SUBAGENT_TOOLS and hook.agent_id is None:
         tin = hook.tool_input if isinstance(hook.tool_input, dict) else {}
-        marker = hook.tool_use_id or "?"
+        marker = cut(hook.tool_use_id or "?", NAME_MAX)
         if event == "PreToolUse" and not tin.get("run_in_background"):
-            s.running_task_tools.append(marker)
+            s.running_task_tools = [*s.running_task_tools, marker]
         elif event in ("PostToolUse", "PostToolUseFailure") and s.running_task_tools:
             if marker in s.running_task_tools:
                 s.running_task_tools.remove(marker)

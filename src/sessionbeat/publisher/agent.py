@@ -16,7 +16,11 @@ every :data:`LIVENESS_INTERVAL` seconds. MQTT (zigbee2mqtt ``lib/mqtt.ts`` style
   (``online``, same ``bdseq``);
 * a clean stop (SIGTERM, Ctrl-C) publishes ``offline`` itself before DISCONNECT.
 
-Beats are retained, QoS 1, with a Message Expiry Interval of ``reap_after`` seconds.
+Beats are retained, QoS 1, with a Message Expiry Interval of ``reap_after`` seconds. Every
+payload fits the shared payload limit and the broker's MQTT 5 Maximum Packet Size from its
+CONNACK (``publisher/limits.py``: a beat that does not is sent minimal, and counted), so no
+publish can make the broker drop the connection. Hook frames hold their bytes of the IPC
+server's budget until handled, and the inbox is read one event at a time.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import queue
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +49,8 @@ from sessionbeat.broker.client import connect_error_text, make_client, publish_p
 from sessionbeat.errors import AgentAlreadyRunningError
 from sessionbeat.models import HostState, HostStatus, SessionBeat, utc_now
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
-from sessionbeat.publisher.ipc import HostEvent, IpcServer, read_inbox
+from sessionbeat.publisher.ipc import HostEvent, IpcServer, Refusal, iter_inbox
+from sessionbeat.publisher.limits import BeatEncoder
 from sessionbeat.publisher.registry_watch import RegistryWatcher
 from sessionbeat.publisher.spool import SessionStore, Spool, SpoolRecord
 from sessionbeat.settings import Settings
@@ -84,22 +90,42 @@ _Item = HostEvent | _Connected | _Stop | _RegistryChanged
 
 
 class BdseqCounter:
-    """The birth/death sequence number, persisted in ``<state_dir>/bdseq``."""
+    """The birth/death sequence number, persisted in ``<state_dir>/bdseq``.
+
+    A missing file starts at 0; an unreadable one (not a non-negative number, or a read error)
+    too, and says so once in the log. A failure to persist is logged once.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.value = -1
+        self._logged_write = False
         try:
-            self.value = int(path.read_text().strip())
-        except (OSError, ValueError):
-            self.value = -1
+            text = path.read_text()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("cannot read bdseq from %s (%s): starting again from 0", path, exc)
+            return
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = -1
+        if value < 0:
+            log.warning("cannot read bdseq from %s (%r): starting again from 0", path, text[:40])
+            return
+        self.value = value
 
     def next(self) -> int:
         """Increment, persist (best effort) and return the new value."""
         self.value += 1
         try:
             self.path.write_text(f"{self.value}\n")
+            self._logged_write = False
         except OSError as exc:
-            log.warning("cannot persist bdseq in %s: %s", self.path, exc)
+            if not self._logged_write:
+                log.warning("cannot persist bdseq in %s: %s", self.path, exc)
+                self._logged_write = True
         return self.value
 
 
@@ -167,7 +193,8 @@ class HostAgent:
         self.ready = threading.Event()
         self.published = 0
         self.spooled = 0
-        self.ipc_errors = 0
+        self.encoder = BeatEncoder()
+        self.frames_refused: Counter[str] = Counter()
         self._online = False
         self._replay_due: float | None = None
         self._thread: threading.Thread | None = None
@@ -192,6 +219,8 @@ class HostAgent:
             log.warning("broker refused the connection: %s", reason)
             return
         self._connect_error = None
+        # MQTT 5: the broker's Maximum Packet Size (None: no limit announced).
+        self.encoder.broker_max = getattr(props, "MaximumPacketSize", None)
         log.info("connected to %s (bdseq %d)", self.settings.broker.display(), self.bdseq.value)
         self.connected.set()
         self.queue.put(_Connected())
@@ -221,10 +250,10 @@ class HostAgent:
             self._registry_pending.set()
             self.queue.put(_RegistryChanged())
 
-    def _ipc_error(self, reason: str) -> None:
-        self.ipc_errors += 1
-        if self.ipc_errors == 1:
-            log.warning("rejected a frame from a hook: %s", reason)
+    def _ipc_error(self, refusal: Refusal, detail: str) -> None:
+        self.frames_refused[refusal] += 1
+        if self.frames_refused[refusal] == 1:
+            log.warning("refused a frame from a hook (%s): %s", refusal, detail)
 
     # -- publishing (worker thread only) ------------------------------------------------------
 
@@ -236,17 +265,18 @@ class HostAgent:
         )
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
-    def _payload(self, beat: SessionBeat) -> bytes:
-        """Return the wire bytes of ``beat`` stamped with the agent's birth epoch (``bdseq``).
+    def _stamped(self, beat: SessionBeat) -> SessionBeat:
+        """Return ``beat`` stamped with the agent's birth epoch (``bdseq``), to be encoded.
 
         The aggregator orders a session's beats by ``(bdseq, seq)``, not by the host's clock.
         """
         beat.bdseq = max(self.bdseq.value, 0)  # -1 only before the very first CONNECT
-        return beat.model_dump_json(exclude_none=True).encode()
+        return beat
 
     def _send_beat(self, beat: SessionBeat) -> None:
-        topic = topics.session_topic(beat.host, beat.session_id)
-        payload = self._payload(beat)
+        topic, payload = self.encoder.encode(self._stamped(beat))
+        if payload is None:
+            return
         created = time.time()
         # Keep order: until the spool is replayed and the birth is out, new beats queue behind.
         if (
@@ -265,16 +295,19 @@ class HostAgent:
         done = 0
         while done < len(records):
             batch = records[done : done + REPLAY_BATCH]
-            infos = []
+            infos: list[mqtt.MQTTMessageInfo | None] = []  # None: a record nothing can send
             for record in batch:
                 age = max(0.0, time.time() - record.created)
                 expiry = max(1.0, self.settings.reap_after - age)
                 if not self.connected.is_set():
                     break
+                payload = self.encoder.refit(record.topic, record.payload)
                 infos.append(
-                    self.client.publish(
+                    None
+                    if payload is None
+                    else self.client.publish(
                         record.topic,
-                        record.payload,
+                        payload,
                         qos=1,
                         retain=True,
                         properties=publish_properties(expiry),
@@ -282,16 +315,18 @@ class HostAgent:
                 )
             try:
                 for info in infos:
-                    info.wait_for_publish(PUBLISH_WAIT)
+                    if info is not None:
+                        info.wait_for_publish(PUBLISH_WAIT)
             except (RuntimeError, ValueError) as exc:
                 log.warning("spool replay interrupted: %s", exc)
             acked = 0
             for info in infos:
-                if not info.is_published():
+                if info is not None and not info.is_published():
                     break
                 acked += 1
+                if info is not None:
+                    self.published += 1
             done += acked
-            self.published += acked
             if acked < len(batch):
                 self.spool.remove_first(done)
                 return False
@@ -302,11 +337,9 @@ class HostAgent:
 
     def _birth(self) -> None:
         for beat in self.core.republish(self.clock()):
-            self._publish(
-                topics.session_topic(beat.host, beat.session_id),
-                self._payload(beat),
-                self.settings.reap_after,
-            )
+            topic, payload = self.encoder.encode(self._stamped(beat))
+            if payload is not None:
+                self._publish(topic, payload, self.settings.reap_after)
         birth = HostStatus(
             host=self.settings.host,
             state=HostState.ONLINE,
@@ -345,8 +378,11 @@ class HostAgent:
             self._registry_pending.clear()
             self._scan_registry()
             return
-        for beat in self.core.handle(item, self.clock()):
-            self._send_beat(beat)
+        try:
+            for beat in self.core.handle(item, self.clock()):
+                self._send_beat(beat)
+        finally:
+            self.ipc.release(item)  # its frame's bytes may be taken by the next hook
         if item.source is not None:
             item.source.unlink(missing_ok=True)
 
@@ -372,7 +408,7 @@ class HostAgent:
         self._write_status()
 
     def _drain_inbox(self) -> None:
-        for event in read_inbox(self.state_dir / "inbox"):
+        for event in iter_inbox(self.state_dir / "inbox"):
             self._handle(event)
 
     def _work(self) -> None:
@@ -428,8 +464,15 @@ class HostAgent:
             "published": self.published,
             "spooled_pending": len(self.spool.read()) if self.spool.size() else 0,
             "spool_errors": self.spool.errors,
+            "spool_in_memory": self.spool.in_memory,
+            "spool_dropped": self.spool.dropped,
+            "spool_skipped": self.spool.skipped,
+            "broker_max_packet_size": self.encoder.broker_max,
+            "beats_minimal": self.encoder.minimal,
+            "beats_dropped": self.encoder.dropped,
             "events": self.core.counters.events,
             "bad_events": dict(self.core.counters.bad_events),
+            "frames_refused": dict(self.frames_refused),
         }
         now = time.monotonic()
         if status == self._status_written and now - self._status_time < STATUS_REFRESH:

@@ -7,9 +7,14 @@ builtin modules (``_socket`` is the C module under :mod:`socket`; ``socket.py`` 
 
 Wire format to the agent (one connection per event, agent replies ``OK``)::
 
-    SB1 <time_ns> <pid> <ppid> <grandparent pid or 0> <token or ->\\n<raw stdin bytes>
+    SB1 <time_ns> <pid> <ppid> <grandparent pid or 0> <length> <token or ->\\n<raw stdin bytes>
 
-(``SL1`` instead of ``SB1`` for a status-line reading.)
+(``SL1`` instead of ``SB1`` for a status-line reading.) ``<length>`` is the byte count of the raw
+bytes: the agent takes a frame whole or not at all, so a hook that gives up mid-send (the agent
+stalls past :data:`ACK_TIMEOUT`) leaves nothing cut behind, and its inbox copy is the one that
+counts. An input over :data:`MAX_INPUT` bytes is not delivered at all (whole or not at all, as
+the agent would refuse it): the agent is told its length, to count it, and a line goes to
+``<state_dir>/hook-errors.log``.
 
 Transport: the Unix socket ``<state_dir>/agent.sock``; where there is no ``AF_UNIX`` (Windows) or
 ``SESSIONBEAT_AGENT_TRANSPORT=tcp``, loopback TCP on the port and token the agent wrote to
@@ -36,7 +41,9 @@ ACK = b"OK"
 ACK_TIMEOUT = 0.5
 """Seconds to wait for the agent's acknowledgement before falling back to the inbox."""
 MAX_INPUT = 32 * 1024 * 1024
-"""Bytes read from stdin at most (a Write tool's content can be large)."""
+"""Bytes of one hook input at most, the one limit of the hand-off: the hook delivers nothing
+bigger and the agent refuses frames announcing more (``publisher/ipc.py``). A Write tool's
+content, or an Edit's whole original file in ``tool_response``, can be megabytes."""
 SPAWN_GRACE_NS = 10 * 1_000_000_000
 """Do not start another agent within this many nanoseconds of the last start."""
 ERROR_LOG_MAX = 64 * 1024
@@ -77,6 +84,18 @@ def _grandparent(ppid: int) -> int:
 
 def _use_tcp() -> bool:
     return not hasattr(_sock, "AF_UNIX") or os.environ.get("SESSIONBEAT_AGENT_TRANSPORT") == "tcp"
+
+
+def read_stdin() -> bytes:
+    """Return the bytes on stdin, at most one more than :data:`MAX_INPUT`.
+
+    One byte more lets :func:`deliver` tell an input over the limit. No stdin, or a terminal,
+    gives ``b""``.
+    """
+    stdin = sys.stdin
+    if stdin is None or stdin.isatty():
+        return b""
+    return stdin.buffer.read(MAX_INPUT + 1)
 
 
 def _send(directory: str, header: bytes, data: bytes) -> bool:
@@ -148,13 +167,18 @@ def _start_agent(directory: str, now_ns: int) -> None:
 
 def _note_error(directory: str, exc: BaseException) -> None:
     """Append one line about an unexpected failure to ``<state_dir>/hook-errors.log``."""
+    _note(directory, f"{type(exc).__name__}: {exc}")
+
+
+def _note(directory: str, text: str) -> None:
+    """Append ``<epoch s> <text>`` to ``<state_dir>/hook-errors.log`` (kept under 64 KiB)."""
     try:
         path = os.path.join(directory, "hook-errors.log")
         if os.path.exists(path) and os.path.getsize(path) > ERROR_LOG_MAX:
             return
         os.makedirs(directory, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(f"{time.time():.3f} {type(exc).__name__}: {exc}\n")
+            f.write(f"{time.time():.3f} {text}\n")
     except BaseException:
         pass
 
@@ -163,12 +187,18 @@ def deliver(magic: bytes, data: bytes, now_ns: int) -> None:
     """Deliver one raw JSON document to the agent, or to the inbox and start an agent.
 
     ``magic`` is :data:`MAGIC` (hook event) or :data:`STATUSLINE_MAGIC`; ``now_ns`` the time the
-    event was received, in ``time.time_ns()`` units. Raises ``OSError`` only if even the inbox
-    cannot be written (callers on the hook path swallow it).
+    event was received, in ``time.time_ns()`` units. A document over :data:`MAX_INPUT` bytes is
+    not delivered: the agent, if one listens, is sent its header alone (it counts the refusal)
+    and ``hook-errors.log`` notes it. Raises ``OSError`` only if even the inbox cannot be
+    written (callers on the hook path swallow it).
     """
     directory = state_dir()
     pid, ppid = os.getpid(), os.getppid()
-    header = b"%s %d %d %d %d" % (magic, now_ns, pid, ppid, _grandparent(ppid))
+    header = b"%s %d %d %d %d %d" % (magic, now_ns, pid, ppid, _grandparent(ppid), len(data))
+    if len(data) > MAX_INPUT:
+        _send(directory, header, b"")
+        _note(directory, f"input over {MAX_INPUT} bytes not delivered (whole or not at all)")
+        return
     if _send(directory, header, data):
         return
     _to_inbox(directory, f"{now_ns:020d}-{pid}", header, data)
@@ -181,10 +211,7 @@ def main(argv: list[str]) -> int:
         if os.environ.get("SESSIONBEAT_DISABLE"):
             return 0
         now_ns = time.time_ns()
-        stdin = sys.stdin
-        if stdin is None or stdin.isatty():
-            return 0
-        data = stdin.buffer.read(MAX_INPUT)
+        data = read_stdin()
         if data.strip():
             deliver(MAGIC, data, now_ns)
     except BaseException as exc:  # the hook path must never fail Claude Code

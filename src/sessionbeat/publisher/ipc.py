@@ -4,11 +4,16 @@ A threaded stream server (stdlib :mod:`socketserver`) on the Unix socket
 ``<state_dir>/agent.sock`` or, where there is no ``AF_UNIX`` or when asked, on loopback TCP with a
 random token written to ``<state_dir>/agent.tcp``. Each connection carries one frame::
 
-    <SB1|SL1> <time_ns> <pid> <ppid> <grandparent pid> <token or ->\\n<raw JSON bytes>
+    <SB1|SL1> <time_ns> <pid> <ppid> <grandparent pid> <length> <token or ->\\n<raw JSON bytes>
 
-The server replies ``OK`` once the frame is queued; bad frames get ``ERR`` and are counted.
-Events written to ``<state_dir>/inbox/*.evt`` while no agent ran are read back with
-:func:`read_inbox`.
+The server replies ``OK`` once the frame is queued, whole: ``<length>`` raw bytes, no more, no
+less. Anything else gets ``ERR`` and is counted by :class:`Refusal` (the hook then leaves the
+event in the inbox): a bad header or token, a frame announcing more than the hook's
+``MAX_INPUT`` (32 MiB), a frame cut short, or one that would take the frames held at once past
+:data:`FRAMES_BUDGET` bytes (:class:`FrameBudget`; a frame holds its bytes until the agent has
+handled it). Events written to ``<state_dir>/inbox/*.evt`` while no agent answered are read
+back one at a time with :func:`iter_inbox`; their header may lack ``<length>`` (written by
+sessionbeat 0.1.0).
 """
 
 from __future__ import annotations
@@ -21,19 +26,35 @@ import secrets
 import socket
 import socketserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from sessionbeat.errors import FrameError
+from sessionbeat.publisher.hook import MAX_INPUT
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 32 * 1024 * 1024 + 256
-"""Bytes accepted per frame (the hook reads at most 32 MiB of stdin)."""
+HEADER_MAX = 256
+"""Bytes of a frame's header line at most (seven numbers and a 32-character token)."""
+FRAMES_BUDGET = 2 * MAX_INPUT
+"""Bytes of hook frames the agent holds at once, read or queued and not yet handled (64 MiB)."""
 READ_TIMEOUT = 2.0
 """Seconds a connection may take to deliver its frame."""
+
+
+class Refusal(StrEnum):
+    """Why the agent answered a frame ``ERR`` (counted per reason in its status file)."""
+
+    BAD = "bad"
+    """Not a frame: no or a malformed header, an unknown kind, a wrong token."""
+    TOO_LARGE = "too_large"
+    """It announces more than ``MAX_INPUT`` bytes (the hook sends such a header alone)."""
+    BUSY = "busy"
+    """Taking it would hold more than :data:`FRAMES_BUDGET` bytes of frames at once."""
+    CUT = "cut"
+    """Fewer or more bytes than announced arrived (the hook gave up mid-send)."""
 
 
 class EventKind(StrEnum):
@@ -49,7 +70,9 @@ class HostEvent:
 
     ``time_ns`` is when the hook process started handling it (``time.time_ns()``, host clock);
     ``pid``/``ppid``/``gppid`` are the hook process, its parent and grandparent (0 if unknown);
-    ``raw`` is Claude Code's JSON exactly as received; ``source`` is the inbox file, if any.
+    ``raw`` is Claude Code's JSON exactly as received; ``source`` is the inbox file, if any;
+    ``held`` the bytes of the server's :class:`FrameBudget` it holds until
+    :meth:`IpcServer.release`.
     """
 
     kind: EventKind
@@ -59,6 +82,7 @@ class HostEvent:
     gppid: int
     raw: bytes
     source: Path | None = None
+    held: int = 0
 
     @property
     def event_id(self) -> tuple[int, int]:
@@ -66,73 +90,182 @@ class HostEvent:
         return (self.time_ns, self.pid)
 
 
-def parse_frame(frame: bytes, token: str | None = None, source: Path | None = None) -> HostEvent:
-    """Parse one frame into a :class:`HostEvent`.
+@dataclass(frozen=True, slots=True)
+class FrameHeader:
+    """A frame's header: kind, hook time and process tree, and the body's length.
 
-    ``token``, when given, must equal the frame's token (compared in constant time). Raises
-    :class:`~sessionbeat.errors.FrameError` on a bad header, an unknown kind or a wrong token.
+    ``length`` is in bytes; None in inbox files of sessionbeat 0.1.0, which had no length.
+    """
+
+    kind: EventKind
+    time_ns: int
+    pid: int
+    ppid: int
+    gppid: int
+    length: int | None
+
+
+def parse_header(head: bytes, token: str | None = None) -> FrameHeader:
+    """Parse a header line (without its newline) into a :class:`FrameHeader`.
+
+    Seven fields (``<kind> <time_ns> <pid> <ppid> <gppid> <length> <token>``), or six without
+    ``<length>``. ``token``, when given, must equal the frame's (compared in constant time).
+    Raises :class:`~sessionbeat.errors.FrameError` on any other shape or a wrong token.
+    """
+    parts = head.split(b" ")
+    if len(parts) not in (6, 7):
+        raise FrameError(f"header has {len(parts)} fields, expected 7")
+    try:
+        kind = EventKind(parts[0].decode("ascii"))
+        time_ns, pid, ppid, gppid = (int(p) for p in parts[1:5])
+        length = int(parts[5]) if len(parts) == 7 else None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FrameError(f"bad header {head[:80]!r}") from exc
+    if length is not None and length < 0:
+        raise FrameError(f"bad length {length}")
+    if token is not None and not hmac.compare_digest(parts[-1], token.encode()):
+        raise FrameError("wrong token")
+    return FrameHeader(kind, time_ns, pid, ppid, gppid, length)
+
+
+def parse_frame(frame: bytes, token: str | None = None, source: Path | None = None) -> HostEvent:
+    """Parse one whole frame (header line and body) into a :class:`HostEvent`.
+
+    ``token`` as for :func:`parse_header`. Raises :class:`~sessionbeat.errors.FrameError` on a
+    bad header, an unknown kind, a wrong token, or a body whose size is not the header's length.
     """
     head, sep, raw = frame.partition(b"\n")
     if not sep:
         raise FrameError("no header line")
-    parts = head.split(b" ")
-    if len(parts) != 6:
-        raise FrameError(f"header has {len(parts)} fields, expected 6")
-    try:
-        kind = EventKind(parts[0].decode("ascii"))
-        time_ns, pid, ppid, gppid = (int(p) for p in parts[1:5])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError(f"bad header {head[:80]!r}") from exc
-    if token is not None and not hmac.compare_digest(parts[5], token.encode()):
-        raise FrameError("wrong token")
-    return HostEvent(kind, time_ns, pid, ppid, gppid, raw, source)
+    header = parse_header(head, token)
+    if header.length is not None and header.length != len(raw):
+        raise FrameError(f"cut: {len(raw)} bytes of {header.length}")
+    return HostEvent(
+        header.kind, header.time_ns, header.pid, header.ppid, header.gppid, raw, source
+    )
+
+
+def iter_inbox(inbox: Path) -> Iterator[HostEvent]:
+    """Yield the events waiting in ``inbox`` (``*.evt`` files), oldest first, one at a time.
+
+    Files are named ``<time_ns>-<pid>.evt`` so name order is time order; each is read only when
+    its turn comes, so the agent holds one at a time however many wait. A file that does not
+    parse, or is bigger than any frame may be, is renamed to ``*.bad`` and logged; the caller
+    deletes each good file (``source``) once its event is handled.
+    """
+    if not inbox.is_dir():
+        return
+    for path in sorted(inbox.glob("*.evt")):
+        try:
+            event = _read_inbox_file(path)
+        except FrameError as exc:
+            log.warning("inbox file %s is not an event (%s); kept as .bad", path.name, exc)
+            with contextlib.suppress(OSError):
+                path.replace(path.with_suffix(".bad"))
+            continue
+        except OSError as exc:
+            log.warning("cannot read inbox file %s: %s", path, exc)
+            continue
+        yield event
+
+
+def _read_inbox_file(path: Path) -> HostEvent:
+    """Read one inbox file: its header line, then its body in one read (no copy of either)."""
+    with path.open("rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_INPUT + HEADER_MAX:
+            raise FrameError(f"over {MAX_INPUT} bytes")
+        head = f.readline(HEADER_MAX)
+        if not head.endswith(b"\n"):
+            raise FrameError("no header line")
+        header = parse_header(head[:-1])
+        raw = f.read()
+    if header.length is not None and header.length != len(raw):
+        raise FrameError(f"cut: {len(raw)} bytes of {header.length}")
+    h = header
+    return HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, path)
 
 
 def read_inbox(inbox: Path) -> list[HostEvent]:
-    """Return the events waiting in ``inbox`` (``*.evt`` files), oldest first.
+    """Return every event :func:`iter_inbox` yields, as a list (all held at once)."""
+    return list(iter_inbox(inbox))
 
-    Files are named ``<time_ns>-<pid>.evt`` so name order is time order. A file that does not
-    parse is renamed to ``*.bad`` and logged; the caller deletes each good file (``source``)
-    once its event is handled.
+
+class FrameBudget:
+    """A byte budget shared by the server's threads: what frames may hold at once.
+
+    :meth:`take` reserves bytes or says no (never blocks); :meth:`give` returns them. Thread-safe.
     """
-    if not inbox.is_dir():
-        return []
-    events = []
-    for path in sorted(inbox.glob("*.evt")):
-        try:
-            events.append(parse_frame(path.read_bytes(), source=path))
-        except FrameError as exc:
-            log.warning("inbox file %s is not an event (%s); kept as .bad", path.name, exc)
-            path.replace(path.with_suffix(".bad"))
-        except OSError as exc:
-            log.warning("cannot read inbox file %s: %s", path, exc)
-    return events
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        """Reserve ``size`` bytes; False (nothing reserved) if that would pass the limit."""
+        with self._lock:
+            if self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def give(self, size: int) -> None:
+        """Return ``size`` bytes reserved by :meth:`take`."""
+        with self._lock:
+            self.held -= size
 
 
-class _Handler(socketserver.BaseRequestHandler):
+class _Handler(socketserver.StreamRequestHandler):
+    """One connection, one frame: header line, then exactly ``<length>`` bytes, then the end.
+
+    The body is read in one ``read(length)`` of the buffered socket file, into one bytes object
+    of that size: a frame costs its length in memory, not twice that.
+    """
+
     server: _UnixServer | _TcpServer
+    timeout = READ_TIMEOUT
 
     def handle(self) -> None:
-        sock: socket.socket = self.request
-        sock.settimeout(READ_TIMEOUT)
-        chunks: list[bytes] = []
-        size = 0
+        server = self.server
         try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > MAX_FRAME:
-                    raise FrameError(f"frame over {MAX_FRAME} bytes")
-                chunks.append(chunk)
-            event = parse_frame(b"".join(chunks), self.server.token)
-        except (FrameError, OSError) as exc:
-            self.server.on_error(str(exc))
-            _reply(sock, b"ERR\n")
+            head = self.rfile.readline(HEADER_MAX)
+            if not head.endswith(b"\n"):
+                raise FrameError("no header line" if len(head) < HEADER_MAX else "header too long")
+            header = parse_header(head[:-1], server.token)
+        except FrameError as exc:
+            self._refuse(Refusal.BAD, str(exc))
             return
-        self.server.on_event(event)
-        _reply(sock, b"OK\n")
+        except OSError as exc:
+            self._refuse(Refusal.CUT, f"no header: {exc}")
+            return
+        length = header.length
+        if length is None:
+            self._refuse(Refusal.BAD, "no length in the header")
+            return
+        if length > MAX_INPUT:
+            self._refuse(Refusal.TOO_LARGE, f"{length} bytes > {MAX_INPUT}")
+            return
+        if not server.budget.take(length):
+            self._refuse(Refusal.BUSY, f"{server.budget.held} bytes of frames held already")
+            return
+        try:
+            raw = self.rfile.read(length)
+            if len(raw) < length:
+                raise FrameError(f"cut: {len(raw)} bytes of {length}")
+            if self.rfile.read(1):
+                raise FrameError(f"cut: more than {length} bytes")
+        except (FrameError, OSError) as exc:
+            server.budget.give(length)
+            self._refuse(Refusal.CUT, str(exc))
+            return
+        h = header
+        server.on_event(HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, held=length))
+        _reply(self.request, b"OK\n")
+
+    def _refuse(self, refusal: Refusal, detail: str) -> None:
+        self.server.on_error(refusal, detail)
+        _reply(self.request, b"ERR\n")
 
 
 def _reply(sock: socket.socket, message: bytes) -> None:
@@ -142,8 +275,9 @@ def _reply(sock: socket.socket, message: bytes) -> None:
 
 class _ServerMixin:
     token: str | None
+    budget: FrameBudget
     on_event: Callable[[HostEvent], None]
-    on_error: Callable[[str], None]
+    on_error: Callable[[Refusal, str], None]
 
 
 class _UnixServer(_ServerMixin, socketserver.ThreadingUnixStreamServer):
@@ -160,18 +294,22 @@ class IpcServer:
 
     ``transport`` is ``"unix"`` (``<state_dir>/agent.sock``, mode 0600) or ``"tcp"`` (127.0.0.1,
     random port; ``"<port> <token>"`` written to ``<state_dir>/agent.tcp``, mode 0600).
-    ``on_error`` receives a reason for each rejected frame. Call :meth:`start` and :meth:`stop`.
+    ``on_error`` receives the :class:`Refusal` and a detail for each refused frame. Every event
+    holds its bytes of the server's :class:`FrameBudget` (``budget`` bytes, default
+    :data:`FRAMES_BUDGET`) until :meth:`release`. Call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
         self,
         state_dir: Path,
         on_event: Callable[[HostEvent], None],
-        on_error: Callable[[str], None],
+        on_error: Callable[[Refusal, str], None],
         transport: str | None = None,
+        budget: int = FRAMES_BUDGET,
     ) -> None:
         self.state_dir = state_dir
         self.transport = transport or ("unix" if hasattr(socket, "AF_UNIX") else "tcp")
+        self.budget = FrameBudget(budget)
         self._on_event = on_event
         self._on_error = on_error
         self._server: _UnixServer | _TcpServer | None = None
@@ -208,6 +346,7 @@ class IpcServer:
             with os.fdopen(fd, "w") as f:
                 f.write(f"{port} {server.token}\n")
             tmp.replace(self.tcp_file)
+        server.budget = self.budget
         server.on_event = self._on_event
         server.on_error = self._on_error
         self._server = server
@@ -216,6 +355,11 @@ class IpcServer:
         )
         self._thread.start()
         log.info("agent listening on %s", self.address())
+
+    def release(self, event: HostEvent) -> None:
+        """Give back the budget ``event`` holds (call once it is handled; inbox events hold 0)."""
+        if event.held:
+            self.budget.give(event.held)
 
     def address(self) -> str:
         """Where the server listens, for logs (socket path or ``127.0.0.1:<port>``)."""

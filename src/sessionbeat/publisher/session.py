@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sessionbeat.claude_code.hook_input import HookInput
 from sessionbeat.models import (
@@ -35,6 +36,15 @@ from sessionbeat.publisher.activity import (
     apply_todo_tools,
     nonempty,
     tool_detail,
+)
+from sessionbeat.publisher.limits import (
+    TODOS_MAX,
+    Detail,
+    IdList,
+    Name,
+    PathText,
+    Text,
+    keep_newest,
 )
 from sessionbeat.publisher.status import (
     Observation,
@@ -86,7 +96,13 @@ class LocalSession(BaseModel):
     subagents started and not yet stopped; ``running_task_tools`` the tool-use ids (or
     placeholders) of foreground ``Task``/``Agent`` calls, used only when the Claude Code version
     sends no ``SubagentStart``.
+
+    Every text and list is bounded (:mod:`sessionbeat.publisher.limits`): a longer value is cut
+    with a marker whenever it is set or loaded (``validate_assignment``), so what the agent
+    holds, saves and publishes stays small whatever Claude Code sends.
     """
+
+    model_config = ConfigDict(validate_assignment=True)
 
     session_id: str
     host: str
@@ -94,36 +110,36 @@ class LocalSession(BaseModel):
     started_at: datetime
     last_activity_at: datetime
     last_event_at: datetime
-    event: str | None = None
+    event: Name | None = None
     hook_status: PublishedStatus = PublishedStatus.WAITING_FOR_INPUT
     hook_status_at: datetime | None = None
-    registry_status: str | None = None
+    registry_status: Name | None = None
     registry_status_at: datetime | None = None
-    registry_waiting_for: str | None = None
-    registry_name: str | None = None
-    claude_version: str | None = None
-    entrypoint: str | None = None
-    tmux: str | None = None
+    registry_waiting_for: Text | None = None
+    registry_name: Text | None = None
+    claude_version: Name | None = None
+    entrypoint: Name | None = None
+    tmux: Name | None = None
     ended: bool = False
-    end_reason: str | None = None
-    cwd: str | None = None
-    repo: str | None = None
-    branch: str | None = None
-    transcript_path: str | None = None
-    tool: str | None = None
-    detail: str | None = None
-    title: str | None = None
-    model: str | None = None
+    end_reason: Name | None = None
+    cwd: PathText | None = None
+    repo: Name | None = None
+    branch: Name | None = None
+    transcript_path: PathText | None = None
+    tool: Name | None = None
+    detail: Detail | None = None
+    title: Text | None = None
+    model: Name | None = None
     context_tokens: int | None = None
     context_window: int | None = None
     context_window_exact: bool = False
-    permission_mode: str | None = None
+    permission_mode: Name | None = None
     pid: int | None = None
     pid_create_time: float | None = None
-    running_agents: list[str] = Field(default_factory=list)
+    running_agents: IdList = Field(default_factory=list)
     saw_subagent_start: bool = False
-    running_task_tools: list[str] = Field(default_factory=list)
-    todos: list[TodoItem] = Field(default_factory=list)
+    running_task_tools: IdList = Field(default_factory=list)
+    todos: Annotated[list[TodoItem], keep_newest(TODOS_MAX)] = Field(default_factory=list)
 
     def verdict(self) -> Observation:
         """Return the status with its source and the time it describes, decided once.

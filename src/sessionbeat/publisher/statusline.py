@@ -187,8 +187,7 @@ def main(argv: list[str]) -> int:
     out or could not start: then our line stands in for it).
     """
     now_ns = time.time_ns()
-    stdin = sys.stdin
-    data = b"" if stdin is None or stdin.isatty() else stdin.buffer.read(hook.MAX_INPUT)
+    data = hook.read_stdin()
     if data.strip() and not os.environ.get("SESSIONBEAT_DISABLE"):
         try:
             hook.deliver(hook.STATUSLINE_MAGIC, data, now_ns)
