@@ -136,8 +136,10 @@ def beat(**fields: object) -> SessionBeat:
 
 
 def test_a_beat_that_does_not_fit_goes_out_minimal() -> None:
-    """Over the limit: status, ids, seq and time only, marked truncated; tiny limit: nothing."""
-    big = beat(cwd="/" + "\x01" * PATH_MAX, task="\x02" * TEXT_MAX)  # JSON: 6 bytes a char
+    """Over the limit: status, ids and what orders it only, marked truncated; tiny: nothing."""
+    big = beat(
+        cwd="/" + "\x01" * PATH_MAX, task="\x02" * TEXT_MAX, bdseq=7, started_at=T0
+    )  # JSON: 6 bytes a char
     full, minimal = fit_beat(big, MAX_PAYLOAD_BYTES)
     assert (minimal, full) == (False, big.model_dump_json(exclude_none=True).encode())
     payload, minimal = fit_beat(big, 2000)
@@ -149,6 +151,7 @@ def test_a_beat_that_does_not_fit_goes_out_minimal() -> None:
         None,
         {"truncated": True},
     )
+    assert (sent.bdseq, sent.started_at) == (7, T0)  # the aggregator still orders it
     assert fit_beat(big, 100) == (None, True)
 
 
