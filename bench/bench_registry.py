@@ -186,8 +186,9 @@ def main() -> None:
             f"idle CPU {used:.3f} % of one core ({args.sessions} sessions, {args.idle:.0f} s)"
         )
     watch_ms, poll_ms = (statistics.median(lat[h.name]) for h in hosts)
+    cpu_ratio = f"{cpu[0] / cpu[1]:.2f}" if cpu[1] else "n/a (no CPU measured)"
     print(
-        f"ratio watch/poll: latency p50 {watch_ms / poll_ms:.3f}, idle CPU {cpu[0] / cpu[1]:.2f}"
+        f"ratio watch/poll: latency p50 {watch_ms / poll_ms:.3f}, idle CPU {cpu_ratio}"
         f"  (goals: change -> broker < 250 ms: "
         f"{'PASS' if pct(lat['watch'], 0.95) < 0.25 else 'FAIL'}; "
         f"idle CPU < 0.5 %: {'PASS' if cpu[0] < 0.5 else 'FAIL'})"
