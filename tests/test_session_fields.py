@@ -29,7 +29,8 @@ from sessionbeat.models import (
     SessionView,
     StatusSource,
 )
-from sessionbeat.publisher.session import LocalSession, to_beat
+from sessionbeat.publisher.beat import to_beat
+from sessionbeat.publisher.session import LocalSession
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 

@@ -15,6 +15,7 @@ import pytest
 from sessionbeat.claude_code.hook_input import HookInput
 from sessionbeat.models import MAX_PAYLOAD_BYTES, PublishedStatus, SessionBeat
 from sessionbeat.publisher.activity import TodoItem
+from sessionbeat.publisher.beat import to_beat
 from sessionbeat.publisher.limits import (
     IDS_MAX,
     MARKER_END,
@@ -28,7 +29,8 @@ from sessionbeat.publisher.limits import (
     fit_beat,
     payload_limit,
 )
-from sessionbeat.publisher.session import LocalSession, apply_hook, new_session, to_beat
+from sessionbeat.publisher.reducers import apply_hook
+from sessionbeat.publisher.session import LocalSession, new_session
 from sessionbeat.publisher.spool import SessionStore
 from tests.conftest import FIXTURES, RECORDINGS, short_tmpdir
 

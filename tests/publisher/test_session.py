@@ -1,4 +1,4 @@
-"""Hook events -> a session's status, tool, task and subagents (publisher/session.py)."""
+"""Hook events -> a session's status, tool, task and subagents (publisher/reducers.py, beat.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ from typing import Any
 
 from sessionbeat.claude_code.hook_input import HookInput
 from sessionbeat.models import PublishedStatus, StatusSource
-from sessionbeat.publisher.session import (
-    LocalSession,
-    RegistryReading,
+from sessionbeat.publisher.beat import to_beat
+from sessionbeat.publisher.reducers import (
     apply_context,
     apply_hook,
     apply_registry,
     mark_process_exit,
-    to_beat,
 )
+from sessionbeat.publisher.session import LocalSession, RegistryReading
 from tests.conftest import load_fixture
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -14,14 +14,9 @@ from hypothesis import strategies as st
 
 from sessionbeat.claude_code.hook_input import HookInput
 from sessionbeat.models import PublishedStatus, StatusSource
-from sessionbeat.publisher.session import (
-    LocalSession,
-    RegistryReading,
-    apply_hook,
-    apply_registry,
-    new_session,
-    to_beat,
-)
+from sessionbeat.publisher.beat import to_beat
+from sessionbeat.publisher.reducers import apply_hook, apply_registry
+from sessionbeat.publisher.session import LocalSession, RegistryReading, new_session
 from sessionbeat.publisher.status import Observation, decide
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """What a session is doing besides its status: todo list, tasks, subagents, the tool's detail.
 
 Pure reducers over a :class:`~sessionbeat.publisher.session.LocalSession` and one hook input,
-called by :func:`sessionbeat.publisher.session.apply_hook`; no I/O, no clock.
+called by :func:`sessionbeat.publisher.reducers.apply_hook`; no I/O, no clock.
 
 Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
 sections 1, 3.4, 3.5): todo tools ``TodoWrite`` (full lists) and ``TaskCreate``/``TaskUpdate``

@@ -1,8 +1,8 @@
 """The agent's files as other commands read them: its pid file, its status file, its script.
 
 The agent (:mod:`sessionbeat.publisher.agent`) writes ``<state_dir>/agent.pid`` while it runs
-and ``<state_dir>/agent-status.json`` when its state changes (at least every 30 s); ``agent
-status``, ``doctor`` and ``up`` read them here.
+and ``<state_dir>/agent-status.json`` (:mod:`sessionbeat.publisher.status_file`) when its state
+changes (at least every 30 s); ``agent status``, ``doctor`` and ``up`` read them here.
 """
 
 from __future__ import annotations

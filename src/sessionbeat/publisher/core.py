@@ -22,17 +22,15 @@ from pydantic import ValidationError
 
 from sessionbeat.claude_code.hook_input import HookInput
 from sessionbeat.models import SessionBeat
+from sessionbeat.publisher.beat import to_beat
 from sessionbeat.publisher.ipc import EventKind, HostEvent
-from sessionbeat.publisher.session import (
-    LocalSession,
-    RegistryReading,
+from sessionbeat.publisher.reducers import (
     apply_context,
     apply_hook,
     apply_registry,
     mark_process_exit,
-    new_session,
-    to_beat,
 )
+from sessionbeat.publisher.session import LocalSession, RegistryReading, new_session
 from sessionbeat.publisher.spool import SessionStore
 from sessionbeat.topics import is_valid_id
 

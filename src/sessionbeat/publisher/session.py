@@ -1,16 +1,15 @@
-"""A host's local view of one Claude Code session, and the pure reducers that update it.
+"""A host's local view of one Claude Code session: :class:`LocalSession` and its inputs' shapes.
 
-The agent keeps one :class:`LocalSession` per session (persisted in ``<state_dir>/sessions``) and
-feeds it hook events (:func:`apply_hook`), Claude Code's registry readings
-(:func:`apply_registry`), context readings (:func:`apply_context`) and process deaths
-(:func:`mark_process_exit`); :func:`to_beat` turns it into the wire :class:`SessionBeat`.
-Nothing here does I/O or reads a clock: times are arguments. The status is decided by time
+The agent keeps one :class:`LocalSession` per session (persisted in ``<state_dir>/sessions``);
+the pure reducers of :mod:`sessionbeat.publisher.reducers` update it from hook events, registry
+readings (:class:`RegistryReading`), context readings and process deaths, and
+:func:`sessionbeat.publisher.beat.to_beat` turns it into the wire :class:`SessionBeat`. Nothing
+here does I/O or reads a clock: times are arguments. The status is decided by time
 (:func:`sessionbeat.publisher.status.decide`): the newest of the last hook observation and the
 last registry observation.
 
-Formats: hook input per https://code.claude.com/docs/en/hooks (docs/claude-code-formats.md
-sections 1, 3.4, 3.5; the todo list and subagents in :mod:`sessionbeat.publisher.activity`);
-Claude Code's registry per docs/claude-code-formats.md section 7 (:mod:`.registry`).
+Formats: Claude Code's registry per docs/claude-code-formats.md section 7 (:mod:`.registry`);
+the todo list per :mod:`sessionbeat.publisher.activity`.
 """
 
 from __future__ import annotations
@@ -21,22 +20,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sessionbeat.claude_code.hook_input import HookInput
-from sessionbeat.models import (
-    SESSION_FIELDS,
-    PublishedStatus,
-    SessionBeat,
-    StatusSource,
-    session_fields,
-)
-from sessionbeat.publisher.activity import (
-    TodoItem,
-    apply_subagents,
-    apply_task_events,
-    apply_todo_tools,
-    nonempty,
-    tool_detail,
-)
+from sessionbeat.models import PublishedStatus, StatusSource
+from sessionbeat.publisher.activity import TodoItem
 from sessionbeat.publisher.limits import (
     TODOS_MAX,
     Detail,
@@ -46,17 +31,7 @@ from sessionbeat.publisher.limits import (
     Text,
     keep_newest,
 )
-from sessionbeat.publisher.status import (
-    Observation,
-    decide,
-    status_for_event,
-    status_for_registry,
-)
-
-TOOL_STATUSES = frozenset(
-    {PublishedStatus.WORKING, PublishedStatus.NEEDS_APPROVAL, PublishedStatus.UNKNOWN}
-)
-"""Statuses in which a session can have a tool in use or awaiting approval."""
+from sessionbeat.publisher.status import Observation, decide, status_for_registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,204 +192,3 @@ def new_session(session_id: str, host: str, at: datetime) -> LocalSession:
     return LocalSession(
         session_id=session_id, host=host, started_at=at, last_activity_at=at, last_event_at=at
     )
-
-
-def apply_hook(
-    session: LocalSession | None,
-    hook: HookInput,
-    at: datetime,
-    host: str,
-    *,
-    include_detail: bool = False,
-    detail_max_chars: int = 120,
-) -> LocalSession:
-    """Return the session after one hook event received at ``at`` (the hook's own clock).
-
-    Takes the previous state (None for a new session), the parsed hook input, the event time and
-    this host's id. An event older than the last one applied (async hooks race) still updates
-    counts and lists, but not the status, tool or event name. Never raises on odd input.
-    """
-    s = new_session(hook.session_id, host, at) if session is None else session.model_copy(deep=True)
-    event = hook.hook_event_name
-    in_order = at >= s.last_event_at
-    apply_subagents(s, hook)
-    apply_todo_tools(s, hook)
-    apply_task_events(s, hook)
-    s.transcript_path = hook.transcript_path or s.transcript_path
-    if hook.cwd and in_order:
-        s.cwd = hook.cwd
-    if event == "CwdChanged" and hook.new_cwd and in_order:
-        s.cwd = hook.new_cwd
-    if hook.permission_mode and in_order:
-        s.permission_mode = hook.permission_mode
-    if event == "SessionStart" and hook.model:
-        s.model = hook.model
-    s.title = nonempty(hook.session_title) or s.title
-    if at < s.started_at:
-        s.started_at = at
-    if not in_order:
-        return s
-    s.last_event_at = at
-    s.last_activity_at = at
-    s.event = event
-    status = status_for_event(
-        event,
-        hook.notification_type,
-        hook.message,
-        source=hook.source,
-        trigger=hook.trigger,
-        agent_type=hook.agent_type,
-    )
-    if status is None:
-        return s
-    if status is PublishedStatus.ENDED:
-        s.ended = True
-        s.end_reason = hook.reason or "other"
-        s.tool = None
-        s.detail = None
-        return s
-    if s.ended:  # a resumed or still-running session: it is live again
-        s.ended = False
-        s.end_reason = None
-    s.hook_status = status
-    s.hook_status_at = at
-    if event in ("PreToolUse", "PermissionRequest"):
-        s.tool = hook.tool_name
-        s.detail = (
-            tool_detail(hook.tool_input, detail_max_chars)
-            if include_detail and event == "PermissionRequest"
-            else None
-        )
-    elif status is PublishedStatus.NEEDS_APPROVAL:
-        pass  # Notification(permission_prompt) keeps the tool the PreToolUse named
-    elif event in ("PostToolUse", "PostToolUseFailure") or status is not PublishedStatus.WORKING:
-        s.tool = None
-        s.detail = None
-    if event == "UserPromptSubmit":
-        s.tool = None
-        s.detail = None
-    return s
-
-
-def apply_registry(
-    session: LocalSession, reading: RegistryReading | None, seen_at: datetime
-) -> LocalSession:
-    """Return the session with a reading of Claude Code's registry, observed at ``seen_at``.
-
-    ``reading`` None means the session has no registry entry (any more): the hooks decide
-    alone. A reading's status counts from its ``status_at`` (``statusUpdatedAt``); a version
-    that writes none is dated ``seen_at`` when its word changes. A reading dated before the one
-    already applied is stale: its status is ignored. A word that says the turn is over
-    (``idle``), newer than the last hook, also clears the tool and the open Task/Agent calls:
-    Esc and "No" at the prompt fire no hook. The process id and start time are kept for the
-    liveness check; name, version, entrypoint and tmux pane are taken as they are.
-    """
-    s = session.model_copy(deep=True)
-    if reading is None:
-        s.registry_status = None
-        s.registry_status_at = None
-        s.registry_waiting_for = None
-        return s
-    at = reading.status_at
-    if at is None:
-        unchanged = reading.status_word == s.registry_status
-        at = s.registry_status_at if unchanged and s.registry_status_at else seen_at
-    if s.registry_status_at is None or at >= s.registry_status_at:
-        s.registry_status = reading.status_word
-        s.registry_status_at = at if reading.status_word is not None else None
-        s.registry_waiting_for = reading.waiting_for if reading.status_word == "waiting" else None
-        over = status_for_registry(reading.status_word) is PublishedStatus.WAITING_FOR_INPUT
-        if over and (s.hook_status_at is None or at > s.hook_status_at):
-            s.tool = None
-            s.detail = None
-            s.running_task_tools.clear()
-    s.pid = reading.pid
-    s.pid_create_time = reading.create_time
-    s.registry_name = reading.name or s.registry_name
-    s.claude_version = reading.version or s.claude_version
-    s.entrypoint = reading.entrypoint or s.entrypoint
-    s.tmux = reading.tmux
-    return s
-
-
-def apply_context(
-    session: LocalSession,
-    *,
-    context_tokens: int | None = None,
-    context_window: int | None = None,
-    window_exact: bool = False,
-    model: str | None = None,
-    cwd: str | None = None,
-    branch: str | None = None,
-    title: str | None = None,
-) -> LocalSession:
-    """Return the session with context readings (tokens) from the transcript or status line.
-
-    An exact window (from the status line) is never replaced by an estimated one. ``cwd`` and
-    ``branch`` only fill gaps (hooks of old versions carry no ``cwd``): the branch only while
-    the session has no ``cwd`` to ask git about, so the transcript's ``gitBranch`` (``HEAD``
-    outside a repository) never fights git's answer.
-    """
-    s = session.model_copy(deep=True)
-    if context_tokens is not None:
-        s.context_tokens = context_tokens
-    if context_window is not None and (window_exact or not s.context_window_exact):
-        s.context_window = context_window
-        s.context_window_exact = s.context_window_exact or window_exact
-    s.model = model or s.model
-    if s.cwd is None:
-        s.branch = s.branch or branch
-    s.cwd = s.cwd or cwd
-    s.title = title or s.title
-    return s
-
-
-def mark_process_exit(session: LocalSession, at: datetime) -> LocalSession:
-    """Return the session ended with ``end_reason: process_exit`` (its process died at ``at``)."""
-    s = session.model_copy(deep=True)
-    s.ended = True
-    s.end_reason = "process_exit"
-    s.tool = None
-    s.detail = None
-    s.running_agents.clear()
-    s.running_task_tools.clear()
-    s.last_event_at = max(s.last_event_at, at)
-    return s
-
-
-_DECIDED_PER_BEAT = frozenset({"status_source", "status_at", "waiting_for", "tool", "detail"})
-"""Session fields :func:`to_beat` takes from the verdict (decided once per beat), not as is."""
-
-_AS_IS = tuple(name for name in SESSION_FIELDS if name not in _DECIDED_PER_BEAT)
-"""Session fields a :class:`LocalSession` publishes as it holds them (properties included)."""
-
-
-def to_beat(session: LocalSession, sent_at: datetime, *, heartbeat: bool = False) -> SessionBeat:
-    """Return the wire beat for ``session`` with its current ``seq``, sent at ``sent_at``.
-
-    Every field of :class:`~sessionbeat.models.SessionFields` is read from the session by name
-    (a field or a property of :class:`LocalSession`); the status, its source and time and
-    ``waiting_for`` come from one :meth:`LocalSession.verdict`. A tool (and its detail) is
-    published only in a status that can have one: a tool never outlives the turn it belonged
-    to. ``heartbeat`` marks a re-publication of an unchanged session. Raises pydantic's
-    ``ValidationError`` if a value breaks the wire model (e.g. a negative token count).
-    """
-    verdict = session.verdict()
-    status = verdict.status
-    has_tool = status in TOOL_STATUSES
-    # One dict and model_validate (timeit, one beat): 9.2 us, against 8.9 us for the keyword
-    # constructor with every field written out; reading the fields by name costs ~1 us, which
-    # model_validate (no keyword packing) wins back.
-    fields = session_fields(session, _AS_IS)
-    fields.update(
-        status=status,
-        seq=session.seq,
-        sent_at=sent_at,
-        status_source=verdict.source,
-        status_at=verdict.at,
-        waiting_for=session.waiting_for_in(status),
-        tool=session.tool if has_tool else None,
-        detail=session.detail if has_tool else None,
-        heartbeat=heartbeat,
-    )
-    return SessionBeat.model_validate(fields)
