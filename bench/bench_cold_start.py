@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from sessionbeat import topics
-from sessionbeat.aggregator.service import AggregatorService, tune_gc
+from sessionbeat.aggregator.gc_tuning import tune_gc
+from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.client import make_client
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import PublishedStatus, SessionBeat
@@ -113,7 +114,7 @@ def bare_round(settings: Settings, n: int) -> float:
 def service_round(settings: Settings, n: int) -> float:
     """Time ``AggregatorService.start()`` until its state holds n sessions."""
     service = AggregatorService(settings)
-    ingest = service.client.on_message
+    ingest = service.link.client.on_message
     assert ingest is not None
     done = threading.Event()
 
@@ -122,7 +123,7 @@ def service_round(settings: Settings, n: int) -> float:
         if len(service.state.sessions) >= n:
             done.set()
 
-    service.client.on_message = on_message
+    service.link.client.on_message = on_message
     start = time.perf_counter()
     service.start()
     if not done.wait(300):

@@ -38,7 +38,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from sessionbeat import topics
-from sessionbeat.aggregator.service import AggregatorService, tune_gc
+from sessionbeat.aggregator.gc_tuning import tune_gc
+from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.client import make_client
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.models import PublishedStatus, SessionBeat
@@ -154,7 +155,7 @@ def service_round(
     functions by own time are printed (the timing is then not comparable).
     """
     service = AggregatorService(settings)
-    handler = service.client.on_message
+    handler = service.link.client.on_message
     assert handler is not None
     if profile:
         profiler = cProfile.Profile()
@@ -169,10 +170,10 @@ def service_round(
             if seen == len(messages):
                 profiler.disable()
 
-        elapsed = drain(service.client, settings, messages, profiled)
+        elapsed = drain(service.link.client, settings, messages, profiled)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
     else:
-        elapsed = drain(service.client, settings, messages, handler)
+        elapsed = drain(service.link.client, settings, messages, handler)
     assert service.state.counters.accepted == len(messages), service.state.counters
     return elapsed
 

@@ -91,14 +91,15 @@ def load_retained(settings: Settings, n: int) -> None:
 
 def child(broker_url: str, limit: int, expect: int, history: Path) -> dict[str, Any]:
     """In a fresh process: start an aggregator, wait for every retained message, measure RSS."""
-    from sessionbeat.aggregator.service import AggregatorService, tune_gc
+    from sessionbeat.aggregator.gc_tuning import tune_gc
+    from sessionbeat.aggregator.service import AggregatorService
 
     tune_gc()
     settings = load_settings(broker_url=broker_url, history_db=history, max_sessions_per_host=limit)
     service = AggregatorService(settings)
     process = psutil.Process()
     before = process.memory_info().rss
-    ingest = service.client.on_message
+    ingest = service.link.client.on_message
     assert ingest is not None
     done = threading.Event()
 
@@ -107,7 +108,7 @@ def child(broker_url: str, limit: int, expect: int, history: Path) -> dict[str, 
         if service.state.counters.received >= expect:
             done.set()
 
-    service.client.on_message = on_message
+    service.link.client.on_message = on_message
     start = time.perf_counter()
     service.start()
     if not done.wait(600):

@@ -193,7 +193,7 @@ def test_stopping_writes_what_waits_if_it_can(
     assert history.pending == 1
     blocker.unlink()
     blocker.mkdir()
-    with caplog.at_level(logging.ERROR, logger="sessionbeat.aggregator.service"):
+    with caplog.at_level(logging.ERROR, logger="sessionbeat.aggregator.reaper"):
         service.stop()
     assert history.pending == 0
     assert not [r for r in caplog.records if "never written" in r.getMessage()]

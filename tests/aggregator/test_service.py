@@ -225,6 +225,6 @@ def test_a_topic_that_is_not_utf8_is_counted_as_bad_topic(
     service = AggregatorService(service_settings(broker, tmp), clock)
     message = mqtt.MQTTMessage(topic=b"sessionbeat/v1/h\xff/sessions/s1")
     message.payload = b"{}"
-    service._on_message(None, None, message)
+    service.link.client.on_message(None, None, message)
     counters = service.snapshot().counters
     assert (counters.received, counters.rejected) == (1, {RejectReason.BAD_TOPIC: 1})

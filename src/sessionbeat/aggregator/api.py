@@ -53,7 +53,8 @@ from pydantic import BeforeValidator
 
 from sessionbeat import __version__
 from sessionbeat.aggregator import exports, guards
-from sessionbeat.aggregator.history import EXPORT_LIMIT, MAX_OFFSET
+from sessionbeat.aggregator.history import EXPORT_LIMIT
+from sessionbeat.aggregator.history_queries import MAX_OFFSET
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import (

@@ -110,7 +110,8 @@ def aggregator(
     import uvicorn
 
     from sessionbeat.aggregator.api import create_app
-    from sessionbeat.aggregator.service import AggregatorService, tune_gc
+    from sessionbeat.aggregator.gc_tuning import tune_gc
+    from sessionbeat.aggregator.service import AggregatorService
     from sessionbeat.exporter.collector import metrics_registry
 
     settings = get_settings(ctx)

@@ -23,6 +23,11 @@ Neither a full or unwritable disk nor a corrupt file stops the aggregator or los
 Reads of a history that cannot be opened raise
 :class:`~sessionbeat.errors.HistoryUnavailableError` (HTTP 503 at the API), except that
 :meth:`History.find` also answers from the entries waiting in memory.
+
+This module is the store (the lock, the buffer, the retries, the recovery); the SQL it runs is
+in :mod:`~sessionbeat.aggregator.history_queries`, the file and its schema in
+:mod:`~sessionbeat.aggregator.history_file`, the buffer in
+:mod:`~sessionbeat.aggregator.history_backlog`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sessionbeat.aggregator import history_queries as queries
 from sessionbeat.aggregator.history_backlog import Backlog, Row
 from sessionbeat.aggregator.history_file import connect, is_corrupt, move_aside
 from sessionbeat.errors import HistoryUnavailableError
@@ -54,13 +60,6 @@ WRITE_CHUNK = 500
 
 EXPORT_LIMIT = 10_000
 """Most entries one export returns."""
-
-MAX_OFFSET = 2**63 - 1
-"""The largest ``offset`` of :meth:`History.page`: SQLite's largest INTEGER (64-bit signed)."""
-
-
-def _ts(value: datetime) -> float:
-    return value.astimezone(UTC).timestamp()
 
 
 class History:
@@ -295,12 +294,7 @@ class History:
             raise sqlite3.OperationalError("history is not open")
         with self._db:  # commits, or rolls back on error
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO reaped_sessions "
-                "(session_id, host, repo, reap_reason, reaped_at, entry) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            self._db.executemany(queries.INSERT, rows)
 
     def prune(self) -> int:
         """Delete rows reaped more than ``keep_days`` ago; return how many (0 on failure)."""
@@ -310,9 +304,7 @@ class History:
                 return 0
             try:
                 try:
-                    cur = self._db.execute(
-                        "DELETE FROM reaped_sessions WHERE reaped_at < ?", (_ts(cutoff),)
-                    )
+                    cur = self._db.execute(queries.PRUNE, (queries.ts(cutoff),))
                 except sqlite3.DatabaseError as exc:
                     if not is_corrupt(exc):
                         raise
@@ -325,28 +317,6 @@ class History:
             return cur.rowcount
 
     # -- reading -----------------------------------------------------------------------------
-
-    def _where(
-        self,
-        host: str | None,
-        repo: str | None,
-        since: datetime | None,
-        until: datetime | None,
-        session_id: str | None = None,
-    ) -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        args: list[object] = []
-        for column, value in (("host", host), ("repo", repo), ("session_id", session_id)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if since is not None:
-            clauses.append("reaped_at >= ?")
-            args.append(_ts(since))
-        if until is not None:
-            clauses.append("reaped_at < ?")
-            args.append(_ts(until))
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
     def _read(self, sql: str, args: list[object]) -> list[tuple[object, ...]]:
         with self._lock:
@@ -376,25 +346,12 @@ class History:
     ) -> HistoryPage:
         """Return one page of entries reaped in ``[since, until)``, newest first.
 
-        ``limit`` and ``offset`` count entries (``offset`` at most :data:`MAX_OFFSET`); entries
-        still waiting in memory are not listed. Raises ``HistoryUnavailableError``.
+        ``limit`` and ``offset`` count entries (``offset`` at most
+        :data:`~sessionbeat.aggregator.history_queries.MAX_OFFSET`); entries still waiting in
+        memory are not listed. Raises ``HistoryUnavailableError``.
         """
-        where, args = self._where(host, repo, since, until)
-        total_row = self._read(f"SELECT COUNT(*) FROM reaped_sessions{where}", args)
-        total = int(str(total_row[0][0]))
-        rows = self._read(
-            f"SELECT entry FROM reaped_sessions{where} ORDER BY reaped_at DESC, id DESC "
-            "LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        )
-        items = [HistoryEntry.model_validate_json(str(r[0])) for r in rows]
-        end = offset + len(items)
-        return HistoryPage(
-            items=items,
-            total=total,
-            offset=offset,
-            limit=limit,
-            next_offset=end if end < total else None,
+        return queries.page(
+            self._read, limit=limit, offset=offset, host=host, repo=repo, since=since, until=until
         )
 
     def entries(
@@ -419,12 +376,7 @@ class History:
             waiting = self._pending.find(session_id, host)
         if waiting is not None:
             return waiting
-        where, args = self._where(host, None, None, None, session_id=session_id)
-        rows = self._read(
-            f"SELECT entry FROM reaped_sessions{where} ORDER BY reaped_at DESC, id DESC LIMIT 1",
-            args,
-        )
-        return HistoryEntry.model_validate_json(str(rows[0][0])) if rows else None
+        return queries.find(self._read, session_id, host)
 
     def close(self) -> None:
         """Close the database (further writes reopen it; entries waiting stay in memory)."""

@@ -1,10 +1,10 @@
 """The aggregator's pure state core: ``apply`` a message, ``expire`` by time. No I/O, no clock.
 
 Both functions take the state and a ``now`` (aware UTC datetime) and return what happened; the
-caller (``aggregator/service.py``) owns the lock, the MQTT client and the clock. The state is
-updated in place and the same object stays valid: copying 10,000 sessions per message would
-make a cold start quadratic (see docs/architecture.md). The records it works on are declared in
-:mod:`sessionbeat.aggregator.records` and re-exported here.
+callers (``aggregator/service.py``, ``reaper.py``) own the lock, the MQTT link and the clock.
+The state is updated in place and the same object stays valid: copying 10,000 sessions per
+message would make a cold start quadratic (see docs/architecture.md). The records it works on
+are declared in :mod:`sessionbeat.aggregator.records` and re-exported here.
 
 Rules (docs/architecture.md "Status model", "Order and time", "Limits"):
 

@@ -1,0 +1,169 @@
+"""The aggregator's read side: views of the live state, each built under the service's lock.
+
+:class:`StateReads` answers the HTTP handlers (sessions, hosts, summary, overview, health, the
+``GET /events`` changes) and the Prometheus collector (:meth:`StateReads.snapshot`). Each call
+takes the lock briefly and builds its answer with the pure functions of
+:mod:`sessionbeat.aggregator.views` at the clock's now.
+:class:`~sessionbeat.aggregator.service.AggregatorService` is one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from sessionbeat import __version__
+from sessionbeat.aggregator import views
+from sessionbeat.aggregator.events import ChangeKey
+from sessionbeat.aggregator.history import History
+from sessionbeat.aggregator.mqtt_link import MqttLink
+from sessionbeat.aggregator.snapshot import take_snapshot
+from sessionbeat.aggregator.state import AggregatorState
+from sessionbeat.errors import NotFoundError
+from sessionbeat.exporter.snapshot import StateSnapshot
+from sessionbeat.models import (
+    Health,
+    HostView,
+    Overview,
+    SessionDetail,
+    SessionRemoved,
+    SessionView,
+    Summary,
+)
+
+ChangeEvent = tuple[str, BaseModel]
+"""An event for ``GET /events``: (``session`` | ``removed`` | ``host``, its payload model)."""
+
+
+class StateReads:
+    """Readers of ``state`` under ``lock``, at ``clock``'s now (aware UTC datetimes).
+
+    ``history`` tells whether the history is writable and ``link`` whether the broker is
+    connected (both for :meth:`health`, :meth:`summary` and :meth:`snapshot`).
+    """
+
+    def __init__(
+        self,
+        state: AggregatorState,
+        lock: threading.Lock,
+        clock: Callable[[], datetime],
+        history: History,
+        link: MqttLink,
+    ) -> None:
+        self.state = state
+        self.lock = lock
+        self.clock = clock
+        self.history = history
+        self.link = link
+
+    @property
+    def broker_connected(self) -> bool:
+        """True while connected to the broker (and subscribed, on a fresh session)."""
+        return self.link.connected
+
+    def snapshot(self) -> StateSnapshot:
+        """Return a consistent copy of the state's facts at the clock's now (for the exporter)."""
+        now = self.clock()
+        with self.lock:
+            return take_snapshot(self.state, now, self.broker_connected)
+
+    def sessions(self, flt: views.SessionFilter | None = None) -> list[SessionView]:
+        """Return the live sessions matching ``flt`` in ``GET /sessions`` order."""
+        now = self.clock()
+        with self.lock:
+            return views.list_sessions(self.state, now, flt)
+
+    def session(self, session_id: str, host: str | None = None) -> SessionDetail:
+        """Return one live session with its timeline; raises ``NotFoundError``."""
+        now = self.clock()
+        with self.lock:
+            record = views.find_session(self.state, session_id, host)
+            if record is None:
+                where = f" on host {host!r}" if host else ""
+                raise NotFoundError(f"no live session {session_id!r}{where}")
+            return views.session_detail(
+                record, self.state.hosts.get(record.beat.host), now, self.state
+            )
+
+    def hosts(self) -> list[HostView]:
+        """Return every known host, sorted by id."""
+        now = self.clock()
+        with self.lock:
+            return views.list_hosts(self.state, now)
+
+    def summary(self) -> Summary:
+        """Return the totals of ``GET /summary``."""
+        now = self.clock()
+        with self.lock:
+            return views.summarize(self.state, now, self.broker_connected)
+
+    def count_request(self, route: str) -> None:
+        """Count one HTTP request by route template (``sessionbeat_http_requests_total``)."""
+        with self.lock:
+            self.state.counters.http_requests[route] += 1
+
+    def overview(self) -> Overview:
+        """Return summary, every live session (stale and ended too) and hosts at one instant."""
+        now = self.clock()
+        with self.lock:
+            return Overview(
+                now=now,
+                summary=views.summarize(self.state, now, self.broker_connected),
+                sessions=views.list_sessions(self.state, now, views.SessionFilter(all=True)),
+                hosts=views.list_hosts(self.state, now),
+            )
+
+    def health(self) -> Health:
+        """Return the health document of ``GET /healthz`` and ``GET /readyz``.
+
+        ``ready`` is True while the broker is connected and the history writable; ``reasons``
+        says in words why ``status`` is ``degraded`` (also after a corrupt history was moved
+        aside, until the process restarts).
+        """
+        now = self.clock()
+        with self.lock:
+            last = self.state.last_message_at
+        connected = self.broker_connected
+        reasons = [] if connected else ["broker not connected"]
+        reasons += self.history.problems()
+        return Health(
+            status="degraded" if reasons else "ok",
+            ready=connected and self.history.writable,
+            reasons=reasons,
+            broker_connected=connected,
+            history_ok=self.history.ok,
+            now=now,
+            last_message_at=last,
+            version=__version__,
+        )
+
+    def render_changes(self, batch: dict[ChangeKey, str | None]) -> list[ChangeEvent]:
+        """Turn a batch of change keys into ``GET /events`` events with the current state.
+
+        A session key yields ``("session", SessionView)`` when the session is live, else
+        ``("removed", SessionRemoved)``; a host key yields ``("host", HostView)``.
+        """
+        now = self.clock()
+        out: list[ChangeEvent] = []
+        with self.lock:
+            host_views: dict[str, HostView] | None = None
+            for key, reason in batch.items():
+                if isinstance(key, str):
+                    if host_views is None:
+                        host_views = {h.host: h for h in views.list_hosts(self.state, now)}
+                    if key in host_views:
+                        out.append(("host", host_views[key]))
+                    continue
+                record = self.state.sessions.get(key)
+                if record is None:
+                    removed = SessionRemoved(
+                        host=key[0], session_id=key[1], reason=reason or "cleared"
+                    )
+                    out.append(("removed", removed))
+                else:
+                    view = views.session_view(record, self.state.hosts.get(key[0]), now, self.state)
+                    out.append(("session", view))
+        return out
