@@ -76,6 +76,21 @@ class HistoryUnavailableError(SessionbeatError):
     """
 
 
+class NotifyDeliveryError(SessionbeatError):
+    """A notification service did not take a message (timeout, refused, HTTP error).
+
+    ``target`` is the service's redacted URL, ``retry`` False when trying again cannot help
+    (HTTP 4xx other than 408/429). The notifier retries with backoff and counts it
+    (``sessionbeat_notifications_total{result="failed"}``); it never reaches the aggregator.
+    """
+
+    def __init__(self, target: str, reason: str, *, retry: bool = True) -> None:
+        super().__init__(f"{target}: {reason}")
+        self.target = target
+        self.reason = reason
+        self.retry = retry
+
+
 class AgentAlreadyRunningError(SessionbeatError, RuntimeError):
     """Another host agent holds this state dir's lock (``sessionbeat agent run`` exits 0)."""
 

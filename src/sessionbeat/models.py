@@ -449,3 +449,60 @@ class ExportFormat(StrEnum):
     def media_type(self) -> str:
         """Return the Content-Type of a download in this format (with its charset for text)."""
         return "application/json" if self is ExportFormat.JSON else "text/markdown; charset=utf-8"
+
+
+class NotifyKind(StrEnum):
+    """What a notification is about (the ``kind`` label of ``sessionbeat_notifications_total``).
+
+    ``needs_approval`` is on by default; ``turn_finished`` (a turn ended after long work),
+    ``host_offline`` (a host's Last Will) and ``stuck`` (working, no sign of life) each have
+    their own switch; ``test`` is ``sessionbeat notify test``.
+    """
+
+    NEEDS_APPROVAL = "needs_approval"
+    TURN_FINISHED = "turn_finished"
+    HOST_OFFLINE = "host_offline"
+    STUCK = "stuck"
+    TEST = "test"
+
+
+class NotifyTarget(BaseModel):
+    """One notification service: its redacted URL and how its last delivery went.
+
+    ``url`` hides passwords and tokens (Apprise's privacy form); ``withdraw`` is True where a
+    sent message can be deleted when the approval is answered (ntfy).
+    """
+
+    service: str
+    url: str
+    withdraw: bool = False
+    last_result: str | None = None
+    last_at: datetime | None = None
+    last_error: str | None = None
+
+
+class NotifyStatus(BaseModel):
+    """The aggregator's notifier (``GET /notify``): on or off, its services, what it did.
+
+    ``enabled`` is False when no URL is set. ``invalid`` lists the URLs that did not parse, by
+    reason, with secrets hidden. ``counts`` maps kind -> result -> number (results: ``sent``,
+    ``failed``, ``retried``, ``withdrawn``, ``withdraw_failed``, ``followup``, ``filtered``,
+    ``cancelled``); ``latency_*`` is the histogram of seconds from the status change to the
+    delivery: ``latency_buckets`` holds cumulative ``[upper bound, count]`` pairs. ``pending``
+    counts episodes waiting out the grace period, quiet hours or the per-session rate limit.
+    """
+
+    enabled: bool
+    kinds: list[NotifyKind] = Field(default_factory=list)
+    grace_seconds: float = 0.0
+    quiet_now: bool = False
+    targets: list[NotifyTarget] = Field(default_factory=list)
+    invalid: list[str] = Field(default_factory=list)
+    pending: int = 0
+    last_sent_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    counts: dict[str, dict[str, int]] = Field(default_factory=dict)
+    latency_buckets: list[tuple[float, int]] = Field(default_factory=list)
+    latency_sum: float = 0.0
+    latency_count: int = 0

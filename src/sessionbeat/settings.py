@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import AliasChoices, AnyUrl, Field, SecretStr, UrlConstraints, field_validator
@@ -49,6 +52,9 @@ and the TOML file), with a deprecation warning. ``keepalive_interval`` was renam
 that "keepalive" means only the MQTT keepalive."""
 
 log = logging.getLogger(__name__)
+
+_URL_SEPARATOR = re.compile(r"\s+|,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+"""Where a list of notification URLs splits: whitespace, or a comma before the next scheme."""
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 """Host header names of this machine's loopback interface: the API always accepts them."""
@@ -203,18 +209,93 @@ class Settings(BaseSettings):
     history_db: Path | None = Field(None, description="SQLite history (default in state_dir)")
     history_keep_days: float = Field(30.0, gt=0, description="history rows older are deleted")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # -- notifications (the aggregator's notifier; README "Notifications") --------------------
+    notify_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Apprise URLs to push to (ntfy://, gotify://, pover://, json:// ...), "
+        "separated by spaces; none: notifications off",
+    )
+    public_url: str | None = Field(
+        None, description="the page's address as the phone reaches it, for links in pushes"
+    )
+    notify_grace: float = Field(
+        5.0, ge=0, description="an approval answered within this long pushes nothing"
+    )
+    notify_batch_window: float = Field(
+        1.0, ge=0, description="approvals due within this long of each other go out as one"
+    )
+    notify_needs_approval: bool = Field(True, description="push when a session waits for you")
+    notify_turn_finished_after: float | None = Field(
+        None, gt=0, description="push when a turn ends after working this long (off: unset)"
+    )
+    notify_host_offline: bool = Field(False, description="push when a host goes offline")
+    notify_offline_grace: float = Field(
+        60.0, ge=0, description="a host back online within this long pushes nothing"
+    )
+    notify_stuck_after: float | None = Field(
+        None, gt=0, description="push when a session works with no sign of life this long"
+    )
+    notify_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="push only for these hosts (globs; comma-separated)"
+    )
+    notify_repos: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="push only for these repos (globs; comma-separated)"
+    )
+    notify_quiet_hours: str | None = Field(
+        None, description="HH:MM-HH:MM in notify_timezone: pushes wait until it ends"
+    )
+    notify_timezone: str | None = Field(
+        None, description="IANA zone of the quiet hours (default: this machine's)"
+    )
+    notify_session_interval: float = Field(
+        60.0, ge=0, description="at most one push per session this often (later ones wait)"
+    )
+    notify_answered_followup: bool = Field(
+        False, description="where a push cannot be withdrawn, send a short 'answered' one"
+    )
+    notify_timeout: float = Field(10.0, gt=0, description="seconds one delivery may take")
+    notify_attempts: int = Field(5, ge=1, le=20, description="tries per delivery (backoff)")
 
     @field_validator("api_token", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        # Spaces separate URLs; a comma too where a new URL follows it (a query may hold
+        # commas, e.g. ntfy's ?tags=a,b).
+        if isinstance(value, str):
+            return [url for url in _URL_SEPARATOR.split(value) if url.strip()]
+        return value
+
+    @field_validator("allowed_hosts", "notify_hosts", "notify_repos", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @field_validator("notify_quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        quiet_hours(value)  # raises ValueError with the reason
+        return value.strip()
+
+    @field_validator("notify_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(
+                    f"unknown time zone {value!r} (an IANA name, e.g. Europe/Berlin)"
+                ) from exc
+        return value or None
 
     @field_validator("host")
     @classmethod
@@ -276,6 +357,25 @@ class Settings(BaseSettings):
     def history_path(self) -> Path:
         """The SQLite history file: ``history_db`` or ``<state_dir>/history.sqlite3``."""
         return self.history_db or self.state_dir / "history.sqlite3"
+
+
+def quiet_hours(text: str) -> tuple[time, time]:
+    """Parse ``HH:MM-HH:MM`` (24-hour clock) into its start and end times.
+
+    The span may cross midnight (``22:00-07:00``). Raises ``ValueError`` naming the problem when
+    the text is not of that form, a time is out of range, or start equals end.
+    """
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", text)
+    if match is None:
+        raise ValueError(f"quiet hours {text!r} are not HH:MM-HH:MM, e.g. 22:00-07:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        start, end = time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise ValueError(f"quiet hours {text!r}: {exc}") from exc
+    if start == end:
+        raise ValueError(f"quiet hours {text!r} start and end at the same time")
+    return start, end
 
 
 def load_settings(**overrides: Any) -> Settings:
