@@ -16,12 +16,17 @@ import logging
 import signal
 import socket
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sessionbeat.cli_support import INSECURE_FLAG, bind_address, check_exposure, get_settings
 from sessionbeat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sessionbeat.aggregator.service import AggregatorService
+    from sessionbeat.notifier.service import Notifier
+    from sessionbeat.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,26 @@ def _server_class(base: type[Any]) -> type[Any]:
             super().handle_exit(sig, frame)
 
     return Server
+
+
+def _notifier(settings: Settings, service: AggregatorService) -> Notifier | None:
+    """Return the notifier fed by ``service``'s change feed, None when no URL is set.
+
+    A notifier whose every URL is unusable is returned (its status lists why) but not fed.
+    """
+    if not settings.notify_urls:
+        return None
+    from sessionbeat.aggregator.views import SessionFilter
+    from sessionbeat.notifier.service import Notifier
+
+    notifier = Notifier(
+        settings, service.render_changes, lambda: service.sessions(SessionFilter(all=True))
+    )
+    if notifier.enabled:
+        service.feed.attach(notifier)
+    else:
+        log.warning("no notification URL is usable: notifications are off")
+    return notifier
 
 
 def aggregator(
@@ -132,6 +157,7 @@ def aggregator(
     shown = f"[{bind}]" if ":" in bind else bind
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
+    notifier = _notifier(settings, service)
     app = create_app(
         service,
         settings,
@@ -162,12 +188,16 @@ def aggregator(
         stopped_by.append(signum)
 
     previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if notifier is not None and notifier.enabled:
+        notifier.start()
     try:
         server.run(sockets=[sock])
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         sock.close()
+        if notifier is not None and notifier.enabled:
+            notifier.stop()
     if not server.started:
         raise typer.Exit(1)
     log.info("aggregator exited")

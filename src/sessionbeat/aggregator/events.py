@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sessionbeat.aggregator.state import SessionKey
 
@@ -78,11 +79,25 @@ class Subscription:
         return batch
 
 
+class ChangeSink(Protocol):
+    """Anything fed with changes: a :class:`Subscription`, or the notifier.
+
+    ``push`` is called on the ingest thread under the aggregator's lock: it must be cheap and
+    never block; ``close`` is called once when the aggregator stops.
+    """
+
+    def push(self, key: ChangeKey, reason: str | None = None) -> None:
+        """Record that ``key`` changed (``reason`` set for a removal)."""
+
+    def close(self) -> None:
+        """End the feed: the aggregator stops."""
+
+
 class ChangeFeed:
     """The set of live subscriptions; :attr:`active` is a cheap check for the ingest path."""
 
     def __init__(self) -> None:
-        self._subscriptions: list[Subscription] = []
+        self._subscriptions: list[ChangeSink] = []
         self._lock = threading.Lock()
         self.active = False
 
@@ -94,7 +109,13 @@ class ChangeFeed:
             self.active = True
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def attach(self, sink: ChangeSink) -> None:
+        """Feed ``sink`` every change from now on, as the ``GET /events`` readers are fed."""
+        with self._lock:
+            self._subscriptions = [*self._subscriptions, sink]
+            self.active = True
+
+    def unsubscribe(self, sub: ChangeSink) -> None:
         """Remove a reader (safe to call twice)."""
         with self._lock:
             self._subscriptions = [s for s in self._subscriptions if s is not sub]

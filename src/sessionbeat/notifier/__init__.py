@@ -1,0 +1,1 @@
+"""Push notifications (Apprise) fed by the aggregator's state changes."""
