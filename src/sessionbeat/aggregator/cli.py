@@ -158,12 +158,14 @@ def aggregator(
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
     notifier = _notifier(settings, service)
+    notify_status = notifier.status if notifier is not None else None
     app = create_app(
         service,
         settings,
-        metrics_registry(service.snapshot),
+        metrics_registry(service.snapshot, notify_status=notify_status),
         manage_service=True,
         trusted_hosts=settings.trusted_hosts(bind),
+        notify_status=notify_status,
     )
     tune_gc()
     config = uvicorn.Config(
