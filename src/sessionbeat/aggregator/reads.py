@@ -10,7 +10,7 @@ takes the lock briefly and builds its answer with the pure functions of
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -140,11 +140,18 @@ class StateReads:
             version=__version__,
         )
 
-    def render_changes(self, batch: dict[ChangeKey, str | None]) -> list[ChangeEvent]:
+    def render_changes(
+        self,
+        batch: dict[ChangeKey, str | None],
+        seen: dict[ChangeKey, Hashable] | None = None,
+    ) -> list[ChangeEvent]:
         """Turn a batch of change keys into ``GET /events`` events with the current state.
 
         A session key yields ``("session", SessionView)`` when the session is live, else
-        ``("removed", SessionRemoved)``; a host key yields ``("host", HostView)``.
+        ``("removed", SessionRemoved)``; a host key yields ``("host", HostView)``. With
+        ``seen`` (the notifier's), a live session whose status, status time, tool and detail
+        are what ``seen`` holds for it is skipped (a heartbeat), and ``seen`` is updated: the
+        notifier then builds views only for what can change its decisions.
         """
         now = self.clock()
         out: list[ChangeEvent] = []
@@ -159,11 +166,19 @@ class StateReads:
                     continue
                 record = self.state.sessions.get(key)
                 if record is None:
+                    if seen is not None:
+                        seen.pop(key, None)
                     removed = SessionRemoved(
                         host=key[0], session_id=key[1], reason=reason or "cleared"
                     )
                     out.append(("removed", removed))
                 else:
+                    if seen is not None:
+                        beat = record.beat
+                        mark = (record.effective, record.status_since, beat.tool, beat.detail)
+                        if seen.get(key) == mark:
+                            continue
+                        seen[key] = mark
                     view = views.session_view(record, self.state.hosts.get(key[0]), now, self.state)
                     out.append(("session", view))
         return out

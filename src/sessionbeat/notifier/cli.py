@@ -43,7 +43,7 @@ def notify_test(
     def no_sessions() -> list[SessionView]:
         return []
 
-    notifier = Notifier(settings, lambda batch: [], no_sessions)
+    notifier = Notifier(settings, lambda batch, seen: [], no_sessions)
     failed = bool(notifier.invalid)
     for reason in notifier.invalid:
         typer.echo(f"✗ {reason}")
