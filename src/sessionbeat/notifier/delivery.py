@@ -20,7 +20,8 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_when_event_set,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from sessionbeat.errors import NotifyDeliveryError
@@ -86,7 +87,8 @@ def attempt(
 
     retrying = Retrying(
         stop=stop_after_attempt(attempts) | stop_when_event_set(cancel),
-        wait=wait_exponential_jitter(initial=initial_wait, max=MAX_BACKOFF, jitter=initial_wait),
+        wait=wait_exponential(multiplier=initial_wait, max=MAX_BACKOFF)
+        + wait_random(0, initial_wait),
         retry=retry_if_exception(_retryable),
         sleep=sleep,
         before_sleep=before_sleep,
