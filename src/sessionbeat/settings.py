@@ -256,9 +256,11 @@ class Settings(BaseSettings):
     notify_timeout: float = Field(10.0, gt=0, description="seconds one delivery may take")
     notify_attempts: int = Field(5, ge=1, le=20, description="tries per delivery (backoff)")
 
-    @field_validator("api_token", mode="before")
+    @field_validator(
+        "api_token", "public_url", "notify_quiet_hours", "notify_timezone", mode="before"
+    )
     @classmethod
-    def _blank_token_is_none(cls, value: Any) -> Any:
+    def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
 
     @field_validator("notify_urls", mode="before")
