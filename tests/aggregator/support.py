@@ -26,7 +26,15 @@ from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.client import make_client
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.exporter.collector import metrics_registry
-from sessionbeat.models import HostState, HostStatus, PublishedStatus, SessionBeat
+from sessionbeat.models import (
+    HostState,
+    HostStatus,
+    NotifyKind,
+    NotifyStatus,
+    NotifyTarget,
+    PublishedStatus,
+    SessionBeat,
+)
 from sessionbeat.settings import Settings, load_settings
 from tests.procs import wait_until
 
@@ -77,6 +85,44 @@ def beat(
         sent_at=sent_at,
         **fields,
     )
+
+
+NTFY_URL = "ntfys://ntfy.sh/s...9/"
+"""The ntfy target's URL as the notifier shows it (Apprise's privacy form: topic hidden)."""
+
+
+def notify_on(**changes: Any) -> NotifyStatus:
+    """Return the state of a notifier that is on, as ``GET /notify`` would report it.
+
+    Two services (ntfy, which can withdraw, and json), both last sent at 14:02 UTC on T0's
+    day; approvals and finished turns on; ``needs_approval`` sent 2, failed 1, withdrawn 1;
+    latency buckets 1 s: 1, 5 s: 2, 30 s: 2 (sum 4.5 s over 2); one pending. ``changes``
+    replace fields.
+    """
+    sent = T0.replace(hour=14, minute=2)
+    status = NotifyStatus(
+        enabled=True,
+        kinds=[NotifyKind.NEEDS_APPROVAL, NotifyKind.TURN_FINISHED],
+        grace_seconds=30.0,
+        targets=[
+            NotifyTarget(
+                service="ntfy", url=NTFY_URL, withdraw=True, last_result="sent", last_at=sent
+            ),
+            NotifyTarget(
+                service="json",
+                url="json://hooks.example.com/n...y",
+                last_result="sent",
+                last_at=sent,
+            ),
+        ],
+        pending=1,
+        last_sent_at=sent,
+        counts={"needs_approval": {"sent": 2, "failed": 1, "withdrawn": 1}},
+        latency_buckets=[(1.0, 1), (5.0, 2), (30.0, 2)],
+        latency_sum=4.5,
+        latency_count=2,
+    )
+    return status.model_copy(update=changes)
 
 
 class Publisher:
@@ -190,15 +236,26 @@ def service_settings(broker: LocalBroker, tmp: Path, **overrides: Any) -> Settin
 
 
 class ServedApi:
-    """The FastAPI app of ``service`` served by uvicorn in a thread on a free loopback port."""
+    """The FastAPI app of ``service`` served by uvicorn in a thread on a free loopback port.
 
-    def __init__(self, service: AggregatorService, settings: Settings) -> None:
+    ``notify_status`` stands in for the notifier's ``status`` (None: notifications off).
+    """
+
+    def __init__(
+        self,
+        service: AggregatorService,
+        settings: Settings,
+        notify_status: Callable[[], NotifyStatus] | None = None,
+    ) -> None:
         self.service = service
         sock = listen_socket("127.0.0.1", 0)
         self._sock = sock
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        registry = metrics_registry(
+            service.snapshot, CollectorRegistry(), notify_status=notify_status
+        )
         config = uvicorn.Config(
-            create_app(service, settings, metrics_registry(service.snapshot, CollectorRegistry())),
+            create_app(service, settings, registry, notify_status=notify_status),
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=1,
@@ -229,20 +286,22 @@ def running(
     connect: bool = True,
     reap_interval: float = 0.05,
     history: History | None = None,
+    notify_status: Callable[[], NotifyStatus] | None = None,
     **overrides: Any,
 ) -> Iterator[tuple[AggregatorService, ServedApi]]:
     """Run a started service (with a fresh registry) and its served API; stop both after.
 
     The service's clock is ``clock``, by default a :class:`ManualClock` standing at :data:`T0`
     (the default ``sent_at`` of :func:`beat`), so nothing ages unless the test says so.
-    ``history`` replaces the store the settings name.
+    ``history`` replaces the store the settings name; ``notify_status`` is served as the
+    notifier's state (``GET /notify``, the notification metrics).
     """
     settings = service_settings(broker, tmp, **overrides)
     service = AggregatorService(
         settings, clock or ManualClock(), reap_interval=reap_interval, history=history
     )
     service.start()
-    api = ServedApi(service, settings)
+    api = ServedApi(service, settings, notify_status)
     api.start()
     try:
         if connect:

@@ -16,12 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sessionbeat import topics
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.broker.embedded import LocalBroker
-from sessionbeat.models import HostState, SessionDetail, SessionView
+from sessionbeat.models import HostState, NotifyStatus, SessionDetail, SessionView
 from tests.aggregator.support import (
     ManualClock,
     Publisher,
     ServedApi,
     beat,
+    notify_on,
     running,
     unique_host,
     wait_until,
@@ -315,4 +316,28 @@ def test_openapi_lists_the_endpoints(served: tuple[AggregatorService, ServedApi]
         "/history/{session_id}",
         "/events",
         "/metrics",
+        "/notify",
     } <= paths
+
+
+def test_notify_is_off_without_a_notifier(served: tuple[AggregatorService, ServedApi]) -> None:
+    """An aggregator run without notification URLs answers GET /notify with enabled false."""
+    _, api = served
+    response = get(api, "/notify")
+    assert response.status_code == 200
+    assert NotifyStatus.model_validate(response.json()) == NotifyStatus(enabled=False)
+    assert response.json()["enabled"] is False
+
+
+def test_notify_serves_the_notifiers_state_behind_the_token(broker: LocalBroker, tmp: Path) -> None:
+    """GET /notify needs the token like /summary and returns what the notifier reports."""
+    state = notify_on()
+    with running(broker, tmp, api_token="s3cret", notify_status=lambda: state) as (_s, api):
+        assert get(api, "/notify").status_code == 401
+        auth = {"Authorization": "Bearer s3cret"}
+        response = httpx.get(f"{api.url}/notify", headers=auth)
+        metrics = httpx.get(f"{api.url}/metrics", headers=auth).text
+    assert response.status_code == 200
+    assert NotifyStatus.model_validate(response.json()) == state
+    assert response.json()["targets"][0]["url"] == "ntfys://ntfy.sh/s...9/"
+    assert 'sessionbeat_notifications_total{kind="needs_approval",result="failed"} 1.0' in metrics

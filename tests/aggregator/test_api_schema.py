@@ -4,7 +4,7 @@ The aggregator is served by uvicorn on a free loopback port (tests/aggregator/su
 ``running``) with live sessions and history entries in it; schemathesis reads its
 ``/openapi.json`` and sends hypothesis-generated requests to every operation but ``/events``
 (an endless stream), valid and invalid ones, with a fixed seed: up to 25 cases per operation
-(fewer where there is less to vary; 408 requests in all when measured, in about 6 s), once
+(fewer where there is less to vary; 434 requests in all when measured, in about 6 s), once
 without a token and once with one (issue 12, item 9). Its default checks fail a test on a 5xx,
 on a status the operation does not list, on a body or header that does not match the schema,
 on a request violating the schema that is accepted, and on a missing token that is.
@@ -27,6 +27,7 @@ from tests.aggregator.support import (
     Publisher,
     ServedApi,
     beat,
+    notify_on,
     running,
     unique_host,
     wait_until,
@@ -35,7 +36,7 @@ from tests.conftest import short_tmpdir
 
 TOKEN = "schemathesis-token"
 CASES = 25
-"""Generated requests per operation at most (12 operations, two modes)."""
+"""Generated requests per operation at most (13 operations, two modes)."""
 SEED = 20250601
 """Hypothesis' seed: the same requests every run."""
 
@@ -66,8 +67,8 @@ def _filled(broker: LocalBroker, **overrides: Any) -> Iterator[ServedApi]:
 
 @pytest.fixture(scope="module")
 def open_api(broker: LocalBroker) -> Iterator[ServedApi]:
-    """The API with no token configured."""
-    yield from _filled(broker)
+    """The API with no token configured, and a notifier that is on (``GET /notify`` filled)."""
+    yield from _filled(broker, notify_status=notify_on)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +90,7 @@ OPERATIONS = [
     "/hosts",
     "/overview",
     "/summary",
+    "/notify",
     "/metrics",
     "/history",
     "/history/export",

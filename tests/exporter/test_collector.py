@@ -19,6 +19,8 @@ from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import AggregatorState, Message, apply, expire
 from sessionbeat.exporter.collector import SessionbeatCollector
 from sessionbeat.exporter.snapshot import StateSnapshot
+from sessionbeat.models import NotifyKind, NotifyStatus
+from tests.aggregator.support import notify_on
 from tests.tools import require_tool
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -31,13 +33,15 @@ def at(seconds: float) -> datetime:
 class World:
     """A state fed through ``apply`` and a fresh registry scraping it at a settable time."""
 
-    def __init__(self, broker_connected: bool = True) -> None:
+    def __init__(self, broker_connected: bool = True, notify: NotifyStatus | None = None) -> None:
         self.state = AggregatorState()
         self.now = T0
         self.broker_connected = broker_connected
         self.seq = 0
+        self.notify = notify
         self.registry = CollectorRegistry()
-        self.registry.register(SessionbeatCollector(self.snapshot))
+        status = None if notify is None else (lambda: self.notify or NotifyStatus(enabled=False))
+        self.registry.register(SessionbeatCollector(self.snapshot, notify_status=status))
 
     def snapshot(self) -> StateSnapshot:
         return take_snapshot(self.state, self.now, self.broker_connected)
@@ -138,6 +142,8 @@ def test_no_session_id_anywhere_in_the_exposition() -> None:
                 "le",
                 "version",
                 "python_version",
+                "kind",
+                "result",
             }
 
 
@@ -356,7 +362,7 @@ def test_describe_does_not_take_a_snapshot() -> None:
 def test_exposition_passes_promtool_lint() -> None:
     """Promtool check metrics finds no naming or type problem in a full exposition."""
     promtool = require_tool("promtool")
-    w = World()
+    w = World(notify=notify_on())
     w.birth("mac")
     w.beat(
         "mac",
@@ -407,3 +413,46 @@ def test_live_sessions_are_counted_per_claude_code_version() -> None:
     assert w.value("sessionbeat_claude_code_sessions", version="unknown") == 1
     assert w.value("sessionbeat_claude_code_sessions", version="other") == 1
     assert w.value("sessionbeat_claude_code_sessions", version="2.1.300") is None  # ended
+
+
+def test_notifications_off_are_exported_as_zeros() -> None:
+    """Without a notifier, enabled is 0 and approvals' sent/failed counters read 0, not gaps."""
+    w = World()
+    assert w.value("sessionbeat_notifications_enabled") == 0
+    assert w.value("sessionbeat_notifications_pending") == 0
+    for result in ("sent", "failed"):
+        labels = {"kind": "needs_approval", "result": result}
+        assert w.value("sessionbeat_notifications_total", **labels) == 0
+    assert w.value("sessionbeat_notification_latency_seconds_bucket", le="+Inf") == 0
+    assert w.value("sessionbeat_notification_latency_seconds_count") == 0
+
+
+def test_notifications_counted_by_kind_and_result() -> None:
+    """Each kind that is on has sent and failed series from 0; the notifier's counts show."""
+    w = World(notify=notify_on())
+    assert w.value("sessionbeat_notifications_enabled") == 1
+    assert w.value("sessionbeat_notifications_pending") == 1
+
+    def total(kind: str, result: str) -> float | None:
+        return w.value("sessionbeat_notifications_total", kind=kind, result=result)
+
+    assert (total("needs_approval", "sent"), total("needs_approval", "failed")) == (2, 1)
+    assert total("needs_approval", "withdrawn") == 1
+    assert (total("turn_finished", "sent"), total("turn_finished", "failed")) == (0, 0)
+    assert total("host_offline", "sent") is None  # off: no series
+    w.notify = notify_on(counts={"test": {"sent": 1}}, kinds=[NotifyKind.NEEDS_APPROVAL])
+    assert total("test", "sent") == 1
+    assert total("needs_approval", "failed") == 0
+    assert total("turn_finished", "sent") is None
+
+
+def test_notification_latency_is_a_histogram() -> None:
+    """Cumulative buckets, +Inf equal to the count, and the sum, in seconds; no labels."""
+    w = World(notify=notify_on(latency_buckets=[(5.0, 2), (1.0, 1), (float("inf"), 9)]))
+    buckets = {
+        le: w.value("sessionbeat_notification_latency_seconds_bucket", le=le)
+        for le in ("1.0", "5.0", "+Inf")
+    }
+    assert buckets == {"1.0": 1, "5.0": 2, "+Inf": 2}
+    assert w.value("sessionbeat_notification_latency_seconds_sum") == 4.5
+    assert w.value("sessionbeat_notification_latency_seconds_count") == 2

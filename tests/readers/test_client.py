@@ -13,6 +13,7 @@ from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
 from sessionbeat.models import (
     HistoryEntry,
+    NotifyStatus,
     SessionDetail,
     SessionRemoved,
     SessionStatus,
@@ -24,6 +25,7 @@ from tests.aggregator.support import (
     Publisher,
     ServedApi,
     beat,
+    notify_on,
     running,
     unique_host,
     wait_until,
@@ -78,6 +80,18 @@ def test_sessions_json_is_the_raw_array(
     with ApiClient(api.url) as client:
         raw = wait_until(lambda: client.sessions_json(host=host))
         assert raw == [v.model_dump(mode="json") for v in client.list_sessions(host=host)]
+
+
+def test_notify_status_is_a_model(broker: LocalBroker) -> None:
+    """notify_status() returns the notifier's state, and enabled false without a notifier."""
+    state = notify_on()
+    with (
+        running(broker, short_tmpdir(), notify_status=lambda: state) as (_service, api),
+        ApiClient(api.url) as client,
+    ):
+        assert client.notify_status() == state
+    with running(broker, short_tmpdir()) as (_service, api), ApiClient(api.url) as client:
+        assert client.notify_status() == NotifyStatus(enabled=False)
 
 
 def test_unknown_session_is_not_found(served: tuple[AggregatorService, ServedApi]) -> None:

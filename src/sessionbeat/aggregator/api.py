@@ -18,6 +18,9 @@ Endpoints (JSON unless said otherwise):
 * ``GET /hosts`` -> ``list[HostView]``; ``GET /summary`` -> :class:`~sessionbeat.models.Summary`.
 * ``GET /overview`` -> :class:`~sessionbeat.models.Overview`: summary, every live session
   (stale and ended too) and hosts at one instant; the dashboard's one call per refresh.
+* ``GET /notify`` -> :class:`~sessionbeat.models.NotifyStatus`: the push notifier on or off,
+  its services (URLs redacted), the last delivery or error, counts (``enabled`` False when the
+  aggregator runs without one).
 * ``GET /history?limit=&offset=&host=&repo=&since=&until=`` -> :class:`HistoryPage`, newest
   first; ``since``/``until`` are ISO 8601 times bounding ``reaped_at`` (``[since, until)``).
 * ``GET /history/export?format=json|md&host=&repo=&since=&until=&limit=`` -> every matching
@@ -69,6 +72,7 @@ from sessionbeat.models import (
     HistoryEntry,
     HistoryPage,
     HostView,
+    NotifyStatus,
     Overview,
     SessionDetail,
     SessionStatus,
@@ -146,13 +150,16 @@ def create_app(
     *,
     manage_service: bool = False,
     trusted_hosts: Sequence[str] | None = None,
+    notify_status: Callable[[], NotifyStatus] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app serving ``service``'s state, and ``registry`` on ``/metrics``.
 
     With ``manage_service`` the app's lifespan starts the service and stops it on shutdown
     (what ``sessionbeat aggregator`` does); otherwise the caller starts and stops it.
     ``trusted_hosts`` are the ``Host`` names answered (default: ``settings.trusted_hosts`` of
-    ``settings.http_host``); see :mod:`~sessionbeat.aggregator.guards`.
+    ``settings.http_host``); see :mod:`~sessionbeat.aggregator.guards`. ``notify_status`` is
+    the notifier's ``status`` served on ``GET /notify`` (None: notifications off, answered as
+    ``NotifyStatus(enabled=False)``).
     """
 
     @asynccontextmanager
@@ -231,6 +238,11 @@ def create_app(
     def summary() -> Summary:
         """Totals for the phone's first line."""
         return service.summary()
+
+    @router.get("/notify", response_model=NotifyStatus)
+    def notify() -> NotifyStatus:
+        """Push notifications: on or off, services (URLs redacted), last delivery, counts."""
+        return NotifyStatus(enabled=False) if notify_status is None else notify_status()
 
     @router.get(
         "/metrics",

@@ -132,12 +132,16 @@ def aggregator(
     shown = f"[{bind}]" if ":" in bind else bind
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
+    # The push notifier (issue 13) plugs in here: its ``status`` feeds GET /notify and the
+    # sessionbeat_notification* metrics. None: notifications off (NotifyStatus(enabled=False)).
+    notify_status = None
     app = create_app(
         service,
         settings,
-        metrics_registry(service.snapshot),
+        metrics_registry(service.snapshot, notify_status=notify_status),
         manage_service=True,
         trusted_hosts=settings.trusted_hosts(bind),
+        notify_status=notify_status,
     )
     tune_gc()
     config = uvicorn.Config(

@@ -4,11 +4,13 @@ The collector holds no state of its own: every scrape calls ``snapshot()`` (the 
 service builds it under its lock) and turns the plain tuples into metric families, in the style
 of client_python's custom collectors (``prometheus_client.registry.Collector``; see
 https://prometheus.github.io/client_python/collector/custom/). No MQTT, no HTTP, no clock: the
-only time used is the snapshot's ``taken_at``.
+only time used is the snapshot's ``taken_at``. The notifier's metrics come from its
+``NotifyStatus``, read once per scrape too (:mod:`~sessionbeat.exporter.notify_metrics`).
 
 Naming follows https://prometheus.io/docs/practices/naming/: base units (seconds, ratios 0..1),
 ``_total`` for counters, ``_timestamp_seconds`` for Unix times. Labels are bounded (host, repo,
-status, event, reason); a session id is never a label. docs/metrics.md lists every metric.
+status, event, reason, kind, result); a session id is never a label. docs/metrics.md lists
+every metric.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from prometheus_client.registry import Collector
 from sessionbeat import __version__
 from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
+from sessionbeat.exporter.notify_metrics import OFF, notify_families
 from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
-from sessionbeat.models import HostState, SessionStatus
+from sessionbeat.models import HostState, NotifyStatus, SessionStatus
 
 LIVE_STATUSES = frozenset(
     {
@@ -258,26 +261,35 @@ class SessionbeatCollector(Collector):
 
     ``snapshot`` is called once per scrape and must return a consistent
     :class:`~sessionbeat.exporter.snapshot.StateSnapshot` (the service's ``snapshot`` method);
-    ``version`` is the ``version`` label of ``sessionbeat_build_info``. Register it with
+    ``notify_status`` is the notifier's ``status`` (called once per scrape; None: notifications
+    off, exported as zeros by :mod:`~sessionbeat.exporter.notify_metrics`); ``version`` is the
+    ``version`` label of ``sessionbeat_build_info``. Register it with
     ``registry.register(SessionbeatCollector(service.snapshot))``.
     """
 
     def __init__(
-        self, snapshot: Callable[[], StateSnapshot], *, version: str = __version__
+        self,
+        snapshot: Callable[[], StateSnapshot],
+        *,
+        notify_status: Callable[[], NotifyStatus] | None = None,
+        version: str = __version__,
     ) -> None:
         self._snapshot = snapshot
+        self._notify_status = notify_status
         self._version = version
 
     def describe(self) -> Iterable[Metric]:
         """Return the metric families without samples, so a registry can check for clashes.
 
-        Calls no snapshot: registering the collector must not need a running aggregator.
+        Calls no snapshot and no notifier: registering the collector must not need a running
+        aggregator.
         """
-        return _new_families().all()
+        return _new_families().all() + notify_families(None)
 
     def collect(self) -> Iterable[Metric]:
-        """Take one snapshot and return every metric family filled from it."""
+        """Take one snapshot (and the notifier's status) and return every metric family."""
         snap = self._snapshot()
+        notify = self._notify_status() if self._notify_status is not None else OFF
         fam = _new_families()
         _fill_sessions(fam, snap)
         _fill_hosts(fam, snap)
@@ -287,7 +299,7 @@ class SessionbeatCollector(Collector):
             fam.last_message.add_metric([], _ts(snap.last_message_at))
         fam.snapshot.add_metric([], _ts(snap.taken_at))
         fam.build_info.add_metric([self._version, platform.python_version()], 1.0)
-        return fam.all()
+        return fam.all() + notify_families(notify)
 
 
 def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
@@ -364,17 +376,21 @@ def _fill_counters(fam: _Families, snap: StateSnapshot) -> None:
 
 
 def metrics_registry(
-    snapshot: Callable[[], StateSnapshot], registry: CollectorRegistry | None = None
+    snapshot: Callable[[], StateSnapshot],
+    registry: CollectorRegistry | None = None,
+    *,
+    notify_status: Callable[[], NotifyStatus] | None = None,
 ) -> CollectorRegistry:
     """Return a Prometheus registry holding a :class:`SessionbeatCollector` over ``snapshot``.
 
     ``registry`` None builds a new one that also holds the process and platform collectors
     (what ``sessionbeat aggregator`` serves); tests pass a fresh ``CollectorRegistry()``.
+    ``notify_status`` is the notifier's ``status`` (None: notifications off).
     Raises ``ValueError`` if ``registry`` already holds sessionbeat's metric names.
     """
     if registry is None:
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
-    registry.register(SessionbeatCollector(snapshot))
+    registry.register(SessionbeatCollector(snapshot, notify_status=notify_status))
     return registry

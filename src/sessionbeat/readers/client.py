@@ -31,6 +31,7 @@ from sessionbeat.models import (
     HistoryEntry,
     HistoryPage,
     HostView,
+    NotifyStatus,
     Overview,
     SessionDetail,
     SessionRemoved,
@@ -197,6 +198,13 @@ class ApiClient:
     def overview(self) -> Overview:
         """Return summary, every live session and hosts in one call (``GET /overview``)."""
         return Overview.model_validate_json(self._get("/overview").content)
+
+    def notify_status(self) -> NotifyStatus:
+        """Return the push notifier's state (``GET /notify``): on or off, services, counts.
+
+        Raises ``NotFoundError`` from an aggregator older than ``GET /notify``.
+        """
+        return NotifyStatus.model_validate_json(self._get("/notify").content)
 
     def history(
         self,
