@@ -95,6 +95,12 @@ def publish() -> None:
     raise typer.Exit(hook_main([]))
 
 
+notify_app = typer.Typer(
+    help="Push notifications (Apprise): test them, see their state.", no_args_is_help=True
+)
+"""``sessionbeat notify``: the push notifier's commands (``status`` reads the API)."""
+
+
 def _register() -> None:
     """Add the commands of each area (their modules import heavy libraries lazily)."""
     from sessionbeat.aggregator import cli as aggregator_cli
@@ -115,6 +121,8 @@ def _register() -> None:
     app.add_typer(publisher_cli.hooks_app, name="hooks")
     app.add_typer(readers_cli.app, name="sessions")
     app.add_typer(broker_cli.app, name="broker")
+    notify_app.command("status")(readers_cli.notify_status)
+    app.add_typer(notify_app, name="notify")
 
 
 _register()
