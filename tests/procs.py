@@ -1,4 +1,7 @@
-"""Real sessionbeat processes for end-to-end and fault tests: agent, aggregator, hooks."""
+"""Real sessionbeat processes for end-to-end and fault tests: agent, aggregator, hooks.
+
+Also a plain static HTTP server (:func:`static_server`) standing in for an older aggregator.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -178,3 +182,29 @@ def write_registry_entry(path: Path, pid: int, sid: str, status: str, **extra: o
         f.seek(0)
         f.truncate()
         f.write(json.dumps(doc))
+
+
+@contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """Serve the files under ``root`` with ``python -m http.server`` (404 for anything else).
+
+    Yields its URL once it answers; an aggregator of an older version, as far as a route it
+    lacks is concerned. Stopped on exit.
+    """
+    port = free_port()
+    args = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root), str(port)]
+    server = Proc([sys.executable, *args], dict(os.environ), root.parent / f"http-{port}.log")
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            httpx.get(url, timeout=1)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    try:
+        wait_until(answers, 30, what=f"http.server on {url}")
+        yield url
+    finally:
+        server.stop()

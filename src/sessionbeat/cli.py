@@ -95,11 +95,18 @@ def publish() -> None:
     raise typer.Exit(hook_main([]))
 
 
+notify_app = typer.Typer(
+    help="Push notifications (Apprise): test them, see their state.", no_args_is_help=True
+)
+"""``sessionbeat notify``: the push notifier's commands (``status`` reads the API)."""
+
+
 def _register() -> None:
     """Add the commands of each area (their modules import heavy libraries lazily)."""
     from sessionbeat.aggregator import cli as aggregator_cli
     from sessionbeat.broker import cli as broker_cli
     from sessionbeat.dashboard import cli as dashboard_cli
+    from sessionbeat.notifier import cli as notify_cli
     from sessionbeat.publisher import cli as publisher_cli
     from sessionbeat.readers import cli as readers_cli
     from sessionbeat.stack import cli as stack
@@ -115,6 +122,9 @@ def _register() -> None:
     app.add_typer(publisher_cli.hooks_app, name="hooks")
     app.add_typer(readers_cli.app, name="sessions")
     app.add_typer(broker_cli.app, name="broker")
+    notify_app.command("test")(notify_cli.notify_test)
+    notify_app.command("status")(readers_cli.notify_status)
+    app.add_typer(notify_app, name="notify")
 
 
 _register()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,13 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.claude_code.transcript import tail_messages
+from sessionbeat.dashboard.notify_view import notify_line
 from sessionbeat.dashboard.view import md
-from sessionbeat.models import HostState, utc_now
-from tests.aggregator.support import Publisher, beat, unique_host
+from sessionbeat.models import HostState, NotifyStatus, utc_now
+from tests.aggregator.support import T0, Publisher, beat, notify_on, running, unique_host
 from tests.conftest import FIXTURES, short_tmpdir
 from tests.dashboard.conftest import CWD, Loaded
 from tests.dashboard.test_detail_view import powershell_split, ps_cd
-from tests.procs import Aggregator, Proc, wait_until
+from tests.procs import Aggregator, static_server, wait_until
 from tests.readers.test_safe_text import unsafe_shown
 
 APP = Path(__file__).parents[2] / "src" / "sessionbeat" / "dashboard" / "app.py"
@@ -173,37 +173,66 @@ def test_an_aggregator_without_overview_is_named_too_old(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server that answers 404 to GET /overview (an older aggregator) gets an upgrade hint."""
-    port = free_port()
-    root = short_tmpdir()
-    server = Proc(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(root),
-            str(port),
-        ],
-        dict(os.environ),
-        root.parent / f"http-{port}.log",
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _answers(url), 30)
+    with static_server(short_tmpdir()) as url:
         at = run_page(monkeypatch, url)
-    finally:
-        server.stop()
     assert "has no GET /overview: upgrade it" in at.error[0].value
 
 
-def _answers(url: str) -> bool:
-    try:
-        httpx.get(url, timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
+def test_notification_line_says_off_on_and_failing(
+    broker: LocalBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the summary a line says whether pushes reach the phone; wire text stays text."""
+    state = [NotifyStatus(enabled=False)]
+    with running(broker, short_tmpdir(), notify_status=lambda: state[0]) as (_service, api):
+        at = run_page(monkeypatch, api.url)
+        off = notes(at)
+        state[0] = notify_on()
+        at.run()
+        on = notes(at)
+        state[0] = notify_on(
+            last_error="ntfy: HTTP 500 <b>[login](https://evil.example)</b>",
+            last_error_at=T0.replace(hour=14, minute=3),
+        )
+        at.run()
+        failing = notes(at)
+    assert off == ["🔕 Notifications off (set SESSIONBEAT_NOTIFY_URLS)"]
+    assert on == ["🔔 Notifications on (ntfy, json) · last sent 14:02 · 1 pending"]
+    assert failing == [
+        "🔔 Notifications: last delivery failed 14:03: ntfy: HTTP 500 "
+        "&lt;b&gt;[login](https://evil.example)&lt;/b&gt;"  # HTML text, never a tag or link
+    ]
+    text = markdown(at)
+    assert text.index("sb-title") < text.index("sb-note")  # under the summary line
+
+
+def test_no_notification_line_from_an_aggregator_without_notify(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older aggregator (404 on GET /notify) still gets its page, with no notification line."""
+    root = short_tmpdir()
+    (root / "overview").write_bytes(httpx.get(f"{loaded.aggregator.url}/overview").content)
+    with static_server(root) as url:
+        assert httpx.get(f"{url}/notify").status_code == 404
+        at = run_page(monkeypatch, url, host=loaded.host)
+    assert not at.error
+    assert headers(at)[0] == "#### ⚠ Needs approval (1)"
+    assert notes(at) == []
+
+
+def test_notification_line_from_a_real_aggregator_without_urls(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sessionbeat aggregator` without notification URLs: the page says how to turn them on."""
+    at = run_page(monkeypatch, loaded.aggregator.url, host=loaded.host)
+    assert notes(at) == [notify_line(NotifyStatus(enabled=False))]
+
+
+NOTE = re.compile(r'<div class="sb-note">(.*)</div>', re.DOTALL)
+
+
+def notes(at: AppTest) -> list[str]:
+    """The notification lines on the page, as the HTML text inside their element."""
+    return [m[1] for m in (NOTE.fullmatch(e.value) for e in at.markdown) if m]
 
 
 def test_the_api_token_from_the_settings_is_sent(

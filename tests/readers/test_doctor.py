@@ -6,15 +6,27 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from typer.testing import CliRunner
 
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
-from tests.aggregator.support import ManualClock, Publisher, beat, running, unique_host
+from sessionbeat.models import NotifyStatus
+from sessionbeat.readers.doctor import Check, Level, check_notify, print_checks
+from sessionbeat.settings import load_settings
+from tests.aggregator.support import (
+    T0,
+    ManualClock,
+    Publisher,
+    beat,
+    notify_on,
+    running,
+    unique_host,
+)
 from tests.conftest import short_tmpdir
-from tests.procs import Agent, Aggregator, wait_until
+from tests.procs import Agent, Aggregator, static_server, wait_until
 
 
 def doctor(*args: str) -> tuple[int, dict[str, dict[str, str]]]:
@@ -37,6 +49,10 @@ def test_nothing_set_up_fails_with_hints() -> None:
     assert "sessionbeat hooks install" in checks["hooks"]["hint"]
     assert checks["agent"]["level"] == "warn"
     assert checks["api"]["level"] == "warn"
+    assert (checks["notifications"]["level"], checks["notifications"]["detail"]) == (
+        "info",
+        "unknown",
+    )
 
 
 def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> None:
@@ -69,8 +85,10 @@ def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> No
         "agent": "ok",
         "api": "ok",
         "clock": "ok",
+        "notifications": "info",  # no SESSIONBEAT_NOTIFY_URLS: off, which is no failure
     }
     assert code == 0
+    assert checks["notifications"]["detail"] == "off"
     assert "skew against the aggregator host" in checks["clock"]["detail"]
 
 
@@ -130,3 +148,61 @@ def test_a_degraded_aggregator_is_a_warning_with_its_reason(tmp_path: Path) -> N
         aggregator.stop()
     assert checks["api"]["level"] == "warn"
     assert "broker not connected" in checks["api"]["hint"]
+
+
+def test_notifications_check_follows_the_notifier(broker: LocalBroker) -> None:
+    """On is ok with its services; a failed last delivery or a bad URL warns; off is info."""
+    state = [notify_on()]
+    with running(broker, short_tmpdir(), notify_status=lambda: state[0]) as (_service, api):
+        settings = load_settings(api_url=api.url)
+        on = check_notify(settings)
+        state[0] = notify_on(last_error="ntfy: HTTP 401", last_error_at=T0.replace(hour=15))
+        failing = check_notify(settings)
+        state[0] = notify_on(last_error="old", last_error_at=T0.replace(hour=9))
+        recovered = check_notify(settings)
+        state[0] = notify_on(invalid=["foo://…: unknown service"])
+        invalid = check_notify(settings)
+        state[0] = NotifyStatus(enabled=False)
+        off = check_notify(settings)
+    assert on == Check(
+        "notifications",
+        Level.OK,
+        "on: ntfy, json (needs_approval, turn_finished); last sent 2025-06-01T14:02:00+00:00",
+    )
+    assert failing.level is Level.WARN
+    assert "the last delivery failed (2025-06-01T15:00:00+00:00): ntfy: HTTP 401" in failing.detail
+    assert "sessionbeat notify status" in failing.hint
+    assert recovered.level is Level.OK  # an error older than the last send is history
+    assert (invalid.level, invalid.detail.endswith("invalid URLs: foo://…: unknown service")) == (
+        Level.WARN,
+        True,
+    )
+    assert (off.level, off.detail, off.hint) == (
+        Level.INFO,
+        "off",
+        "set SESSIONBEAT_NOTIFY_URLS to push approvals",
+    )
+
+
+def test_an_aggregator_without_notify_leaves_it_unknown() -> None:
+    """An older aggregator (404 on GET /notify): the check is info, unknown, not a failure."""
+    with static_server(short_tmpdir()) as url:
+        check = check_notify(load_settings(api_url=url))
+    assert (check.level, check.detail.startswith("unknown: ")) == (Level.INFO, True)
+
+
+def test_long_check_names_keep_the_columns_aligned(capsys: Any) -> None:
+    """Details start in one column, hints one before, even with the longest check name."""
+    code = print_checks(
+        [
+            Check("api", Level.OK, "up"),
+            Check("notifications", Level.INFO, "off", "set SESSIONBEAT_NOTIFY_URLS"),
+        ]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0  # info is no failure
+    assert lines == [
+        "[ok]   api           up",
+        "[info] notifications off",
+        "                    -> set SESSIONBEAT_NOTIFY_URLS",
+    ]

@@ -157,6 +157,8 @@ def aggregator(
     shown = f"[{bind}]" if ":" in bind else bind
     url = f"http://{shown}:{actual}"
     service = AggregatorService(settings)
+    # The notifier's status feeds GET /notify and the sessionbeat_notification* metrics; None
+    # (no URL set): notifications off, NotifyStatus(enabled=False).
     notifier = _notifier(settings, service)
     notify_status = notifier.status if notifier is not None else None
     app = create_app(

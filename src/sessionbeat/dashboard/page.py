@@ -3,9 +3,10 @@
 A thin client of the aggregator: the live part refreshes every :data:`REFRESH` seconds inside a
 ``st.fragment`` (the page itself is not reloaded) with ONE ``GET /overview`` call. An open
 session detail reuses that call and asks ``GET /sessions/{id}`` for the timeline only when the
-session changed (see :mod:`sessionbeat.dashboard.detail`). When the aggregator cannot be
-reached the page says so and keeps showing the last data with its age. Filters live in the
-URL query (:class:`~sessionbeat.dashboard.view.Filters`).
+session changed (see :mod:`sessionbeat.dashboard.detail`); the list adds one ``GET /notify``
+for the push-notification line (:mod:`sessionbeat.dashboard.notify_view`). When the aggregator
+cannot be reached the page says so and keeps showing the last data with its age. Filters live
+in the URL query (:class:`~sessionbeat.dashboard.view.Filters`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import time
 from datetime import timedelta
 
 import streamlit as st
+from pydantic import ValidationError
 
 from sessionbeat.dashboard.common import client, link, show_cards, sync_query
-from sessionbeat.dashboard.detail import detail
+from sessionbeat.dashboard.detail import detail, reader_zone
 from sessionbeat.dashboard.history import history
+from sessionbeat.dashboard.notify_view import notify_line
 from sessionbeat.dashboard.view import (
     CSS,
     SECTIONS,
@@ -30,8 +33,8 @@ from sessionbeat.dashboard.view import (
     live_layout,
     notable_hosts,
 )
-from sessionbeat.errors import ApiUnavailableError, NotFoundError
-from sessionbeat.models import HostState, Overview, SessionStatus, SessionView
+from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
+from sessionbeat.models import HostState, NotifyStatus, Overview, SessionStatus, SessionView
 from sessionbeat.readers.client import ApiClient
 from sessionbeat.readers.render import duration, safe_text
 from sessionbeat.settings import Settings, load_settings
@@ -59,6 +62,29 @@ def load_overview(api: ApiClient) -> tuple[Overview | None, str | None, float]:
         return data, str(exc), time.monotonic() - fetched
     st.session_state["last_overview"] = (overview, time.monotonic())
     return overview, None, 0.0
+
+
+def load_notify(api: ApiClient) -> NotifyStatus | None:
+    """Fetch ``GET /notify``; None when it cannot be read (an older aggregator's 404 too).
+
+    The line is a hint, never worth an error on the page: a failed request or an answer of
+    another shape (another version's) means no line.
+    """
+    try:
+        return api.notify_status()
+    except (ApiUnavailableError, NotFoundError, UnauthorizedError, ValidationError):
+        return None
+
+
+def notify_caption(api: ApiClient) -> None:
+    """Show the push-notification line (on, failing or off), or nothing if it cannot be read.
+
+    As HTML text (:func:`~sessionbeat.dashboard.view.esc`), not Markdown: a URL in a service's
+    error must not become a link.
+    """
+    line = notify_line(load_notify(api), reader_zone())
+    if line is not None:
+        st.markdown(f'<div class="sb-note">{esc(line)}</div>', unsafe_allow_html=True)
 
 
 def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
@@ -159,6 +185,8 @@ def live(settings: Settings) -> None:
     if filters.session:
         detail(api, settings, filters, overview)
         return
+    if error is None:  # an aggregator that did not answer /overview is not asked again
+        notify_caption(api)
     top = st.container()  # filled after the filters are read, but shown first
     hosts_strip(overview)
     filters = controls(filters, overview.sessions)

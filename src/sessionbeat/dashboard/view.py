@@ -388,6 +388,7 @@ CSS = """
  margin:0 6px 6px 0;
  font-size:.85rem;max-width:100%;overflow-wrap:anywhere}
 .sb-title{font-size:1.25rem;font-weight:700;overflow-wrap:anywhere}
+.sb-note{font-size:.85rem;opacity:.75;overflow-wrap:anywhere;margin:0 0 12px 0}
 .sb-fields{width:100%;table-layout:fixed;font-size:.8rem;border-collapse:collapse}
 .sb-fields th{width:38%;text-align:left;font-weight:600;vertical-align:top;padding:2px 6px 2px 0}
 .sb-fields td{overflow-wrap:anywhere;word-break:break-word;padding:2px 0}

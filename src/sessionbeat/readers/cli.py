@@ -1,5 +1,8 @@
 """``sessionbeat sessions``: read sessions from the aggregator's API (list, show, history, export).
 
+Also ``sessionbeat notify status`` (the push notifier's state, ``GET /notify``), ``tail`` and
+``doctor``.
+
 Every command talks to ``settings.api_url`` (``--api-url`` / ``SESSIONBEAT_API_URL``) with the
 bearer token ``SESSIONBEAT_API_TOKEN`` if set. ``--json`` prints what the API returns, so
 scripts can use the CLI and the API interchangeably. An unreachable API is a one-line error and
@@ -233,6 +236,31 @@ def export(
     except OSError as exc:
         raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from exc
     typer.echo(f"wrote {output} ({len(body.encode())} bytes)", err=True)
+
+
+def notify_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show whether push notifications are on, their services and what they sent.
+
+    Reads GET /notify and sends nothing. With --json it prints the API's answer.
+    """
+    with _client(ctx) as api:
+        try:
+            status = api.notify_status()
+        except NotFoundError:  # an aggregator from before GET /notify
+            raise ApiUnavailableError(
+                f"{api.base_url} has no GET /notify: upgrade the aggregator"
+            ) from None
+    if as_json:
+        typer.echo(json_safe(status.model_dump_json(indent=2)))
+        return
+    console = _console()
+    console.print(tables.notify_facts_table(status))
+    if status.targets:
+        console.print()
+        console.print(tables.notify_targets_table(status))
+    if status.counts:
+        console.print()
+        console.print(tables.notify_counts_table(status))
 
 
 def tail(

@@ -5,8 +5,9 @@ an MQTT 5 CONNECT with the configured credentials), Claude Code's hooks (install
 command that exists), the host agent (running, connected), the aggregator API, and the clock
 skew against the aggregator host (its ``Date`` header, corrected by half the round trip; the
 aggregator runs next to the broker), with the skew the aggregator measures on every host's beats
-(``GET /hosts``: this host's, and any other host's beyond :data:`SKEW_WARN_SECONDS`). Exit code
-1 when any check fails.
+(``GET /hosts``: this host's, and any other host's beyond :data:`SKEW_WARN_SECONDS`), and the
+aggregator's push notifications (``GET /notify``: on with its services, failing, or off; it
+sends nothing). Exit code 1 when any check fails; ``info`` is neither good nor bad news.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ SKEW_WARN_SECONDS = 2.0
 
 
 class Level(StrEnum):
-    """Outcome of one check."""
+    """Outcome of one check (``info``: something to know, e.g. a feature that is off)."""
 
     OK = "ok"
+    INFO = "info"
     WARN = "warn"
     FAIL = "fail"
 
@@ -278,18 +280,74 @@ def hosts_skew(settings: Settings) -> tuple[float | None, list[tuple[str, float]
     return own, others
 
 
+def check_notify(settings: Settings) -> Check:
+    """Report the aggregator's push notifications from ``GET /notify``; sends nothing.
+
+    ok with the services when on and the last delivery did not fail; warn with the error when
+    it did (an error newer than the last send) or when some URLs are invalid; info when off,
+    and ``unknown`` when the API does not answer it (an older aggregator, a wrong token). The
+    URLs it shows come redacted from the aggregator (Apprise's privacy form); text from the
+    services is cleaned of control and bidi characters (``render.safe_text``).
+    """
+    from sessionbeat.errors import SessionbeatError
+    from sessionbeat.readers.client import ApiClient
+    from sessionbeat.readers.render import (
+        NOTIFY_HINT,
+        notify_failing,
+        notify_services,
+        safe_text,
+    )
+
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    try:
+        with ApiClient(settings.api_url, token, timeout=3.0) as api:
+            status = api.notify_status()
+    except SessionbeatError as exc:
+        return Check(NOTIFY_CHECK, Level.INFO, f"unknown: {exc}")
+    invalid = f"; invalid URLs: {safe_text(', '.join(status.invalid))}" if status.invalid else ""
+    if not status.enabled:
+        level = Level.WARN if status.invalid else Level.INFO
+        return Check(NOTIFY_CHECK, level, f"off{invalid}", NOTIFY_HINT + " to push approvals")
+    services = safe_text(", ".join(notify_services(status))) or "no service"
+    kinds = ", ".join(k.value for k in status.kinds)
+    detail = f"on: {services} ({kinds})"
+    if notify_failing(status):
+        when = status.last_error_at.isoformat() if status.last_error_at else "at an unknown time"
+        return Check(
+            NOTIFY_CHECK,
+            Level.WARN,
+            f"{detail}; the last delivery failed ({when}): "
+            f"{safe_text(status.last_error or '')}{invalid}",
+            "`sessionbeat notify status` shows each service's last error",
+        )
+    if status.invalid:
+        return Check(
+            NOTIFY_CHECK, Level.WARN, detail + invalid, "fix them in SESSIONBEAT_NOTIFY_URLS"
+        )
+    sent = status.last_sent_at.isoformat() if status.last_sent_at else "nothing yet"
+    return Check(NOTIFY_CHECK, Level.OK, f"{detail}; last sent {sent}")
+
+
+NOTIFY_CHECK = "notifications"
+"""The name of the push-notification check."""
+
+
 def run_checks(settings: Settings) -> list[Check]:
     """Run every check in order and return the results."""
-    return [
-        check_config(settings),
-        check_broker(settings),
-        check_hooks(settings),
-        check_agent(settings),
-        *check_api_and_clock(settings),
-    ]
+    checks = [check_config(settings), check_broker(settings), check_hooks(settings)]
+    checks.append(check_agent(settings))
+    api = check_api_and_clock(settings)
+    checks += api
+    # check_api_and_clock adds the clock check only when the API answered: without it the
+    # notifications are unknown, and not worth another wait for an unreachable address.
+    reachable = len(api) > 1
+    checks.append(
+        check_notify(settings) if reachable else Check(NOTIFY_CHECK, Level.INFO, "unknown")
+    )
+    return checks
 
 
-_MARK = {Level.OK: "[ok]  ", Level.WARN: "[warn]", Level.FAIL: "[FAIL]"}
+_MARK = {Level.OK: "[ok]  ", Level.INFO: "[info]", Level.WARN: "[warn]", Level.FAIL: "[FAIL]"}
 
 
 def print_checks(checks: list[Check], as_json: bool = False) -> int:
@@ -301,8 +359,9 @@ def print_checks(checks: list[Check], as_json: bool = False) -> int:
         ]
         typer.echo(json.dumps(rows, indent=2))
     else:
+        width = max([7, *(len(c.name) for c in checks)])
         for c in checks:
-            typer.echo(f"{_MARK[c.level]} {c.name:<7} {c.detail}")
+            typer.echo(f"{_MARK[c.level]} {c.name:<{width}} {c.detail}")
             if c.hint:
-                typer.echo(f"{'':14}-> {c.hint}")
+                typer.echo(f"{'':{width + 7}}-> {c.hint}")
     return 1 if any(c.level is Level.FAIL for c in checks) else 0

@@ -1,7 +1,8 @@
 """Plain-text rendering shared by the CLI readers (``sessions``, ``tail``): no I/O, no rich.
 
-Status words with an icon, "2 min ago" ages, short session ids, context percentages. Kept
-apart from the commands so that the wording is the same everywhere and testable alone.
+Status words with an icon, "2 min ago" ages, short session ids, context percentages, and how
+to read the push notifier's state (:func:`notify_failing`). Kept apart from the commands so
+that the wording is the same everywhere (the page uses it too) and testable alone.
 
 Text from the wire (a cwd, a repo, a task...) is written by whoever holds a host's broker
 credentials; :func:`safe_text` makes it inert before any terminal or the page shows it.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 import shlex
 from datetime import UTC, datetime, timedelta, tzinfo
+
+from sessionbeat.models import NotifyStatus
 
 STATUS_ICONS = {
     "needs_approval": "⚠",
@@ -201,3 +204,27 @@ def tmux_command(target: str) -> str:
     selects that window and pane (from inside tmux, ``tmux switch-client -t`` does the same).
     """
     return f"tmux attach -t {shlex.quote(target)}"
+
+
+NOTIFY_VAR = "SESSIONBEAT_NOTIFY_URLS"
+"""The setting that turns push notifications on (Apprise URLs, comma-separated)."""
+
+NOTIFY_HINT = f"set {NOTIFY_VAR}"
+"""What turns push notifications on, said wherever they are shown off."""
+
+
+def notify_failing(status: NotifyStatus) -> bool:
+    """Return True when the notifier's last delivery failed: an error newer than the last send.
+
+    An error with no time, or with nothing sent yet, counts as the last thing that happened.
+    """
+    if status.last_error is None:
+        return False
+    if status.last_sent_at is None or status.last_error_at is None:
+        return True
+    return status.last_error_at > status.last_sent_at
+
+
+def notify_services(status: NotifyStatus) -> list[str]:
+    """Return the notifier's services (``ntfy``, ``json``...), each once, in the order set."""
+    return list(dict.fromkeys(t.service for t in status.targets))

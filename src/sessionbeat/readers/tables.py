@@ -1,4 +1,4 @@
-"""The rich tables ``sessionbeat sessions`` prints: live sessions, history, one session's facts.
+"""The rich tables the readers print: live sessions, history, one session's facts, notifications.
 
 Each function takes API models (:mod:`sessionbeat.models`) and returns a ``rich.table.Table``
 (typed ``Any``: rich is imported lazily, the CLI's start-up does not pay for it). Every cell
@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from sessionbeat.models import SessionStatus, utc_now
 from sessionbeat.readers.render import (
+    NOTIFY_HINT,
     SHORT_ID,
     STATUS_STYLES,
     ago,
     ago_since,
     claude_label,
     duration,
+    notify_failing,
     percent,
     safe_text,
     short_id,
@@ -27,7 +29,27 @@ from sessionbeat.readers.render import (
 )
 
 if TYPE_CHECKING:
-    from sessionbeat.models import HistoryEntry, HistoryPage, SessionDetail, SessionView
+    from datetime import datetime
+
+    from sessionbeat.models import (
+        HistoryEntry,
+        HistoryPage,
+        NotifyStatus,
+        SessionDetail,
+        SessionView,
+    )
+
+RESULTS = (
+    "sent",
+    "failed",
+    "retried",
+    "withdrawn",
+    "withdraw_failed",
+    "followup",
+    "filtered",
+    "cancelled",
+)
+"""Columns of the notification counts, in this order (``NotifyStatus.counts``' results)."""
 
 
 def add_row(table: Any, *cells: Any) -> None:
@@ -199,4 +221,95 @@ def timeline_table(item: SessionDetail | HistoryEntry) -> Any:
             status_label(change.status.value),
             change.event or "-",
         )
+    return table
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    """Return ``"2025-06-01 14:02:00 UTC (3 min ago)"``, ``"-"`` for None."""
+    if moment is None:
+        return "-"
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC ({ago_since(moment, now)})"
+
+
+def notify_facts_table(status: NotifyStatus) -> Any:
+    """Return the notifier at a glance: on or off, kinds, grace, quiet hours, last send, errors.
+
+    Off shows how to turn it on; each invalid URL (secrets already hidden by the aggregator) is
+    a row of its own. The last error says ``the last delivery failed`` when it is newer than
+    the last send (:func:`~sessionbeat.readers.render.notify_failing`).
+    """
+    from rich.table import Table
+
+    now = utc_now()
+    table = Table(box=None, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    rows: list[tuple[str, str]] = []
+    if not status.enabled:
+        rows.append(("notifications", f"off ({NOTIFY_HINT})"))
+    else:
+        latency = (
+            f"{status.latency_sum / status.latency_count:.1f} s mean over "
+            f"{status.latency_count} deliveries"
+            if status.latency_count
+            else "-"
+        )
+        error = status.last_error or "-"
+        if status.last_error is not None and status.last_error_at is not None:
+            error += f", {_when(status.last_error_at, now)}"
+        if notify_failing(status):
+            error += ": the last delivery failed"
+        rows += [
+            ("notifications", "on"),
+            ("kinds", ", ".join(k.value for k in status.kinds) or "-"),
+            ("grace", duration(status.grace_seconds)),
+            ("quiet hours", "now" if status.quiet_now else "no"),
+            ("pending", str(status.pending)),
+            ("last sent", _when(status.last_sent_at, now)),
+            ("last error", error),
+            ("latency", latency),
+        ]
+    rows += [("invalid URL", url) for url in status.invalid]
+    for name, value in rows:
+        add_row(table, name, value)
+    return table
+
+
+def notify_targets_table(status: NotifyStatus) -> Any:
+    """Return one row per notification service: redacted URL, withdraw, last result and error."""
+    from rich.table import Table
+
+    now = utc_now()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("SERVICE", no_wrap=True)
+    table.add_column("URL", overflow="fold")
+    table.add_column("WITHDRAW", no_wrap=True)
+    table.add_column("LAST", no_wrap=True)
+    table.add_column("WHEN", no_wrap=True)
+    table.add_column("ERROR", overflow="fold")
+    for t in status.targets:
+        add_row(
+            table,
+            t.service,
+            t.url,
+            "yes" if t.withdraw else "no",
+            t.last_result or "-",
+            ago_since(t.last_at, now),
+            t.last_error or "-",
+        )
+    return table
+
+
+def notify_counts_table(status: NotifyStatus) -> Any:
+    """Return notifications by kind (rows) and result (columns: those that occurred)."""
+    from rich.table import Table
+
+    seen = {r for results in status.counts.values() for r in results}
+    columns = [r for r in RESULTS if r in seen] + sorted(seen - set(RESULTS))
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("KIND", no_wrap=True)
+    for result in columns:
+        table.add_column(result.upper(), justify="right", no_wrap=True)
+    for kind, results in sorted(status.counts.items()):
+        add_row(table, kind, *(str(results.get(r, 0)) for r in columns))
     return table
