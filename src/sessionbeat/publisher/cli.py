@@ -11,12 +11,10 @@ the first hook starts an agent on demand. Windows: see the README (Task Schedule
 that runs the ABSOLUTE path of this installation's console script (a pyenv/asdf shim alone
 costs ~130 ms per event), optionally chains the status line, keeps a timestamped backup, and
 never touches other hooks or keys. ``--dry-run`` prints a unified diff, writes nothing, and ends
-with a line on stderr saying so. ``--announce`` makes the SessionStart hook ``publish
---announce`` (synchronous) and turns ``announce`` on in sessionbeat's config file, so that a new
-session is told which other live sessions work on its repo; ``uninstall``, or ``install``
-without it, takes that back once no settings file announces. A settings file that is a symlink
-(dotfiles managers) is written through, the link stays
-(:mod:`sessionbeat.publisher.hooks_install`).
+with a line on stderr saying so. A settings file that is a symlink (dotfiles managers) is
+written through, the link stays (:mod:`sessionbeat.publisher.hooks_install`). ``--announce``
+makes the SessionStart hook ``publish --announce`` and turns ``announce`` on in sessionbeat's
+config file (:mod:`sessionbeat.publisher.announce_config`).
 
 ``sessionbeat statusline``: the typer face of the status-line command (for ``--help`` and
 ``CliRunner``); the console script runs :func:`sessionbeat.publisher.statusline.main` directly.
@@ -32,7 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -40,15 +38,14 @@ from sessionbeat.claude_code import settings_file as cs
 from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.cli_support import configure_logging, get_settings
 from sessionbeat.errors import AgentAlreadyRunningError, ConfigError
+from sessionbeat.publisher import announce_config as ac
 from sessionbeat.publisher import statusline as sl
 from sessionbeat.publisher.agent_files import agent_pid, console_script, read_status
 from sessionbeat.publisher.hooks_install import (
-    announce_config,
     canonical_key,
     chain_statusline,
     diff,
     load_records,
-    mark_announce,
     read_json,
     render,
     save_records,
@@ -61,7 +58,6 @@ from sessionbeat.publisher.service_files import (
     service_file,
     systemd_unit,
 )
-from sessionbeat.settings import Settings, config_file
 
 agent_app = typer.Typer(help="Run, inspect and install the host agent.", no_args_is_help=True)
 
@@ -224,46 +220,6 @@ def _dry_run_note(path: Path) -> None:
     typer.echo(f"dry run: nothing written to {path}", err=True)
 
 
-AnnounceOpt = Annotated[
-    bool,
-    typer.Option(
-        "--announce",
-        help="SessionStart tells the model which other live sessions work on its repo "
-        "(sets announce = true in the config file)",
-    ),
-]
-
-
-def _sync_announce(wanted: bool, dry_run: bool) -> None:
-    """Make sessionbeat's config file say ``announce = true`` exactly while ``wanted``.
-
-    Only a line ``hooks install --announce`` wrote is ever removed. With ``dry_run``, prints
-    the config file's diff (if any) and writes nothing. Raises ``ConfigError`` for a config
-    file that is not TOML or cannot be read.
-    """
-    path = config_file()
-    try:
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    new = announce_config(old, wanted)
-    if new == old:
-        return
-    if dry_run:
-        typer.echo(diff(path, old, new), nl=False)
-        _dry_run_note(path)
-        return
-    backup = write_with_backup(path, old, new if new.strip() else None)
-    typer.echo(
-        f"announce: {'on' if wanted else 'off'} in {path}"
-        + (f" (backup: {backup})" if backup else "")
-        + "; restart the agent to apply it (`sessionbeat agent stop`: the next hook, or its "
-        "service, starts it again)"
-    )
-    if "SESSIONBEAT_ANNOUNCE" in os.environ:
-        typer.echo("warning: SESSIONBEAT_ANNOUNCE in the environment overrides the file", err=True)
-
-
 @hooks_app.command("install")
 def hooks_install_command(
     ctx: typer.Context,
@@ -279,7 +235,14 @@ def hooks_install_command(
         ),
     ] = None,
     script: Annotated[str | None, typer.Option(hidden=True)] = None,
-    announce: AnnounceOpt = False,
+    announce: Annotated[
+        bool,
+        typer.Option(
+            "--announce",
+            help="SessionStart tells the model which other live sessions work on its repo "
+            "(sets announce = true in the config file)",
+        ),
+    ] = False,
 ) -> None:
     """Add sessionbeat's hooks to Claude Code's settings (idempotent, with a backup)."""
     settings = get_settings(ctx)
@@ -301,21 +264,23 @@ def hooks_install_command(
         new = cs.restore_statusline(new, chain.get("previous") if chain else None)
     new_text = render(new)
     unchanged = new == data and bool(old_text)
-    records = load_records(settings)
     if dry_run:
         typer.echo("no change" if unchanged else diff(path, old_text, new_text))
         _dry_run_note(path)
-        records.setdefault(canonical, {})
-        _sync_announce(mark_announce(records, canonical, announce), dry_run=True)
+        records = load_records(settings)
+        on = ac.record_announce(settings, records, canonical, announce, save=False)
+        ac.sync_config(on, dry_run=True)
         return
+    records = load_records(settings)
     if unchanged:
         sl.save_chains(chains, state)
         typer.echo(f"{path}: already installed, nothing to change")
-        _sync_announce(_record_announce(settings, records, canonical, announce), dry_run=False)
+        ac.sync_config(ac.record_announce(settings, records, canonical, announce), dry_run=False)
         return
     records.setdefault(canonical, {"had_hooks_key": "hooks" in data, "created": not path.exists()})
     backup = write_with_backup(path, old_text, new_text)
-    announce_wanted = _record_announce(settings, records, canonical, announce)
+    save_records(settings, records)
+    announcing = ac.record_announce(settings, records, canonical, announce)
     sl.save_chains(chains, state)
     typer.echo(f"installed sessionbeat hooks for {len(INSTALLED_EVENTS)} events in {path}")
     if backup:
@@ -330,17 +295,7 @@ def hooks_install_command(
         )
     elif statusline is False:
         typer.echo("status line: restored")
-    _sync_announce(announce_wanted, dry_run=False)
-
-
-def _record_announce(
-    settings: Settings, records: dict[str, Any], canonical: str, announce: bool
-) -> bool:
-    """Record whether ``canonical`` announces and save the records; return if any file does."""
-    records.setdefault(canonical, {})
-    wanted = mark_announce(records, canonical, announce)
-    save_records(settings, records)
-    return wanted
+    ac.sync_config(announcing, dry_run=False)
 
 
 @hooks_app.command("uninstall")
@@ -372,12 +327,12 @@ def hooks_uninstall(
         typer.echo(f"{path}: no sessionbeat hooks found")
         if dry_run:
             _dry_run_note(path)
-        _sync_announce(mark_announce(records, canonical, None), dry_run)
+        ac.sync_config(ac.wanted(records), dry_run)
         return
     if dry_run:
         typer.echo(diff(path, old_text, "" if remove_file else render(new)))
         _dry_run_note(path)
-        _sync_announce(mark_announce(records, canonical, None), dry_run=True)
+        ac.sync_config(ac.wanted(records), dry_run=True)
         return
     backup = write_with_backup(path, old_text, None if remove_file else render(new))
     save_records(settings, records)
@@ -387,7 +342,7 @@ def hooks_uninstall(
         + (" (the file, created by install, is gone)" if remove_file else "")
         + (f" (backup: {backup})" if backup else "")
     )
-    _sync_announce(mark_announce(records, canonical, None), dry_run=False)
+    ac.sync_config(ac.wanted(records), dry_run=False)
 
 
 @hooks_app.command("status")

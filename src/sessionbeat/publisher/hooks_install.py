@@ -5,13 +5,6 @@ cannot read), write it atomically with a timestamped backup, and keep in the sta
 uninstall must restore: ``hooks-install.json`` (whether the file and its ``hooks`` key existed)
 and the status-line chains of :mod:`sessionbeat.publisher.statusline`. The edits themselves are
 pure functions in :mod:`sessionbeat.claude_code.settings_file`.
-
-``hooks install --announce`` also turns the agent's ``announce`` setting on in sessionbeat's
-TOML config file (``SESSIONBEAT_CONFIG``, default ``~/.config/sessionbeat/config.toml``): one
-line ``announce = true`` with a comment saying who wrote it, added with tomlkit so that the
-rest of the file (comments, order, tables) stays as it was (:func:`announce_config`). The
-records note which settings files announce; once none does, the line goes again (a line the
-user wrote is never removed).
 """
 
 from __future__ import annotations
@@ -30,10 +23,6 @@ from sessionbeat.errors import ConfigError
 from sessionbeat.settings import Settings
 
 RECORD_FILE = "hooks-install.json"
-ANNOUNCE_KEY = "announce"
-"""The setting ``hooks install --announce`` turns on (``Settings.announce``)."""
-ANNOUNCE_NOTE = "# set by `sessionbeat hooks install --announce`"
-"""The comment on the line install writes; only a line with it is removed again."""
 
 
 _CHAIN_KEY = re.compile(r"--chain[= ](\S+)")
@@ -166,49 +155,3 @@ def chain_statusline(
         previous = old.get("previous") if old else None
         chains[key] = {"settings": canonical, "previous": previous}
     return new
-
-
-def announce_config(text: str, on: bool) -> str:
-    """Return sessionbeat's TOML config ``text`` with ``announce`` on, or our line taken out.
-
-    ``on``: ``announce = true`` with :data:`ANNOUNCE_NOTE` is set at the top level (a value
-    already true stays as it is; a false one is replaced). Off: the ``announce`` line is
-    removed only if it carries :data:`ANNOUNCE_NOTE` (one the user wrote stays). Everything
-    else is kept as written (tomlkit). Raises ``ConfigError`` when ``text`` is not TOML.
-    """
-    import tomlkit  # ~50 ms: only here, not for every command of the CLI
-    from tomlkit.exceptions import TOMLKitError
-    from tomlkit.items import Item
-
-    try:
-        doc = tomlkit.parse(text)
-    except TOMLKitError as exc:
-        raise ConfigError(f"the config file is not valid TOML ({exc}); fix it first") from exc
-    current = doc.get(ANNOUNCE_KEY)
-    if on:
-        if current is True:
-            return text
-        item = tomlkit.item(True)
-        item.comment(ANNOUNCE_NOTE)
-        doc[ANNOUNCE_KEY] = item
-        return doc.as_string()
-    if current is None:
-        return text
-    written = doc.item(ANNOUNCE_KEY)
-    if not isinstance(written, Item) or written.trivia.comment != ANNOUNCE_NOTE:
-        return text
-    del doc[ANNOUNCE_KEY]
-    return doc.as_string()
-
-
-def mark_announce(records: dict[str, Any], canonical: str, announce: bool | None) -> bool:
-    """Note in install ``records`` whether the settings file ``canonical`` announces.
-
-    ``announce`` None leaves the records as they are (an uninstall has removed the file's
-    record already). Returns True while any recorded settings file announces, i.e. while the
-    config file should say ``announce = true``.
-    """
-    record = records.get(canonical)
-    if announce is not None and isinstance(record, dict):
-        record[ANNOUNCE_KEY] = announce
-    return any(isinstance(r, dict) and r.get(ANNOUNCE_KEY) for r in records.values())

@@ -221,11 +221,16 @@ class PeerFetcher:
         self._wake.set()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop the thread (waiting at most ``timeout`` seconds) and close the connections."""
+        """Stop the thread (waiting at most ``timeout`` seconds) and close the connections.
+
+        A read still running then (a slow API) is left to its daemon thread, not cut under it.
+        """
         self._stopped.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                return
         self._http.close()
 
     def _run(self) -> None:
