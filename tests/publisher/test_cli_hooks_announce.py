@@ -62,6 +62,21 @@ def test_install_announce_makes_session_start_ask_and_turns_the_agent_on(tmp_pat
     assert "restart the agent" in result.output
     status = invoke("hooks", "status", "--settings", str(settings_json))
     assert f"{len(INSTALLED_EVENTS)} events hooked" in status.output
+    assert "the agent's announce is on" in status.output
+
+
+def test_status_says_when_the_hook_asks_but_the_agent_is_off(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """An announcing hook with announce off (here by the environment) is pointed out."""
+    settings_json = tmp_path / "settings.json"
+    install(settings_json, "--announce")
+    monkeypatch.setenv("SESSIONBEAT_ANNOUNCE", "false")
+    status = invoke("hooks", "status", "--settings", str(settings_json))
+    assert "but announce is off for the agent" in status.output
+    install(settings_json)
+    status = invoke("hooks", "status", "--settings", str(settings_json))
+    assert "announce" not in status.output
 
 
 def test_uninstall_takes_the_hook_and_the_line_out_again(tmp_path: Path) -> None:

@@ -207,4 +207,4 @@ def our_command(settings: dict[str, Any], event: str) -> str:
 
 def announces(settings: dict[str, Any]) -> bool:
     """Return True when our SessionStart handler runs ``publish --announce``."""
-    return our_command(settings, ANNOUNCE_EVENT).endswith("--announce")
+    return our_command(settings, ANNOUNCE_EVENT).rstrip().endswith("--announce")

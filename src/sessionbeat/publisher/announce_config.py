@@ -111,3 +111,13 @@ def sync_config(on: bool, dry_run: bool) -> None:
     )
     if ANNOUNCE_ENV in os.environ:
         typer.echo(f"warning: {ANNOUNCE_ENV} in the environment overrides the file", err=True)
+
+
+def status_line(on: bool) -> str:
+    """Return what ``hooks status`` says of an announcing SessionStart hook, given the setting."""
+    if on:
+        return "announce: SessionStart runs publish --announce; the agent's announce is on"
+    return (
+        "announce: SessionStart runs publish --announce, but announce is off for the agent "
+        f"(run `sessionbeat hooks install --announce`, or set {ANNOUNCE_ENV}=true): it says nothing"
+    )

@@ -366,6 +366,8 @@ def hooks_status(
         typer.echo(
             "status line: sessionbeat statusline" + (f", chained to: {command}" if command else "")
         )
+    if cs.announces(data):
+        typer.echo(ac.status_line(settings.announce))
     raise typer.Exit(0 if events else 1)
 
 
