@@ -1,8 +1,9 @@
 """Console-script entry point of ``sessionbeat``.
 
-``sessionbeat publish`` (the hook Claude Code runs for every event) goes down the stdlib-only
-fast path in :mod:`sessionbeat.publisher.hook` without importing typer, pydantic or paho
-(together ~300 ms of start-up here); ``sessionbeat statusline`` likewise goes to
+``sessionbeat publish`` (the hook Claude Code runs for every event; ``publish --announce`` for
+SessionStart after ``hooks install --announce``) goes down the stdlib-only fast path in
+:mod:`sessionbeat.publisher.hook` without importing typer, pydantic or paho (together ~300 ms
+of start-up here); ``sessionbeat statusline`` likewise goes to
 :mod:`sessionbeat.publisher.statusline`. Every other command loads the typer CLI.
 """
 
@@ -10,12 +11,14 @@ import sys
 
 HELP_FLAGS = frozenset({"--help", "-h"})
 """Arguments that send ``statusline`` to the typer CLI (for its help text)."""
+PUBLISH_ARGS = (["publish"], ["publish", "--announce"])
+"""The argument lists that take the hook's fast path (anything else, e.g. ``--help``: typer)."""
 
 
 def main() -> int:
     """Dispatch ``publish`` and ``statusline`` to their fast paths, anything else to typer."""
     argv = sys.argv
-    if len(argv) == 2 and argv[1] == "publish":
+    if argv[1:] in PUBLISH_ARGS:
         from sessionbeat.publisher.hook import main as hook_main
 
         return hook_main(argv[2:])

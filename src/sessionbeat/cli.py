@@ -85,14 +85,24 @@ def root(
 
 
 @app.command()
-def publish() -> None:
+def publish(
+    announce: Annotated[
+        bool,
+        typer.Option(
+            "--announce",
+            help="for a SessionStart, print the other live sessions on its repo as context "
+            "for the model (within 0.3 s, else nothing)",
+        ),
+    ] = False,
+) -> None:
     """Hand one Claude Code hook event (JSON on stdin) to the host agent. Always exits 0.
 
-    This is the command Claude Code's hooks run; it prints nothing and never blocks.
+    This is the command Claude Code's hooks run; it prints nothing and never blocks (with
+    --announce, a SessionStart may print the hook's JSON output naming other live sessions).
     """
     from sessionbeat.publisher.hook import main as hook_main
 
-    raise typer.Exit(hook_main([]))
+    raise typer.Exit(hook_main(["--announce"] if announce else []))
 
 
 notify_app = typer.Typer(

@@ -73,6 +73,15 @@ def default_config_file() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
 
 
+def config_file() -> Path:
+    """Return the TOML config file the settings read: ``SESSIONBEAT_CONFIG``, else the default.
+
+    The file need not exist (then no setting comes from a file).
+    """
+    config = os.environ.get(CONFIG_ENV)
+    return Path(config) if config else default_config_file()
+
+
 def default_host_id() -> str:
     """Return the short hostname, lower-cased, other characters replaced by ``-``."""
     try:
@@ -204,6 +213,11 @@ class Settings(BaseSettings):
         2.0, gt=0, description="Claude registry scan period where events are unavailable"
     )
     include_detail: bool = Field(False, description="publish a truncated command for approvals")
+    announce: bool = Field(
+        False,
+        description="agent answers `publish --announce`: a new session is told which other "
+        "live sessions work on its repo (`hooks install --announce` sets it)",
+    )
     detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")
     spool_max_bytes: int = Field(16 * 1024 * 1024, ge=4096, description="agent offline spool cap")
     history_db: Path | None = Field(None, description="SQLite history (default in state_dir)")
@@ -316,8 +330,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Order the sources: init args, environment (new names, then old), the TOML file."""
-        config = os.environ.get(CONFIG_ENV)
-        path = Path(config) if config else default_config_file()
+        path = config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, _RenamedEnv()]
         if path.is_file():
             sources.append(_TomlFile(settings_cls, toml_file=path))

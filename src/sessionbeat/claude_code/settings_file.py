@@ -7,7 +7,8 @@ Format (https://code.claude.com/docs/en/hooks, docs/claude-code-formats.md secti
      "statusLine": {"type": "command", "command": "...", "padding": 0}}
 
 Our handlers are recognised by their command (``<any path>/sessionbeat publish``, quoted or not,
-``sessionbeat.exe`` on Windows); nothing else in the file is touched. Pure functions over parsed
+``sessionbeat.exe`` on Windows, ``publish --announce`` for SessionStart after ``hooks install
+--announce``); nothing else in the file is touched. Pure functions over parsed
 JSON; :mod:`sessionbeat.publisher.hooks_install` does the file I/O.
 """
 
@@ -18,7 +19,7 @@ import re
 import shlex
 from typing import Any
 
-from sessionbeat.claude_code.events import INSTALLED_EVENTS, SYNC_EVENTS
+from sessionbeat.claude_code.events import INSTALLED_EVENTS, SYNC_EVENTS, HookEvent
 
 HOOK_TIMEOUT = 5
 """Seconds Claude Code waits at most; the hook returns in milliseconds."""
@@ -37,9 +38,18 @@ def quote_script(script: str) -> str:
     return shlex.quote(script)
 
 
-def hook_command(script: str) -> str:
-    """Return the hook command for the console script at ``script`` (quoted if needed)."""
-    return f"{quote_script(script)} publish"
+ANNOUNCE_EVENT = HookEvent.SESSION_START
+"""The event whose hook runs ``publish --announce`` when asked: only its output becomes context."""
+ANNOUNCE_TIMEOUT = 2
+"""Seconds Claude Code waits for that hook, run synchronously (it answers within 0.3 s)."""
+
+
+def hook_command(script: str, announce: bool = False) -> str:
+    """Return the hook command for the console script at ``script`` (quoted if needed).
+
+    ``announce`` adds ``--announce`` (the hook may print context for the model).
+    """
+    return f"{quote_script(script)} publish" + (" --announce" if announce else "")
 
 
 def statusline_command(script: str, key: str | None = None) -> str:
@@ -53,7 +63,7 @@ def statusline_command(script: str, key: str | None = None) -> str:
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
-_OUR_HOOK = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+publish\s*$")
+_OUR_HOOK = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+publish(?:\s+--announce)?\s*$")
 _OUR_STATUSLINE = re.compile(r"(?<![\w.-])sessionbeat(?:\.exe)?['\"]?\s+statusline(?:\s|$)")
 
 
@@ -69,7 +79,11 @@ def is_our_statusline(statusline: Any) -> bool:
     return isinstance(command, str) and _OUR_STATUSLINE.search(command) is not None
 
 
-def _handler(event: str, script: str) -> dict[str, Any]:
+def _handler(event: str, script: str, announce: bool = False) -> dict[str, Any]:
+    if announce and event == ANNOUNCE_EVENT:
+        # Synchronous: Claude Code adds a SessionStart hook's output to the context only then.
+        command = hook_command(script, announce=True)
+        return {"type": "command", "command": command, "timeout": ANNOUNCE_TIMEOUT}
     handler: dict[str, Any] = {"type": "command", "command": hook_command(script)}
     if event in SYNC_EVENTS:
         handler["timeout"] = 2
@@ -104,12 +118,13 @@ def remove_hooks(settings: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
+def add_hooks(settings: dict[str, Any], script: str, *, announce: bool = False) -> dict[str, Any]:
     """Return a copy of ``settings`` with one group of ours per event of ``INSTALLED_EVENTS``.
 
     The events are :data:`sessionbeat.claude_code.events.INSTALLED_EVENTS`, in that order.
     Previous handlers of ours are replaced (e.g. after the venv moved); other hooks stay as and
-    where they are. Applying it twice gives the same result.
+    where they are. Applying it twice gives the same result. ``announce``: the SessionStart
+    handler runs ``publish --announce``, synchronously (:data:`ANNOUNCE_TIMEOUT`).
     """
     result = remove_hooks(settings)
     hooks = result.setdefault("hooks", {})
@@ -119,7 +134,7 @@ def add_hooks(settings: dict[str, Any], script: str) -> dict[str, Any]:
         groups = hooks.setdefault(str(event), [])
         if not isinstance(groups, list):
             raise ValueError(f"settings.json: hooks.{event} is not a list")
-        groups.append({"hooks": [_handler(event, script)]})
+        groups.append({"hooks": [_handler(event, script, announce)]})
     return result
 
 
@@ -188,3 +203,8 @@ def our_command(settings: dict[str, Any], event: str) -> str:
             if is_ours(handler):
                 return str(handler["command"])
     return ""
+
+
+def announces(settings: dict[str, Any]) -> bool:
+    """Return True when our SessionStart handler runs ``publish --announce``."""
+    return our_command(settings, ANNOUNCE_EVENT).rstrip().endswith("--announce")

@@ -7,7 +7,9 @@ publishes, the spool replay) and watchdog's thread the registry watch
 (``publisher/registry_watch.py``), which only queue signals; one worker thread
 (``publisher/worker.py``) owns :class:`AgentCore`, the spool and every publish, so ordering is
 simple. Hook frames hold their bytes of the IPC server's budget until handled, and the inbox is
-read one event at a time.
+read one event at a time. With ``announce`` on, a thread reads the aggregator's
+``GET /sessions`` (``publisher/peers.py``) and the IPC server answers ``publish --announce``
+from that and the worker's beats (``publisher/announce.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
@@ -25,13 +28,16 @@ from sessionbeat.errors import AgentAlreadyRunningError
 from sessionbeat.models import utc_now
 from sessionbeat.publisher.bdseq import BdseqCounter
 from sessionbeat.publisher.core import AgentCore, CoreConfig, HostReaders
-from sessionbeat.publisher.ipc import IpcServer
+from sessionbeat.publisher.ipc import HostEvent, IpcServer
 from sessionbeat.publisher.link import BrokerLink
 from sessionbeat.publisher.registry_watch import RegistryWatcher
 from sessionbeat.publisher.spool import SessionStore, Spool
 from sessionbeat.publisher.status_file import StatusFile
 from sessionbeat.publisher.worker import Worker, WorkQueue
 from sessionbeat.settings import Settings
+
+if TYPE_CHECKING:
+    from sessionbeat.publisher.peers import PeerBoard, PeerFetcher
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +81,17 @@ class HostAgent:
         self.bdseq = BdseqCounter(state_dir / "bdseq")
         self.lock = FileLock(str(state_dir / "agent.lock"))
         self.work = WorkQueue()
+        self.peers: PeerBoard | None = None
+        self.fetcher: PeerFetcher | None = None
+        on_announce = None
+        if settings.announce:
+            on_announce = self._announcer(settings, readers)
         self.ipc = IpcServer(
             state_dir,
             self.work.put,
             self.work.refused,
             transport or os.environ.get("SESSIONBEAT_AGENT_TRANSPORT"),
+            on_announce=on_announce,
         )
         self._stopped = threading.Event()
         self.link = BrokerLink(
@@ -104,9 +116,21 @@ class HostAgent:
             self.watcher,
             self.work,
             StatusFile(state_dir, clock),
+            peers=self.peers,
         )
         self.ready = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def _announcer(self, settings: Settings, readers: HostReaders) -> Callable[[HostEvent], bytes]:
+        """Build the peer board and its fetcher; return the IPC server's ``on_announce``."""
+        from sessionbeat.publisher.announce import Announcer
+        from sessionbeat.publisher.peers import PeerBoard, PeerFetcher
+
+        board = PeerBoard(settings.host, settings.idle_after, settings.stale_after)
+        token = settings.api_token.get_secret_value() if settings.api_token else None
+        self.peers = board
+        self.fetcher = PeerFetcher(board, settings.api_url, token, clock=self.clock)
+        return Announcer(board, readers.repo_info, self.fetcher.poke, self.clock).answer
 
     def start(self) -> None:
         """Take the lock, restore sessions, listen for hooks and connect (returns at once)."""
@@ -120,6 +144,8 @@ class HostAgent:
         if restored:
             log.info("restored %d sessions from %s", restored, self.state_dir / "sessions")
         self.ipc.start()
+        if self.fetcher is not None:
+            self.fetcher.start()
         if self.watcher is not None:
             self.watcher.start()
         self.worker.drain_inbox()
@@ -140,6 +166,8 @@ class HostAgent:
             return
         self._stopped.set()
         self.ipc.stop()
+        if self.fetcher is not None:
+            self.fetcher.stop()
         if self.watcher is not None:
             self.watcher.stop()
         self.work.stop()

@@ -12,7 +12,9 @@ that runs the ABSOLUTE path of this installation's console script (a pyenv/asdf 
 costs ~130 ms per event), optionally chains the status line, keeps a timestamped backup, and
 never touches other hooks or keys. ``--dry-run`` prints a unified diff, writes nothing, and ends
 with a line on stderr saying so. A settings file that is a symlink (dotfiles managers) is
-written through, the link stays (:mod:`sessionbeat.publisher.hooks_install`).
+written through, the link stays (:mod:`sessionbeat.publisher.hooks_install`). ``--announce``
+makes the SessionStart hook ``publish --announce`` and turns ``announce`` on in sessionbeat's
+config file (:mod:`sessionbeat.publisher.announce_config`).
 
 ``sessionbeat statusline``: the typer face of the status-line command (for ``--help`` and
 ``CliRunner``); the console script runs :func:`sessionbeat.publisher.statusline.main` directly.
@@ -36,6 +38,7 @@ from sessionbeat.claude_code import settings_file as cs
 from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.cli_support import configure_logging, get_settings
 from sessionbeat.errors import AgentAlreadyRunningError, ConfigError
+from sessionbeat.publisher import announce_config as ac
 from sessionbeat.publisher import statusline as sl
 from sessionbeat.publisher.agent_files import agent_pid, console_script, read_status
 from sessionbeat.publisher.hooks_install import (
@@ -232,6 +235,14 @@ def hooks_install_command(
         ),
     ] = None,
     script: Annotated[str | None, typer.Option(hidden=True)] = None,
+    announce: Annotated[
+        bool,
+        typer.Option(
+            "--announce",
+            help="SessionStart tells the model which other live sessions work on its repo "
+            "(sets announce = true in the config file)",
+        ),
+    ] = False,
 ) -> None:
     """Add sessionbeat's hooks to Claude Code's settings (idempotent, with a backup)."""
     settings = get_settings(ctx)
@@ -240,7 +251,7 @@ def hooks_install_command(
     data, old_text = read_json(path)
     command_path = script or str(console_script())
     try:
-        new = cs.add_hooks(data, command_path)
+        new = cs.add_hooks(data, command_path, announce=announce)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     state = str(settings.state_dir)
@@ -256,15 +267,20 @@ def hooks_install_command(
     if dry_run:
         typer.echo("no change" if unchanged else diff(path, old_text, new_text))
         _dry_run_note(path)
+        records = load_records(settings)
+        on = ac.record_announce(settings, records, canonical, announce, save=False)
+        ac.sync_config(on, dry_run=True)
         return
+    records = load_records(settings)
     if unchanged:
         sl.save_chains(chains, state)
         typer.echo(f"{path}: already installed, nothing to change")
+        ac.sync_config(ac.record_announce(settings, records, canonical, announce), dry_run=False)
         return
-    records = load_records(settings)
     records.setdefault(canonical, {"had_hooks_key": "hooks" in data, "created": not path.exists()})
     backup = write_with_backup(path, old_text, new_text)
     save_records(settings, records)
+    announcing = ac.record_announce(settings, records, canonical, announce)
     sl.save_chains(chains, state)
     typer.echo(f"installed sessionbeat hooks for {len(INSTALLED_EVENTS)} events in {path}")
     if backup:
@@ -279,6 +295,7 @@ def hooks_install_command(
         )
     elif statusline is False:
         typer.echo("status line: restored")
+    ac.sync_config(announcing, dry_run=False)
 
 
 @hooks_app.command("uninstall")
@@ -310,10 +327,12 @@ def hooks_uninstall(
         typer.echo(f"{path}: no sessionbeat hooks found")
         if dry_run:
             _dry_run_note(path)
+        ac.sync_config(ac.wanted(records), dry_run)
         return
     if dry_run:
         typer.echo(diff(path, old_text, "" if remove_file else render(new)))
         _dry_run_note(path)
+        ac.sync_config(ac.wanted(records), dry_run=True)
         return
     backup = write_with_backup(path, old_text, None if remove_file else render(new))
     save_records(settings, records)
@@ -323,6 +342,7 @@ def hooks_uninstall(
         + (" (the file, created by install, is gone)" if remove_file else "")
         + (f" (backup: {backup})" if backup else "")
     )
+    ac.sync_config(ac.wanted(records), dry_run=False)
 
 
 @hooks_app.command("status")
@@ -346,6 +366,8 @@ def hooks_status(
         typer.echo(
             "status line: sessionbeat statusline" + (f", chained to: {command}" if command else "")
         )
+    if cs.announces(data):
+        typer.echo(ac.status_line(settings.announce))
     raise typer.Exit(0 if events else 1)
 
 

@@ -4,7 +4,7 @@ A threaded stream server (stdlib :mod:`socketserver`) on the Unix socket
 ``<state_dir>/agent.sock`` or, where there is no ``AF_UNIX`` or when asked, on loopback TCP with a
 random token written to ``<state_dir>/agent.tcp``. Each connection carries one frame::
 
-    <SB1|SL1> <time_ns> <pid> <ppid> <grandparent pid> <length> <token or ->\\n<raw JSON bytes>
+    <SB1|SL1|SA1> <time_ns> <pid> <ppid> <grandparent pid> <length> <token or ->\\n<raw JSON bytes>
 
 The server replies ``OK`` once the frame is queued, whole: ``<length>`` raw bytes, no more, no
 less. Anything else gets ``ERR`` and is counted by :class:`Refusal` (the hook then leaves the
@@ -14,6 +14,10 @@ event in the inbox): a bad header or token, a frame announcing more than the hoo
 handled it). Events written to ``<state_dir>/inbox/*.evt`` while no agent answered are read
 back one at a time with :func:`iter_inbox`; their header may lack ``<length>`` (written by
 sessionbeat 0.1.0).
+
+``SA1`` is a hook event (as ``SB1``) whose hook waits for an answer (``publish --announce``):
+after ``OK\\n`` the server sends ``<n>\\n`` and the ``n`` bytes that ``on_announce`` returned
+for it (``0\\n``: nothing to say), then closes the connection.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from sessionbeat.errors import FrameError
-from sessionbeat.publisher.hook import MAX_INPUT
+from sessionbeat.publisher.hook import ANNOUNCE_MAGIC, MAX_INPUT
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class FrameHeader:
     """A frame's header: kind, hook time and process tree, and the body's length.
 
     ``length`` is in bytes; None in inbox files of sessionbeat 0.1.0, which had no length.
+    ``announce`` is True for an ``SA1`` frame (a hook event whose hook waits for an answer).
     """
 
     kind: EventKind
@@ -103,20 +108,23 @@ class FrameHeader:
     ppid: int
     gppid: int
     length: int | None
+    announce: bool = False
 
 
 def parse_header(head: bytes, token: str | None = None) -> FrameHeader:
     """Parse a header line (without its newline) into a :class:`FrameHeader`.
 
     Seven fields (``<kind> <time_ns> <pid> <ppid> <gppid> <length> <token>``), or six without
-    ``<length>``. ``token``, when given, must equal the frame's (compared in constant time).
+    ``<length>``; kind ``SA1`` is a hook event with ``announce`` set. ``token``, when given,
+    must equal the frame's (compared in constant time).
     Raises :class:`~sessionbeat.errors.FrameError` on any other shape or a wrong token.
     """
     parts = head.split(b" ")
     if len(parts) not in (6, 7):
         raise FrameError(f"header has {len(parts)} fields, expected 7")
+    announce = parts[0] == ANNOUNCE_MAGIC
     try:
-        kind = EventKind(parts[0].decode("ascii"))
+        kind = EventKind.HOOK if announce else EventKind(parts[0].decode("ascii"))
         time_ns, pid, ppid, gppid = (int(p) for p in parts[1:5])
         length = int(parts[5]) if len(parts) == 7 else None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -125,7 +133,7 @@ def parse_header(head: bytes, token: str | None = None) -> FrameHeader:
         raise FrameError(f"bad length {length}")
     if token is not None and not hmac.compare_digest(parts[-1], token.encode()):
         raise FrameError("wrong token")
-    return FrameHeader(kind, time_ns, pid, ppid, gppid, length)
+    return FrameHeader(kind, time_ns, pid, ppid, gppid, length, announce)
 
 
 def parse_frame(frame: bytes, token: str | None = None, source: Path | None = None) -> HostEvent:
@@ -260,8 +268,12 @@ class _Handler(socketserver.StreamRequestHandler):
             self._refuse(Refusal.CUT, str(exc))
             return
         h = header
-        server.on_event(HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, held=length))
+        event = HostEvent(h.kind, h.time_ns, h.pid, h.ppid, h.gppid, raw, held=length)
+        server.on_event(event)
         _reply(self.request, b"OK\n")
+        if h.announce:
+            answer = _announce(server.on_announce, event)
+            _reply(self.request, b"%d\n%s" % (len(answer), answer))
 
     def _refuse(self, refusal: Refusal, detail: str) -> None:
         self.server.on_error(refusal, detail)
@@ -273,11 +285,23 @@ def _reply(sock: socket.socket, message: bytes) -> None:
         sock.sendall(message)
 
 
+def _announce(on_announce: Callable[[HostEvent], bytes] | None, event: HostEvent) -> bytes:
+    """Return ``on_announce(event)``, or ``b""`` without one or when it fails (logged)."""
+    if on_announce is None:
+        return b""
+    try:
+        return on_announce(event)
+    except Exception:
+        log.exception("announce: no answer for a SessionStart")
+        return b""
+
+
 class _ServerMixin:
     token: str | None
     budget: FrameBudget
     on_event: Callable[[HostEvent], None]
     on_error: Callable[[Refusal, str], None]
+    on_announce: Callable[[HostEvent], bytes] | None
 
 
 class _UnixServer(_ServerMixin, socketserver.ThreadingUnixStreamServer):
@@ -296,7 +320,9 @@ class IpcServer:
     random port; ``"<port> <token>"`` written to ``<state_dir>/agent.tcp``, mode 0600).
     ``on_error`` receives the :class:`Refusal` and a detail for each refused frame. Every event
     holds its bytes of the server's :class:`FrameBudget` (``budget`` bytes, default
-    :data:`FRAMES_BUDGET`) until :meth:`release`. Call :meth:`start` and :meth:`stop`.
+    :data:`FRAMES_BUDGET`) until :meth:`release`. ``on_announce`` answers ``SA1`` frames
+    (called on the connection's thread after ``on_event``; returns the bytes the hook prints,
+    ``b""`` for nothing; None: every answer is empty). Call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
@@ -306,12 +332,14 @@ class IpcServer:
         on_error: Callable[[Refusal, str], None],
         transport: str | None = None,
         budget: int = FRAMES_BUDGET,
+        on_announce: Callable[[HostEvent], bytes] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.transport = transport or ("unix" if hasattr(socket, "AF_UNIX") else "tcp")
         self.budget = FrameBudget(budget)
         self._on_event = on_event
         self._on_error = on_error
+        self._on_announce = on_announce
         self._server: _UnixServer | _TcpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -349,6 +377,7 @@ class IpcServer:
         server.budget = self.budget
         server.on_event = self._on_event
         server.on_error = self._on_error
+        server.on_announce = self._on_announce
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="sb-ipc", daemon=True

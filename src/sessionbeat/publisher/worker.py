@@ -8,7 +8,8 @@ registry when it changes (or every ``registry_poll_interval`` seconds where file
 are unavailable, and every :data:`REGISTRY_RESCAN_INTERVAL` seconds anyway), checks process
 liveness and heartbeats every :data:`LIVENESS_INTERVAL` seconds, reads the inbox (events hooks
 left while no agent answered) every :data:`INBOX_SCAN_INTERVAL` seconds, and keeps the status
-file (:mod:`sessionbeat.publisher.status_file`) up to date.
+file (:mod:`sessionbeat.publisher.status_file`) up to date. With ``announce`` on, it hands
+every beat it publishes to the :class:`~sessionbeat.publisher.peers.PeerBoard` too.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from sessionbeat.models import SessionBeat
 from sessionbeat.publisher.core import AgentCore
 from sessionbeat.publisher.ipc import HostEvent, IpcServer, Refusal, iter_inbox
 from sessionbeat.publisher.link import BrokerLink
 from sessionbeat.publisher.registry_watch import RegistryWatcher
 from sessionbeat.publisher.status_file import StatusFile
 from sessionbeat.settings import Settings
+
+if TYPE_CHECKING:
+    from sessionbeat.publisher.peers import PeerBoard
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +106,8 @@ class Worker:
 
     Takes the settings, a clock returning aware UTC datetimes, the core, the broker link, the
     IPC server (to release each event's frame), the registry watcher (None: polling only), the
-    work queue and the status file. Errors in one item are logged and the loop goes on.
+    work queue, the status file and the peer board of ``announce`` (None: off). Errors in one
+    item are logged and the loop goes on.
     """
 
     def __init__(
@@ -113,6 +120,7 @@ class Worker:
         watcher: RegistryWatcher | None,
         work: WorkQueue,
         status_file: StatusFile,
+        peers: PeerBoard | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -124,7 +132,14 @@ class Worker:
         self.watcher = watcher
         self.work = work
         self.status_file = status_file
+        self.peers = peers
         self._replay_due: float | None = None
+
+    def _send(self, beat: SessionBeat) -> None:
+        """Publish one beat (spooled while offline) and show it to the peer board."""
+        self.link.send(beat)
+        if self.peers is not None:
+            self.peers.note_beat(beat)
 
     def _handle(self, item: _Item) -> None:
         if isinstance(item, _Connected):
@@ -146,20 +161,24 @@ class Worker:
             return
         try:
             for beat in self.core.handle(item, self.clock()):
-                self.link.send(beat)
+                self._send(beat)
         finally:
             self.ipc.release(item)  # its frame's bytes may be taken by the next hook
         if item.source is not None:
             item.source.unlink(missing_ok=True)
 
     def _birth(self) -> None:
-        self.link.birth(self.core.republish(self.clock()))
+        beats = self.core.republish(self.clock())
+        self.link.birth(beats)
+        if self.peers is not None:
+            for beat in beats:
+                self.peers.note_beat(beat)
 
     def _scan_registry(self) -> None:
         if self.watcher is not None:
             self.watcher.arm()  # the folder may have appeared since the last scan
         for beat in self.core.sync_registry(self.clock()):
-            self.link.send(beat)
+            self._send(beat)
 
     def _registry_period(self) -> float:
         """Seconds until the next full registry scan: long while events are watched."""
@@ -171,7 +190,7 @@ class Worker:
         if scan_registry:
             self._scan_registry()
         for beat in self.core.tick(self.clock(), scan_registry=False):
-            self.link.send(beat)
+            self._send(beat)
         if self.link.connected.is_set() and not self.link.online and self.spool.size() == 0:
             self._birth()
         self._write_status()
@@ -245,5 +264,6 @@ class Worker:
                 "events": self.core.counters.events,
                 "bad_events": dict(self.core.counters.bad_events),
                 "frames_refused": dict(self.work.frames_refused),
+                **({"announce": self.peers.status()} if self.peers is not None else {}),
             }
         )
