@@ -31,6 +31,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "readers": frozenset({"claude_code", "broker", "publisher"}),
     "dashboard": frozenset({"claude_code", "readers"}),
     "stack": frozenset({"claude_code", "broker", "publisher", "readers"}),
+    "mcp_server": frozenset({"claude_code", "publisher", "readers"}),
 }
 """The packages each package may import besides the contract (and ``cli_support``)."""
 

@@ -106,6 +106,7 @@ def _register() -> None:
     from sessionbeat.aggregator import cli as aggregator_cli
     from sessionbeat.broker import cli as broker_cli
     from sessionbeat.dashboard import cli as dashboard_cli
+    from sessionbeat.mcp_server import cli as mcp_cli
     from sessionbeat.notifier import cli as notify_cli
     from sessionbeat.publisher import cli as publisher_cli
     from sessionbeat.readers import cli as readers_cli
@@ -118,6 +119,7 @@ def _register() -> None:
     app.command("demo")(stack.demo)
     app.command("doctor")(readers_cli.doctor)
     app.command("tail")(readers_cli.tail)
+    app.command("mcp")(mcp_cli.mcp)
     app.add_typer(publisher_cli.agent_app, name="agent")
     app.add_typer(publisher_cli.hooks_app, name="hooks")
     app.add_typer(readers_cli.app, name="sessions")

@@ -150,7 +150,7 @@ def loaded(broker: LocalBroker) -> Iterator[Loaded]:
         entrypoint="cli",
         tmux="work:@1.%3",
     )
-    fresh("wait-1", "waiting_for_input", repo="api")
+    fresh("wait-1", "waiting_for_input", repo="api", branch="main")  # 2 on api@main
     idle_activity = utc_now() - timedelta(minutes=20)
     fresh("idle-1", "working", repo="web", last_activity_at=idle_activity)
     fresh("end-1", "ended", repo="api", end_reason="prompt_input_exit")

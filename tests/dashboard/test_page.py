@@ -317,3 +317,15 @@ def test_a_hostile_session_cannot_attack_the_reader(
     shown = markdown(at) + "".join(c.value for c in at.caption) + tmux + resume
     assert "t]0;pwned exe.txt" in shown
     assert unsafe_shown(shown) == []
+
+
+def test_cards_of_sessions_on_one_branch_say_so(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """approve-1 and wait-1 both work on api@main: both cards carry "2 on this branch"."""
+    text = markdown(run_page(monkeypatch, loaded.aggregator.url))
+    assert text.count("2 on this branch") == 2
+    detail = markdown(
+        run_page(monkeypatch, loaded.aggregator.url, session="approve-1", shost=loaded.host)
+    )
+    assert "2 on this branch" in detail

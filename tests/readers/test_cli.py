@@ -347,3 +347,21 @@ def test_hostile_text_never_reaches_the_terminal(
     assert "[bold]not markup[/bold]" in show  # literally: values are never rich markup
     as_json = json.loads(outputs["show --json"].output)
     assert as_json["cwd"] == f"/home/kai/{HOSTILE}"  # --json keeps the data, escaped
+
+
+def test_list_marks_sessions_on_one_branch_even_on_hidden_hosts(
+    served: tuple[AggregatorService, ServedApi], publisher: Publisher
+) -> None:
+    """Two hosts on web@main: listing one host still says "(2 on main)" after the repo."""
+    _, api = served
+    mac, server = unique_host(), unique_host()
+    publisher.beat(beat(mac, "aa000000-mac", repo="web", branch="main", task="edit"))
+    publisher.beat(beat(server, "bb000000-server", repo="web", branch="main", task="edit"))
+    publisher.beat(beat(server, "cc000000-other", repo="web", branch="fix", task="edit"))
+    wait_until(lambda: len(httpx.get(f"{api.url}/sessions", params={"repo": "web"}).json()) >= 3)
+    result = cli(api, "sessions", "list", "--host", server)
+    assert result.exit_code == 0, result.output
+    (shared,) = [line for line in result.output.splitlines() if "bb000000" in line]
+    (alone,) = [line for line in result.output.splitlines() if "cc000000" in line]
+    assert "web (2 on main)" in shared
+    assert " on " not in alone

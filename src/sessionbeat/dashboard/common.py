@@ -8,6 +8,7 @@ import streamlit as st
 
 from sessionbeat.dashboard.view import Filters, card
 from sessionbeat.models import Overview, SessionView
+from sessionbeat.readers.branchmates import branch_mates
 from sessionbeat.readers.client import ApiClient
 from sessionbeat.settings import Settings
 
@@ -46,9 +47,16 @@ def sync_query(wanted: dict[str, str]) -> None:
 def show_cards(views: list[SessionView], filters: Filters, overview: Overview) -> None:
     """Render session cards, each linking to its detail (the filters kept in the link)."""
     query = filters.to_query()
+    mates = branch_mates(overview.sessions)  # across every host, not only the filtered cards
     st.markdown(
         "".join(
-            card(v, overview.now, link(query, session=v.session_id, shost=v.host)) for v in views
+            card(
+                v,
+                overview.now,
+                link(query, session=v.session_id, shost=v.host),
+                mates.get((v.host, v.session_id), 0),
+            )
+            for v in views
         ),
         unsafe_allow_html=True,
     )

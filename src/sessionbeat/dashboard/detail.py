@@ -32,6 +32,7 @@ from sessionbeat.dashboard.history_view import history_card
 from sessionbeat.dashboard.view import Filters, card, md
 from sessionbeat.errors import ApiUnavailableError, NotFoundError
 from sessionbeat.models import ExportFormat, HistoryEntry, Overview, SessionDetail, SessionView
+from sessionbeat.readers.branchmates import branch_mates
 from sessionbeat.readers.client import ApiClient
 from sessionbeat.readers.render import safe_text, tmux_command
 from sessionbeat.settings import Settings
@@ -160,7 +161,8 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
     try:
         if view is not None:
             record = live_detail(api, view, overview.now)
-            st.markdown(card(view, overview.now, None), unsafe_allow_html=True)
+            mates = branch_mates(overview.sessions).get((view.host, view.session_id), 0)
+            st.markdown(card(view, overview.now, None, mates), unsafe_allow_html=True)
         else:
             record = reaped(api, filters.session, filters.session_host)
     except ApiUnavailableError as exc:

@@ -21,8 +21,8 @@ from sessionbeat.dashboard.common import client, link, show_cards, sync_query
 from sessionbeat.dashboard.detail import detail, reader_zone
 from sessionbeat.dashboard.history import history
 from sessionbeat.dashboard.notify_view import notify_line
+from sessionbeat.dashboard.style import CSS
 from sessionbeat.dashboard.view import (
-    CSS,
     SECTIONS,
     TITLES,
     Filters,

@@ -3,9 +3,9 @@
 Filters come from and go to the URL query (``?host=&repo=&status=&group=&session=&shost=``)
 so a bookmark keeps them; the detail's and the history's pure parts are in ``detail_view`` and
 ``history_view``. Cards are small HTML fragments (every value escaped and cleaned of control
-and bidi characters by :func:`esc`; Markdown text by :func:`md`) styled by :data:`CSS`,
-which uses only colours that read on dark and light themes: status is shown by an icon and a
-word as well as a colour, never by colour alone.
+and bidi characters by :func:`esc`; Markdown text by :func:`md`) styled by the ``CSS`` of
+``dashboard/style.py``, which uses only colours that read on dark and light themes: status is
+shown by an icon and a word as well as a colour, never by colour alone.
 """
 
 from __future__ import annotations
@@ -235,11 +235,20 @@ def place(repo: str | None, cwd: str | None, session_id: str) -> str:
     return repo or folder or f"session {short_id(session_id)}"
 
 
-def card(view: SessionView, now: datetime, link: str | None) -> str:
-    """Return the HTML card of one session; ``link`` is its detail URL (None: no link)."""
+def card(view: SessionView, now: datetime, link: str | None, mates: int = 0) -> str:
+    """Return the HTML card of one session; ``link`` is its detail URL (None: no link).
+
+    ``mates`` (2 or more) is how many live sessions share its repo and branch, itself included
+    (:func:`~sessionbeat.readers.branchmates.branch_mates`): the card says "2 on this branch".
+    """
     e = esc
     where = place(view.repo, view.cwd, view.session_id)
     branch = f" <span class='sb-small'>@{e(view.branch)}</span>" if view.branch else ""
+    if mates >= 2:
+        branch += (
+            f" <span class='sb-mates' title='live sessions on this repo and branch'>"
+            f"{mates} on this branch</span>"
+        )
     wait = ""
     if view.status is SessionStatus.NEEDS_APPROVAL and view.waiting_seconds is not None:
         wait = f"<span class='sb-wait'>waiting {duration(view.waiting_seconds)}</span>"
@@ -370,30 +379,3 @@ def notable_hosts(hosts: Sequence[HostView], limit: int = HOSTS_SHOWN) -> list[H
     if len(hosts) <= limit:
         return list(hosts)
     return [h for h in hosts if h.state is not HostState.ONLINE or h.needs_approval]
-
-
-CSS = """
-<style>
-.sb-card{border:1px solid rgba(128,128,128,.35);border-left:6px solid;border-radius:8px;
- padding:8px 10px;margin:0 0 8px 0;overflow-wrap:anywhere;word-break:break-word;max-width:100%}
-.sb-head{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
-.sb-badge{border:1px solid;border-radius:10px;padding:0 6px;font-size:.8rem;white-space:nowrap}
-.sb-wait{font-size:.8rem;font-weight:600}
-.sb-doing{margin:4px 0;font-size:.95rem}
-.sb-small{font-size:.78rem;opacity:.75}
-.sb-ctx{display:inline-block;width:60%;height:6px;border-radius:3px;margin-right:6px;
- background:rgba(128,128,128,.25);vertical-align:middle}
-.sb-ctx>div{height:6px;border-radius:3px}
-.sb-chip{display:inline-block;border:1px solid;border-radius:14px;padding:2px 8px;
- margin:0 6px 6px 0;
- font-size:.85rem;max-width:100%;overflow-wrap:anywhere}
-.sb-title{font-size:1.25rem;font-weight:700;overflow-wrap:anywhere}
-.sb-note{font-size:.85rem;opacity:.75;overflow-wrap:anywhere;margin:0 0 12px 0}
-.sb-fields{width:100%;table-layout:fixed;font-size:.8rem;border-collapse:collapse}
-.sb-fields th{width:38%;text-align:left;font-weight:600;vertical-align:top;padding:2px 6px 2px 0}
-.sb-fields td{overflow-wrap:anywhere;word-break:break-word;padding:2px 0}
-.block-container{padding-top:1rem !important;padding-left:.75rem;padding-right:.75rem}
-header[data-testid="stHeader"]{height:0;min-height:0}
-</style>
-"""
-"""Styles of the cards and chips (they inherit text colours from the active theme)."""

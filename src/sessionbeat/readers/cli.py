@@ -99,6 +99,8 @@ def list_(
             _print_json(api.sessions_json(host=host, repo=repo, status=status, all=all_))
             return
         views = api.list_sessions(host=host, repo=repo, status=status, all=all_)
+        # "2 on main" counts every live session of the repo, also those the filters hide.
+        everyone = views if host is None and status is None else api.list_sessions(repo=repo)
         history, history_error = None, None
         if all_:
             try:
@@ -107,7 +109,7 @@ def list_(
                 history_error = str(exc)
     console = _console()
     if views:
-        console.print(tables.sessions_table(views))
+        console.print(tables.sessions_table(views, everyone))
     else:
         hint = "" if all_ else " (--all also shows stale, ended and reaped sessions)"
         console.print(f"No live sessions{hint}.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sessionbeat.models import SessionStatus, utc_now
+from sessionbeat.readers.branchmates import branch_mates
 from sessionbeat.readers.render import (
     NOTIFY_HINT,
     SHORT_ID,
@@ -78,12 +79,17 @@ def status_cell(view: SessionView) -> str:
     return label
 
 
-def sessions_table(views: list[SessionView]) -> Any:
-    """Return the live sessions table: host, repo, id, status, tool · task, context, activity."""
+def sessions_table(views: list[SessionView], everyone: list[SessionView] | None = None) -> Any:
+    """Return the live sessions table: host, repo, id, status, tool · task, context, activity.
+
+    A session sharing its repo and branch with other live ones (counted among ``everyone``,
+    default ``views``) gets ``(2 on branch)`` after its repo, with the branch's name.
+    """
     from rich.table import Table
     from rich.text import Text
 
     labels = [status_cell(v) for v in views]
+    mates = branch_mates(everyone if everyone is not None else views)
     table = Table(box=None, pad_edge=False, header_style="bold")
     # Status, id, context and age stay on one line; repo and host give way first (ellipsis),
     # and what the session is doing folds onto more lines.
@@ -98,10 +104,15 @@ def sessions_table(views: list[SessionView]) -> Any:
     table.add_column("ACTIVE", no_wrap=True, min_width=9)
     for v, label in zip(views, labels, strict=True):
         active = v.idle_seconds if v.idle_seconds is not None else v.last_seen_seconds
+        shared = mates.get((v.host, v.session_id))
+        repo: Any = v.repo or "-"
+        if shared:
+            repo = Text(safe_text(v.repo or "-"))
+            repo.append(f" ({shared} on {safe_text(v.branch or '')})", style="bold yellow")
         add_row(
             table,
             v.host,
-            v.repo or "-",
+            repo,
             short_id(v.session_id),
             Text(label, style=STATUS_STYLES.get(v.status.value, "")),
             doing(v),
