@@ -2,9 +2,11 @@
 
 What Claude Code gives the MCP servers it starts, measured with a probe server
 (``mcp_probe.py``, the official ``mcp`` SDK) registered with the real ``claude mcp add``; that
-sessionbeat's ``hooks install --mcp`` registers its server the way Claude Code reads it; and
-that a running Claude Code keeps that registration when it saves its own state. The findings are
-in docs/claude-code-formats.md ("MCP servers: what Claude Code passes").
+sessionbeat's ``hooks install --mcp`` registers its server the way Claude Code reads it; that
+a running Claude Code keeps that registration when it saves its own state; and, end to end,
+that Claude Code offers sessionbeat's tools and that ``who_else_is_here`` names the other live
+session on the repository (a real agent, Mosquitto and aggregator, and a real git repository).
+The findings are in docs/claude-code-formats.md ("MCP servers: what Claude Code passes").
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.procs import SCRIPT
+from sessionbeat.broker.embedded import LocalBroker
+from tests.conftest import load_fixture, short_tmpdir
+from tests.procs import SCRIPT, wait_until
 from tests.real_client import mcp_probe
 from tests.real_client.driver import TmuxClaude, claude_env, config_dir_of, run_print, seed_home
+from tests.real_client.live import LiveStack
 from tests.real_client.messages_api import MessagesAPI, Scenario
 
 pytestmark = pytest.mark.slow
@@ -165,7 +171,7 @@ def test_after_clear_the_registry_has_the_new_session_and_the_env_the_old(
 def test_claude_reads_the_server_hooks_install_registers(
     claude_bin: Path, claude_home: Path, workdir: Path
 ) -> None:
-    """`claude mcp get sessionbeat` shows the user-scope entry `hooks install --mcp` wrote."""
+    """`claude mcp get` shows the entry `hooks install --mcp` wrote, and connects to it."""
     env = claude_env(claude_home, "http://127.0.0.1:9")
     installed = subprocess.run(
         [SCRIPT, "--api-url", "http://127.0.0.1:18787", "hooks", "install", "--mcp"],
@@ -191,6 +197,7 @@ def test_claude_reads_the_server_hooks_install_registers(
     assert "Scope: User config (available in all your projects)" in lines
     assert {"Type: stdio", f"Command: {SCRIPT}", "Args: mcp"} <= set(lines)
     assert "SESSIONBEAT_API_URL=http://127.0.0.1:18787" in lines
+    assert "Status: ✔ Connected" in lines  # its health check started `sessionbeat mcp`
 
 
 def test_a_running_claude_keeps_the_registration_when_it_saves_its_state(
@@ -226,7 +233,6 @@ def test_a_running_claude_keeps_the_registration_when_it_saves_its_state(
 
 def _wait_for_key(path: Path, ready: Callable[[dict[str, Any]], bool]) -> str:
     """Wait until the JSON at ``path`` satisfies ``ready``; return its text (hang guard 30 s)."""
-    from tests.procs import wait_until
 
     def check() -> str | None:
         text = path.read_text()
@@ -234,3 +240,102 @@ def _wait_for_key(path: Path, ready: Callable[[dict[str, Any]], bool]) -> str:
 
     found: str = wait_until(check, 30, what=f"{path} to be saved by Claude Code")
     return found
+
+
+WHO_ELSE = Scenario.from_dict(
+    {
+        "description": "Ask sessionbeat who else works on this repository, then end the turn.",
+        "replies": [
+            {
+                "name": "ask",
+                "when": {"assistant_messages": 0},
+                "content": [
+                    {"type": "text", "text": "Checking who else is here."},
+                    {"type": "tool_use", "name": "mcp__sessionbeat__who_else_is_here", "input": {}},
+                ],
+            },
+            {
+                "name": "answer",
+                "when": {"assistant_messages": 1},
+                "content": [{"type": "text", "text": "One other session works here."}],
+            },
+        ],
+    },
+    name="who_else",
+)
+TOOLS = {"active_sessions", "who_else_is_here", "session", "recent_sessions"}
+"""The tools of ``sessionbeat mcp``."""
+
+
+@pytest.fixture
+def live(broker: LocalBroker, claude_home: Path) -> Iterator[LiveStack]:
+    """Sessionbeat's agent and aggregator for this test, hooks installed in the test home."""
+    stack = LiveStack(broker, claude_home, short_tmpdir("sb-live-"))
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+def git_repo(path: Path) -> Path:
+    """Make a real git repository on branch main at ``path``; return its resolved path."""
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, timeout=30)
+    return path.resolve()
+
+
+def start_other_session(live: LiveStack, cwd: Path) -> str:
+    """Publish a real SessionStart and prompt of another session in ``cwd``; return its id.
+
+    The payloads are Claude Code 2.1.328's (tests/fixtures/claude-code/real-2.1.328) with this
+    session's id and folder, sent through the real ``sessionbeat publish``.
+    """
+    sid = str(uuid.uuid4())
+    transcript = str(cwd / ".no-transcript" / f"{sid}.jsonl")
+    for name in (
+        "real-2.1.328/hook-SessionStart-2.json",
+        "real-2.1.328/hook-UserPromptSubmit-2.json",
+    ):
+        payload = {**load_fixture(name), "session_id": sid, "cwd": str(cwd)}
+        payload["transcript_path"] = transcript
+        result = live.agent.publish(json.dumps(payload).encode())
+        assert result.returncode == 0, result.stderr
+    wait_until(lambda: sid in live.sessions(), 30, what="the other session in the API")
+    return sid
+
+
+def test_claude_code_asks_sessionbeat_who_else_works_on_the_repository(
+    claude_bin: Path, messages_api: Factory, live: LiveStack, claude_home: Path
+) -> None:
+    """Registered by `hooks install --mcp`, the tools are offered; who_else names the other."""
+    repo = git_repo(claude_home / "work" / "shop")
+    other = start_other_session(live, repo)
+    installed = subprocess.run(
+        [SCRIPT, "--api-url", live.aggregator.url, "hooks", "install", "--mcp"],
+        env=live.agent.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    api = messages_api(WHO_ELSE)
+    env = live.claude_env(api.url, ENABLE_TOOL_SEARCH="false")
+    allowed = ["--allowedTools", "mcp__sessionbeat__who_else_is_here"]
+    result = run_print(claude_bin, "who else is here?", repo, env, allowed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "One other session works here."
+    assert api.chosen() == ["ask", "answer"]
+    offered = {t["name"] for t in (api.requests[0].body or {})["tools"]}
+    assert {f"mcp__sessionbeat__{tool}" for tool in TOOLS} <= offered
+    (content,) = tool_results(api)
+    answer = json.loads(content)  # Claude Code passes the structuredContent on as JSON
+    me = next(sid for sid in live.sessions() if sid != other)  # this claude's own session
+    assert answer["caller"]["session_id"] == me
+    assert (answer["caller"]["source"], answer["repo"]) == ("registry", "shop")
+    (peer,) = answer["sessions"]
+    assert peer["session_id"] == other
+    assert (peer["same_branch"], peer["same_cwd"], peer["branch"]) == (True, True, "main")
+    assert answer["summary"].startswith(
+        f"1 other session works on shop: {live.host} (same branch main, same folder"
+    )
