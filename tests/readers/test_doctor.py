@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.cli import app
 from sessionbeat.models import NotifyStatus
-from sessionbeat.readers.doctor import Check, Level, check_notify, print_checks
+from sessionbeat.readers.doctor import Check, Level, check_mcp, check_notify, print_checks
 from sessionbeat.settings import load_settings
 from tests.aggregator.support import (
     T0,
@@ -47,6 +48,7 @@ def test_nothing_set_up_fails_with_hints() -> None:
     assert "unreachable" in checks["broker"]["detail"]
     assert checks["hooks"]["level"] == "fail"
     assert "sessionbeat hooks install" in checks["hooks"]["hint"]
+    assert checks["mcp"]["level"] == "info"  # optional: not registered is no failure
     assert checks["agent"]["level"] == "warn"
     assert checks["api"]["level"] == "warn"
     assert (checks["notifications"]["level"], checks["notifications"]["detail"]) == (
@@ -63,7 +65,7 @@ def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> No
     root = short_tmpdir()
     aggregator = Aggregator(broker.url, root / "agg")
     script = str(Path(sys.executable).parent / "sessionbeat")
-    CliRunner().invoke(app, ["hooks", "install", "--script", script])
+    CliRunner().invoke(app, ["hooks", "install", "--mcp", "--script", script])
     state = Path(isolated_env) / "state"
     agent = Agent(broker.url, state, "doctor-host")
     try:
@@ -82,6 +84,7 @@ def test_everything_set_up_passes(broker: LocalBroker, isolated_env: Path) -> No
         "config": "ok",
         "broker": "ok",
         "hooks": "ok",
+        "mcp": "ok",
         "agent": "ok",
         "api": "ok",
         "clock": "ok",
@@ -206,3 +209,32 @@ def test_long_check_names_keep_the_columns_aligned(capsys: Any) -> None:
         "[info] notifications off",
         "                    -> set SESSIONBEAT_NOTIFY_URLS",
     ]
+
+
+def test_mcp_check_follows_the_registration(tmp_path: Path) -> None:
+    """Not registered: info with the command; registered: ok; the script gone: warn."""
+    script = tmp_path / "venv" / "bin" / "sessionbeat"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    config = Path(os.environ["CLAUDE_CONFIG_DIR"]) / ".claude.json"
+    settings = load_settings()
+    absent = check_mcp(settings)
+    assert (absent.level, absent.detail, absent.hint) == (
+        Level.INFO,
+        f"not registered in {config}",
+        "sessionbeat hooks install --mcp",
+    )
+    CliRunner().invoke(app, ["hooks", "install", "--mcp", "--script", str(script)])
+    ok = check_mcp(settings)
+    assert (ok.level, ok.detail) == (Level.OK, f"registered in {config}: {script} mcp")
+    script.chmod(0o644)
+    assert "which is not executable" in check_mcp(settings).detail
+    script.unlink()
+    gone = check_mcp(settings)
+    assert gone.level is Level.WARN
+    assert "which no longer exists" in gone.detail
+    assert "sessionbeat hooks install --mcp" in gone.hint
+    config.write_text("{ broken")
+    broken = check_mcp(settings)
+    assert (broken.level, str(config) in broken.detail) == (Level.WARN, True)

@@ -14,7 +14,11 @@ never touches other hooks or keys. ``--dry-run`` prints a unified diff, writes n
 with a line on stderr saying so. A settings file that is a symlink (dotfiles managers) is
 written through, the link stays (:mod:`sessionbeat.publisher.hooks_install`). ``--announce``
 makes the SessionStart hook ``publish --announce`` and turns ``announce`` on in sessionbeat's
-config file (:mod:`sessionbeat.publisher.announce_config`).
+config file (:mod:`sessionbeat.publisher.announce_config`). ``--mcp`` also registers
+(uninstall: removes) ``sessionbeat mcp`` as the user-scope MCP server ``sessionbeat`` in Claude
+Code's global config, ``~/.claude.json`` (``$CLAUDE_CONFIG_DIR/.claude.json`` when set); that
+file is written only with ``--mcp``, and its dry run prints the entry, not a diff of the file
+(which may hold an API key).
 
 ``sessionbeat statusline``: the typer face of the status-line command (for ``--help`` and
 ``CliRunner``); the console script runs :func:`sessionbeat.publisher.statusline.main` directly.
@@ -34,6 +38,7 @@ from typing import Annotated
 
 import typer
 
+from sessionbeat.claude_code import mcp_config as mcp
 from sessionbeat.claude_code import settings_file as cs
 from sessionbeat.claude_code.events import INSTALLED_EVENTS
 from sessionbeat.cli_support import configure_logging, get_settings
@@ -42,11 +47,15 @@ from sessionbeat.publisher import announce_config as ac
 from sessionbeat.publisher import statusline as sl
 from sessionbeat.publisher.agent_files import agent_pid, console_script, read_status
 from sessionbeat.publisher.hooks_install import (
+    McpChange,
     canonical_key,
     chain_statusline,
+    change_mcp_server,
     diff,
     load_records,
+    mcp_config_file,
     read_json,
+    registered_mcp_server,
     render,
     save_records,
     target_file,
@@ -213,11 +222,41 @@ ProjectOpt = Annotated[bool, typer.Option(help="edit ./.claude/settings.json ins
 ReadSettingsOpt = Annotated[Path | None, typer.Option("--settings", help="settings.json to read")]
 ReadProjectOpt = Annotated[bool, typer.Option(help="read ./.claude/settings.json instead")]
 DryRunOpt = Annotated[bool, typer.Option(help="print the diff, write nothing")]
+McpOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mcp",
+        help="also register sessionbeat's MCP server for Claude Code (user scope, ~/.claude.json)",
+    ),
+]
+UninstallMcpOpt = Annotated[
+    bool, typer.Option("--mcp", help="also unregister sessionbeat's MCP server (~/.claude.json)")
+]
 
 
-def _dry_run_note(path: Path) -> None:
+def _dry_run_note(*paths: Path) -> None:
     """Say on stderr that a --dry-run wrote nothing (stdout keeps only the diff)."""
-    typer.echo(f"dry run: nothing written to {path}", err=True)
+    typer.echo(f"dry run: nothing written to {' or '.join(map(str, paths))}", err=True)
+
+
+def _mcp_report(change: McpChange, dry_run: bool) -> None:
+    """Print what registering or unregistering the MCP server did (or would do)."""
+    where = f"mcpServers.{mcp.SERVER_NAME} in {change.path}"
+    if not change.changed:
+        state = "registered" if change.after is not None else "not registered"
+        typer.echo(f"MCP server: {where} is {state} already, nothing to change")
+    elif dry_run and change.after is not None:
+        typer.echo(f"MCP server: would write {where}:")
+        typer.echo(json.dumps({mcp.SERVER_NAME: change.after}, indent=2))
+    elif dry_run:
+        typer.echo(f"MCP server: would remove {where}")
+    elif change.after is not None:
+        command = " ".join([change.after["command"], *change.after["args"]])
+        typer.echo(f"MCP server: registered {where}: {command} (new Claude Code sessions)")
+    else:
+        typer.echo(f"MCP server: removed {where}")
+    if change.backup:
+        typer.echo(f"backup: {change.backup}")
 
 
 @hooks_app.command("install")
@@ -234,6 +273,7 @@ def hooks_install_command(
             show_default="leave the status line as it is",
         ),
     ] = None,
+    mcp_server: McpOpt = False,
     script: Annotated[str | None, typer.Option(hidden=True)] = None,
     announce: Annotated[
         bool,
@@ -244,7 +284,11 @@ def hooks_install_command(
         ),
     ] = False,
 ) -> None:
-    """Add sessionbeat's hooks to Claude Code's settings (idempotent, with a backup)."""
+    """Add sessionbeat's hooks to Claude Code's settings (idempotent, with a backup).
+
+    With --mcp, also register 'sessionbeat mcp' as a user-scope MCP server
+    in ~/.claude.json ($CLAUDE_CONFIG_DIR/.claude.json when that is set).
+    """
     settings = get_settings(ctx)
     path = target_file(settings, settings_path, project)
     canonical = canonical_key(path)
@@ -264,13 +308,21 @@ def hooks_install_command(
         new = cs.restore_statusline(new, chain.get("previous") if chain else None)
     new_text = render(new)
     unchanged = new == data and bool(old_text)
+    mcp_entry = mcp.sessionbeat_entry(command_path, settings.api_url) if mcp_server else None
+    mcp_path = mcp_config_file(settings)
     if dry_run:
         typer.echo("no change" if unchanged else diff(path, old_text, new_text))
-        _dry_run_note(path)
+        if mcp_entry is not None:
+            _mcp_report(change_mcp_server(mcp_path, mcp_entry, dry_run=True), dry_run=True)
+            _dry_run_note(path, mcp_path)
+        else:
+            _dry_run_note(path)
         records = load_records(settings)
         on = ac.record_announce(settings, records, canonical, announce, save=False)
         ac.sync_config(on, dry_run=True)
         return
+    if mcp_entry is not None:  # first: a file we cannot edit stops before anything is written
+        _mcp_report(change_mcp_server(mcp_path, mcp_entry, dry_run=False), dry_run=False)
     records = load_records(settings)
     if unchanged:
         sl.save_chains(chains, state)
@@ -304,12 +356,20 @@ def hooks_uninstall(
     settings_path: SettingsOpt = None,
     project: ProjectOpt = False,
     dry_run: DryRunOpt = False,
+    mcp_server: UninstallMcpOpt = False,
 ) -> None:
-    """Remove sessionbeat's hooks (and restore the previous status line); others stay."""
+    """Remove sessionbeat's hooks (and restore the previous status line); others stay.
+
+    With --mcp, also unregister sessionbeat's MCP server from ~/.claude.json.
+    """
     settings = get_settings(ctx)
     path = target_file(settings, settings_path, project)
     canonical = canonical_key(path)
     data, old_text = read_json(path)
+    touched = [path]
+    if mcp_server:
+        touched.append(mcp_config_file(settings))
+        _mcp_report(change_mcp_server(touched[1], None, dry_run=dry_run), dry_run=dry_run)
     new = cs.remove_hooks(data)
     records = load_records(settings)
     record = records.pop(canonical, {})
@@ -326,12 +386,12 @@ def hooks_uninstall(
             sl.save_chains(chains, state)
         typer.echo(f"{path}: no sessionbeat hooks found")
         if dry_run:
-            _dry_run_note(path)
+            _dry_run_note(*touched)
         ac.sync_config(ac.wanted(records), dry_run)
         return
     if dry_run:
         typer.echo(diff(path, old_text, "" if remove_file else render(new)))
-        _dry_run_note(path)
+        _dry_run_note(*touched)
         ac.sync_config(ac.wanted(records), dry_run=True)
         return
     backup = write_with_backup(path, old_text, None if remove_file else render(new))
@@ -368,7 +428,20 @@ def hooks_status(
         )
     if cs.announces(data):
         typer.echo(ac.status_line(settings.announce))
+    typer.echo(_mcp_status(mcp_config_file(settings)))
     raise typer.Exit(0 if events else 1)
+
+
+def _mcp_status(path: Path) -> str:
+    """Return the line `hooks status` prints about our MCP server in ``path``."""
+    try:
+        entry = registered_mcp_server(path)
+    except ConfigError as exc:
+        return f"MCP server: unknown ({exc})"
+    if entry is None:
+        return f"MCP server: not registered in {path} (sessionbeat hooks install --mcp)"
+    command = " ".join(str(part) for part in [entry.get("command"), *(entry.get("args") or [])])
+    return f"MCP server: registered in {path}: {command}"
 
 
 def statusline(

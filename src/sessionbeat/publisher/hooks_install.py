@@ -5,19 +5,27 @@ cannot read), write it atomically with a timestamped backup, and keep in the sta
 uninstall must restore: ``hooks-install.json`` (whether the file and its ``hooks`` key existed)
 and the status-line chains of :mod:`sessionbeat.publisher.statusline`. The edits themselves are
 pure functions in :mod:`sessionbeat.claude_code.settings_file`.
+
+``hooks install --mcp`` registers sessionbeat's MCP server in Claude Code's global config
+(``~/.claude.json``, or ``$CLAUDE_CONFIG_DIR/.claude.json``) the same way: under Claude Code's
+own lock, atomically, with a backup, refusing a file it cannot read; the edits are in
+:mod:`sessionbeat.claude_code.mcp_config`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sessionbeat.claude_code import mcp_config as mcp
 from sessionbeat.claude_code import settings_file as cs
 from sessionbeat.errors import ConfigError
 from sessionbeat.settings import Settings
@@ -75,26 +83,40 @@ def _backup_name(real: Path) -> Path:
     return backup
 
 
-def write_with_backup(path: Path, old_text: str, new_text: str | None) -> Path | None:
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Create ``path`` (it must not exist) holding ``text``, opened with ``mode`` less the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def write_with_backup(
+    path: Path, old_text: str, new_text: str | None, create_mode: int = 0o666
+) -> Path | None:
     """Back up the existing file, then replace (or, with ``new_text`` None, remove) it.
 
-    The replacement is atomic (temporary file + rename) and keeps the file's permissions; a
-    symlinked file is written through (the link itself stays). Returns the backup's path
-    (None when there was no file). Raises ``OSError`` when the directory is not writable.
+    The replacement is atomic (temporary file + rename) and keeps the file's permissions; a new
+    file gets ``create_mode`` less the umask. The backup and the temporary file are created
+    0600 before they take the file's permissions, so a private file is never readable by others
+    on the way. A symlinked file is written through (the link itself stays). Returns the
+    backup's path (None when there was no file). Raises ``OSError`` when the directory is not
+    writable.
     """
     real = path.resolve() if path.is_symlink() else path
     real.parent.mkdir(parents=True, exist_ok=True)
     backup = None
-    if real.exists():
+    existed = real.exists()
+    if existed:
         backup = _backup_name(real)
-        backup.write_text(old_text, encoding="utf-8")
+        _write_new(backup, old_text, 0o600)
         shutil.copymode(real, backup)
     if new_text is None:
         real.unlink(missing_ok=True)
         return backup
     tmp = real.with_name(f"{real.name}.sessionbeat-{os.getpid()}.tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    if real.exists():
+    tmp.unlink(missing_ok=True)
+    _write_new(tmp, new_text, 0o600 if existed else create_mode)
+    if existed:
         shutil.copymode(real, tmp)
     os.replace(tmp, real)
     return backup
@@ -155,3 +177,77 @@ def chain_statusline(
         previous = old.get("previous") if old else None
         chains[key] = {"settings": canonical, "previous": previous}
     return new
+
+
+def mcp_config_file(settings: Settings) -> Path:
+    """Return the Claude Code global config file that holds user-scope MCP servers.
+
+    ``<claude_config_dir>/.claude.json`` when the config dir was set (``CLAUDE_CONFIG_DIR``,
+    ``SESSIONBEAT_CLAUDE_CONFIG_DIR`` or the TOML file), else ``~/.claude.json``: Claude Code
+    reads ``~/.claude.json`` only when ``CLAUDE_CONFIG_DIR`` is unset (measured, 2.1.328).
+    """
+    explicit = "claude_config_dir" in settings.model_fields_set
+    config_dir = settings.claude_config_dir.expanduser().absolute() if explicit else None
+    return mcp.global_config_file(config_dir, Path.home())
+
+
+@dataclass(frozen=True, slots=True)
+class McpChange:
+    """What registering or unregistering our MCP server did (or, in a dry run, would do).
+
+    ``before``/``after`` are our ``mcpServers`` entry before and after (None: absent);
+    ``backup`` is the backup of the previous file (None when nothing was written).
+    """
+
+    path: Path
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    written: bool
+    backup: Path | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Tell whether the entry differs (or would differ) after the edit."""
+        return self.before != self.after
+
+
+def change_mcp_server(path: Path, entry: dict[str, Any] | None, dry_run: bool) -> McpChange:
+    """Register ``entry`` as ``mcpServers.sessionbeat`` in ``path``, or remove ours (None).
+
+    ``path`` is Claude Code's global config (:func:`mcp_config_file`). Everything else in the
+    file is kept; the edit is made under Claude Code's own lock (see
+    :func:`sessionbeat.claude_code.mcp_config.config_lock`), written atomically with a backup, a
+    new file mode 0600, and only when the entry changes. ``dry_run`` reads and writes nothing
+    but the answer. Raises ``ConfigError`` when the file is not a JSON object, ``mcpServers``
+    is not an object, the file cannot be read or written, or the lock stays held.
+    """
+    lock = contextlib.nullcontext() if dry_run else mcp.config_lock(path)
+    try:
+        with lock:
+            data, old_text = read_json(path)
+            try:
+                before = mcp.get_server(data)
+                new = mcp.remove_server(data) if entry is None else mcp.add_server(data, entry)
+            except ValueError as exc:
+                raise ConfigError(f"{path}: {exc}; fix it first") from exc
+            after = mcp.get_server(new)
+            if dry_run or before == after:
+                return McpChange(path, before, after, written=False)
+            backup = write_with_backup(path, old_text, mcp.render(new), create_mode=0o600)
+    except TimeoutError as exc:
+        raise ConfigError(f"{exc}: a running Claude Code may be saving it; try again") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from exc
+    return McpChange(path, before, after, written=True, backup=backup)
+
+
+def registered_mcp_server(path: Path) -> dict[str, Any] | None:
+    """Return our ``mcpServers`` entry in Claude Code's global config ``path``, or None.
+
+    Raises ``ConfigError`` when the file cannot be read or does not hold a valid config.
+    """
+    data, _ = read_json(path)
+    try:
+        return mcp.get_server(data)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -2,7 +2,8 @@
 
 Checks, each reported as ok / warn / fail with a hint: the configuration, the broker (TCP, then
 an MQTT 5 CONNECT with the configured credentials), Claude Code's hooks (installed, absolute
-command that exists), the host agent (running, connected), the aggregator API, and the clock
+command that exists), sessionbeat's MCP server in Claude Code's config (registered, command
+that exists), the host agent (running, connected), the aggregator API, and the clock
 skew against the aggregator host (its ``Date`` header, corrected by half the round trip; the
 aggregator runs next to the broker), with the skew the aggregator measures on every host's beats
 (``GET /hosts``: this host's, and any other host's beyond :data:`SKEW_WARN_SECONDS`), and the
@@ -13,6 +14,7 @@ sends nothing). Exit code 1 when any check fails; ``info`` is neither good nor b
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -54,8 +56,6 @@ class Check:
 
 def check_config(settings: Settings) -> Check:
     """Report which config file applies and the effective host id and broker."""
-    import os
-
     path = Path(os.environ.get(CONFIG_ENV) or default_config_file())
     where = f"{path}" if path.is_file() else f"{path} (absent: env and defaults)"
     return Check(
@@ -158,6 +158,47 @@ def check_hooks(settings: Settings) -> Check:
             "run `sessionbeat hooks install`",
         )
     return Check("hooks", Level.OK, f"{len(commands)} events hooked in {path}")
+
+
+MCP_CHECK = "mcp"
+"""The name of the MCP server check."""
+
+
+def check_mcp(settings: Settings) -> Check:
+    """Report whether Claude Code starts sessionbeat's MCP server (``hooks install --mcp``).
+
+    Reads ``mcpServers.sessionbeat`` in Claude Code's global config (``~/.claude.json``, or
+    ``$CLAUDE_CONFIG_DIR/.claude.json``). ok when it is registered and its command is an
+    executable file; warn when the command no longer exists (a removed venv) or the file cannot
+    be read; info when it is not registered (an optional feature).
+    """
+    from sessionbeat.publisher.hooks_install import mcp_config_file, registered_mcp_server
+
+    path = mcp_config_file(settings)
+    try:
+        entry = registered_mcp_server(path)
+    except ConfigError as exc:
+        return Check(MCP_CHECK, Level.WARN, str(exc), "Claude Code cannot read it either")
+    if entry is None:
+        return Check(
+            MCP_CHECK, Level.INFO, f"not registered in {path}", "sessionbeat hooks install --mcp"
+        )
+    command = entry.get("command")
+    shown = " ".join(str(part) for part in [command, *(entry.get("args") or [])])
+    script = Path(command) if isinstance(command, str) else None
+    problem = None
+    if script is None or not script.is_file():
+        problem = "which no longer exists"
+    elif not os.access(script, os.X_OK):
+        problem = "which is not executable"
+    if problem:
+        return Check(
+            MCP_CHECK,
+            Level.WARN,
+            f"registered in {path} with {command!r}, {problem}",
+            "run `sessionbeat hooks install --mcp` again from the installed venv",
+        )
+    return Check(MCP_CHECK, Level.OK, f"registered in {path}: {shown}")
 
 
 def check_agent(settings: Settings) -> Check:
@@ -335,7 +376,7 @@ NOTIFY_CHECK = "notifications"
 def run_checks(settings: Settings) -> list[Check]:
     """Run every check in order and return the results."""
     checks = [check_config(settings), check_broker(settings), check_hooks(settings)]
-    checks.append(check_agent(settings))
+    checks += [check_mcp(settings), check_agent(settings)]
     api = check_api_and_clock(settings)
     checks += api
     # check_api_and_clock adds the clock check only when the API answered: without it the
