@@ -197,3 +197,28 @@ def test_status_says_whether_the_server_is_registered() -> None:
     assert f"MCP server: registered in {path}: {SCRIPT} mcp" in after.output
     path.write_text("{ broken")
     assert "MCP server: unknown" in invoke("hooks", "status").output
+
+
+def test_install_allows_the_read_only_tools_and_uninstall_takes_only_that_back() -> None:
+    """--mcp adds `mcp__sessionbeat` to permissions.allow once; uninstall --mcp removes it."""
+    settings = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
+    write(settings, {"permissions": {"allow": ["Bash(git status)"], "deny": ["Read(.env)"]}})
+    invoke("hooks", "install", "--mcp", "--script", SCRIPT)
+    invoke("hooks", "install", "--mcp", "--script", SCRIPT)
+    permissions = json.loads(settings.read_text())["permissions"]
+    assert permissions == {
+        "allow": ["Bash(git status)", "mcp__sessionbeat"],
+        "deny": ["Read(.env)"],
+    }
+    invoke("hooks", "uninstall", "--mcp")
+    assert json.loads(settings.read_text())["permissions"] == {
+        "allow": ["Bash(git status)"],
+        "deny": ["Read(.env)"],
+    }
+
+
+def test_install_without_mcp_allows_nothing() -> None:
+    """Plain `hooks install` writes no permission rule."""
+    invoke("hooks", "install", "--script", SCRIPT)
+    settings = Path(os.environ["CLAUDE_CONFIG_DIR"]) / "settings.json"
+    assert "permissions" not in json.loads(settings.read_text())

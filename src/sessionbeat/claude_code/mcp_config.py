@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 SERVER_NAME = "sessionbeat"
+ALLOW_RULE = f"mcp__{SERVER_NAME}"
+"""The permission rule that lets a session call the server's (read-only) tools without asking."""
 """Our key in ``mcpServers``; Claude Code names the tools ``mcp__sessionbeat__<tool>``."""
 CONFIG_NAME = ".claude.json"
 LOCK_STALE_SECONDS = 10.0

@@ -205,6 +205,42 @@ def our_command(settings: dict[str, Any], event: str) -> str:
     return ""
 
 
+def allow_rule(settings: dict[str, Any], rule: str) -> dict[str, Any]:
+    """Return a copy of ``settings`` whose ``permissions.allow`` holds ``rule`` (once).
+
+    Claude Code's permission rules (settings files, ``permissions.allow``): ``mcp__<server>``
+    allows every tool of that MCP server without asking. Raises ``ValueError`` when
+    ``permissions`` or its ``allow`` is not of the documented shape.
+    """
+    result = copy.deepcopy(settings)
+    permissions = result.setdefault("permissions", {})
+    if not isinstance(permissions, dict):
+        raise ValueError("settings.json: 'permissions' is not an object")
+    allow = permissions.setdefault("allow", [])
+    if not isinstance(allow, list):
+        raise ValueError("settings.json: permissions.allow is not a list")
+    if rule not in allow:
+        allow.append(rule)
+    return result
+
+
+def drop_rule(settings: dict[str, Any], rule: str) -> dict[str, Any]:
+    """Return a copy of ``settings`` without ``rule`` in ``permissions.allow``.
+
+    An ``allow`` list or ``permissions`` object left empty by that is removed too.
+    """
+    result = copy.deepcopy(settings)
+    permissions = result.get("permissions")
+    if not isinstance(permissions, dict) or not isinstance(permissions.get("allow"), list):
+        return result
+    permissions["allow"] = [r for r in permissions["allow"] if r != rule]
+    if not permissions["allow"]:
+        del permissions["allow"]
+    if not permissions:
+        del result["permissions"]
+    return result
+
+
 def announces(settings: dict[str, Any]) -> bool:
     """Return True when our SessionStart handler runs ``publish --announce``."""
     return our_command(settings, ANNOUNCE_EVENT).rstrip().endswith("--announce")

@@ -226,11 +226,16 @@ McpOpt = Annotated[
     bool,
     typer.Option(
         "--mcp",
-        help="also register sessionbeat's MCP server for Claude Code (user scope, ~/.claude.json)",
+        help="also register sessionbeat's MCP server for Claude Code (user scope, "
+        "~/.claude.json) and allow its read-only tools (permissions.allow: mcp__sessionbeat)",
     ),
 ]
 UninstallMcpOpt = Annotated[
-    bool, typer.Option("--mcp", help="also unregister sessionbeat's MCP server (~/.claude.json)")
+    bool,
+    typer.Option(
+        "--mcp",
+        help="also unregister sessionbeat's MCP server (~/.claude.json) and its allow rule",
+    ),
 ]
 
 
@@ -296,6 +301,8 @@ def hooks_install_command(
     command_path = script or str(console_script())
     try:
         new = cs.add_hooks(data, command_path, announce=announce)
+        if mcp_server:  # its tools only read: calling them needs no prompt
+            new = cs.allow_rule(new, mcp.ALLOW_RULE)
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     state = str(settings.state_dir)
@@ -371,6 +378,8 @@ def hooks_uninstall(
         touched.append(mcp_config_file(settings))
         _mcp_report(change_mcp_server(touched[1], None, dry_run=dry_run), dry_run=dry_run)
     new = cs.remove_hooks(data)
+    if mcp_server:
+        new = cs.drop_rule(new, mcp.ALLOW_RULE)
     records = load_records(settings)
     record = records.pop(canonical, {})
     if not new.get("hooks") and not record.get("had_hooks_key", True):
