@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from sessionbeat.models import NotifyKind
 from sessionbeat.notifier.rules import Episode, Facts, Send, StoredEpisode
-from sessionbeat.readers.render import duration, safe_text
+from sessionbeat.text import duration, safe_text
 
 MAX_DETAIL = 120
 """Characters of a tool's detail (the command, the file) a message shows at most."""
@@ -48,7 +48,7 @@ class Message:
 
 
 def clean(text: str | None, limit: int = MAX_FIELD) -> str:
-    """Return ``text`` made safe (:func:`~sessionbeat.readers.render.safe_text`), cut to ``limit``.
+    """Return ``text`` made safe (:func:`~sessionbeat.text.safe_text`), cut to ``limit``.
 
     Runs of whitespace become one space; a cut text ends with ``…``. None gives ``""``.
     """

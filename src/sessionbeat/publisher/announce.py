@@ -30,6 +30,7 @@ from sessionbeat.models import SessionStatus, utc_now
 from sessionbeat.publisher.hook import ANNOUNCE_BUDGET
 from sessionbeat.publisher.ipc import HostEvent
 from sessionbeat.publisher.peers import REFRESH_INTERVAL, Peer, PeerBoard
+from sessionbeat.text import duration
 
 LIVE_ORDER = (
     SessionStatus.NEEDS_APPROVAL,
@@ -65,21 +66,6 @@ def clean(text: str) -> str:
             continue
         kept.append(char)
     return " ".join("".join(kept).split())
-
-
-def duration(seconds: float) -> str:
-    """Return a compact duration: ``"45 s"``, ``"12 min"``, ``"3 h 05 min"``, ``"2 d 4 h"``."""
-    total = max(0, int(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def _cut(line: str) -> str:
