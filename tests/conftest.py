@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,30 @@ def load_fixture(name: str) -> dict[str, Any]:
     """Return a real Claude Code payload (a recording or a test fixture) as a dict."""
     data: dict[str, Any] = json.loads(fixture_path(name).read_text(encoding="utf-8"))
     return data
+
+
+def real_hook(name: str, session_id: str, cwd: Path | None = None) -> bytes:
+    """Return a real Claude Code 2.1.328 hook input with its session id (and cwd) replaced.
+
+    ``name`` is a capture of ``tests/fixtures/claude-code/real-2.1.328/`` (``.json`` optional),
+    e.g. ``hook-PermissionRequest-1``; the result is compact JSON bytes, as Claude Code writes
+    it to the hook's stdin.
+    """
+    data = load_fixture(f"real-2.1.328/{name.removesuffix('.json')}.json")
+    data["session_id"] = session_id
+    if cwd is not None:
+        data["cwd"] = str(cwd)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def git(cwd: Path, *args: str) -> None:
+    """Run ``git *args`` in ``cwd`` with a throwaway identity (tests' real repositories)."""
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
 
 
 def fixture_bytes(name: str) -> bytes:

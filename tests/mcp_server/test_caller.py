@@ -15,18 +15,10 @@ from pathlib import Path
 import pytest
 
 from sessionbeat.mcp_server.caller import Caller, ancestors, find_caller
+from tests.conftest import git
 from tests.procs import write_registry_entry
 
 SID = "0b5da5c8-cd04-4c31-bd13-8f53a65dd1a8"
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture

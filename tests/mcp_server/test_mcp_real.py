@@ -10,9 +10,7 @@ real git repository.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,28 +24,11 @@ from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.mcp_server.caller import Caller
 from sessionbeat.mcp_server.queries import Queries
 from sessionbeat.readers.client import ApiClient
-from tests.conftest import fixture_bytes, short_tmpdir
+from tests.conftest import git, real_hook, short_tmpdir
 from tests.mcp_server.client import structured, text, with_server
 from tests.procs import Agent, Aggregator, wait_until, write_registry_entry
 
 pytestmark = pytest.mark.slow
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
-
-
-def payload(name: str, session_id: str, cwd: Path) -> bytes:
-    """A real hook payload of tests/fixtures with its session id and cwd replaced."""
-    data: dict[str, Any] = json.loads(fixture_bytes(f"real-2.1.328/{name}.json"))
-    data["session_id"] = session_id
-    data["cwd"] = str(cwd)
-    return json.dumps(data).encode()
 
 
 CLAUDE_VARIABLES = ("CLAUDE_CODE_SESSION_ID", "CLAUDE_PROJECT_DIR")
@@ -135,7 +116,7 @@ def live(broker: LocalBroker) -> Iterator[Live]:
         ]
         for agent, sid, cwd, names in plays:
             for name in names:
-                assert agent.publish(payload(name, sid, cwd)).returncode == 0
+                assert agent.publish(real_hook(name, sid, cwd)).returncode == 0
         expected = {state.me, state.twin, state.feat, state.elsewhere}
         wait_until(
             lambda: expected <= {s["session_id"] for s in aggregator.get("/sessions")},

@@ -7,17 +7,15 @@ JSON webhook plugin) and an ``ntfy://`` URL at a local HTTP server this test sta
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from sessionbeat.broker.embedded import LocalBroker
-from tests.conftest import fixture_bytes, short_tmpdir
+from tests.conftest import real_hook, short_tmpdir
 from tests.notifier.receiver import Receiver
 from tests.procs import Agent, Aggregator, wait_until
 
@@ -28,21 +26,14 @@ PUBLIC = "http://phone.example:8501"
 HOSTS = iter(range(1_000_000))
 
 
-def payload(name: str, session_id: str) -> bytes:
-    """A real hook payload of tests/fixtures with its session id replaced."""
-    data: dict[str, Any] = json.loads(fixture_bytes(f"real-2.1.328/{name}.json"))
-    data["session_id"] = session_id
-    return json.dumps(data).encode()
-
-
 def ask(agent: Agent, session_id: str) -> None:
     """The session asks to run ``touch made.txt`` (a real PermissionRequest)."""
-    assert agent.publish(payload("hook-PermissionRequest-1", session_id)).returncode == 0
+    assert agent.publish(real_hook("hook-PermissionRequest-1", session_id)).returncode == 0
 
 
 def answer(agent: Agent, session_id: str) -> None:
     """The approval is answered at the terminal: the tool ran (a real PostToolUse)."""
-    assert agent.publish(payload("hook-PostToolUse-1", session_id)).returncode == 0
+    assert agent.publish(real_hook("hook-PostToolUse-1", session_id)).returncode == 0
 
 
 class Stack:

@@ -20,31 +20,13 @@ import pytest
 
 from sessionbeat.broker.embedded import LocalBroker, free_port
 from sessionbeat.publisher.announce import HEADER
-from tests.conftest import load_fixture, short_tmpdir
+from tests.conftest import git, real_hook, short_tmpdir
 from tests.procs import SCRIPT, Agent, Aggregator, wait_until
 
 FAR_SID = "615f9e33-ee3d-4dbe-8df4-a930c0ccd197"  # the interactive capture's session
 NEAR_OLD_SID = "0b5da5c8-cd04-4c31-bd13-8f53a65dd1a8"  # the print capture's session
 NEW_SID = "54c637ab-df38-4ab3-924a-ce4591c1817f"  # a third capture's session
 STARTED = re.compile(r"started (\d+ s|\d+ min) ago")
-
-
-def git(cwd: Path, *args: str) -> None:
-    """Run git in ``cwd`` with a throwaway identity."""
-    subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
-
-
-def payload(name: str, session_id: str, cwd: Path) -> bytes:
-    """A real Claude Code 2.1.328 hook input with its session id and cwd replaced, compact."""
-    data = load_fixture(f"real-2.1.328/{name}")
-    data["session_id"] = session_id
-    data["cwd"] = str(cwd)
-    return json.dumps(data, separators=(",", ":")).encode()
 
 
 def home_env(root: Path) -> dict[str, str]:
@@ -110,8 +92,8 @@ def world(broker: LocalBroker) -> Iterator[World]:
     near = None
     try:
         for name in ("hook-SessionStart-2.json", "hook-UserPromptSubmit-2.json"):
-            assert publish(far, payload(name, FAR_SID, repo)).returncode == 0
-        assert publish(far, payload("hook-PreToolUse-2.json", FAR_SID, repo)).returncode == 0
+            assert publish(far, real_hook(name, FAR_SID, repo)).returncode == 0
+        assert publish(far, real_hook("hook-PreToolUse-2.json", FAR_SID, repo)).returncode == 0
         wait_until(
             lambda: aggregator.sessions(host="far").get(FAR_SID, {}).get("tool") == "Bash",
             20,
@@ -125,7 +107,7 @@ def world(broker: LocalBroker) -> Iterator[World]:
             SESSIONBEAT_API_URL=aggregator.url,
             **home,
         )
-        body = payload("hook-SessionStart-1.json", NEAR_OLD_SID, feature)
+        body = real_hook("hook-SessionStart-1.json", NEAR_OLD_SID, feature)
         assert publish(near, body).stdout == b""  # not announcing: a plain hook
         wait_until(
             lambda: (
@@ -146,7 +128,7 @@ def world(broker: LocalBroker) -> Iterator[World]:
 def test_a_new_session_is_told_who_else_works_on_its_repo(world: World) -> None:
     """Stdout is exactly Claude Code's SessionStart JSON naming far's and near's other session."""
     result = publish(
-        world.near, payload("hook-SessionStart-4.json", NEW_SID, world.repo), "--announce"
+        world.near, real_hook("hook-SessionStart-4.json", NEW_SID, world.repo), "--announce"
     )
     assert (result.returncode, result.stderr) == (0, b"")
     context = json.loads(result.stdout)["hookSpecificOutput"]["additionalContext"]
@@ -170,14 +152,14 @@ def test_a_new_session_is_told_who_else_works_on_its_repo(world: World) -> None:
 def test_without_announce_the_hook_prints_nothing(world: World) -> None:
     """The same SessionStart through plain `publish` prints nothing and is delivered."""
     sid = "11111111-2222-4333-8444-555555555555"
-    result = publish(world.near, payload("hook-SessionStart-4.json", sid, world.repo))
+    result = publish(world.near, real_hook("hook-SessionStart-4.json", sid, world.repo))
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     wait_until(lambda: sid in sessions_of(world.near), 15, what="the event delivered")
 
 
 def test_other_events_print_nothing_even_with_announce(world: World) -> None:
     """`publish --announce` for a UserPromptSubmit prints nothing (only SessionStart speaks)."""
-    body = payload("hook-UserPromptSubmit-2.json", NEW_SID, world.repo)
+    body = real_hook("hook-UserPromptSubmit-2.json", NEW_SID, world.repo)
     result = publish(world.near, body, "--announce")
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
 
@@ -188,7 +170,7 @@ def test_a_repo_no_one_else_works_on_gets_nothing(world: World, tmp_path: Path) 
     other.mkdir()
     git(other, "init", "-q", "-b", "main")
     sid = "22222222-2222-4333-8444-555555555555"
-    body = payload("hook-SessionStart-4.json", sid, other)
+    body = real_hook("hook-SessionStart-4.json", sid, other)
     result = publish(world.near, body, "--announce")
     assert (result.returncode, result.stdout) == (0, b"")
 
@@ -196,7 +178,7 @@ def test_a_repo_no_one_else_works_on_gets_nothing(world: World, tmp_path: Path) 
 def test_an_agent_with_announce_off_answers_nothing(world: World) -> None:
     """Far's agent (announce off) takes the SA1 frame, delivers it, and the hook prints nothing."""
     sid = "33333333-2222-4333-8444-555555555555"
-    body = payload("hook-SessionStart-4.json", sid, world.repo)
+    body = real_hook("hook-SessionStart-4.json", sid, world.repo)
     result = publish(world.far, body, "--announce")
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     wait_until(lambda: sid in world.aggregator.sessions(host="far"), 15, what="delivered")
@@ -214,12 +196,12 @@ def test_aggregator_down_means_nothing_said(broker: LocalBroker, tmp_path: Path)
         broker.url, root / "lone", "lone", SESSIONBEAT_ANNOUNCE="true", SESSIONBEAT_API_URL=dead
     )  # started inside the test: the isolated home applies
     try:
-        first = publish(agent, payload("hook-SessionStart-2.json", FAR_SID, repo))
+        first = publish(agent, real_hook("hook-SessionStart-2.json", FAR_SID, repo))
         assert first.stdout == b""
         wait_until(
             lambda: status(agent).get("announce", {}).get("error"), 20, what="the failed read"
         )
-        result = publish(agent, payload("hook-SessionStart-4.json", NEW_SID, repo), "--announce")
+        result = publish(agent, real_hook("hook-SessionStart-4.json", NEW_SID, repo), "--announce")
         assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
         wait_until(lambda: NEW_SID in sessions_of(agent), 15, what="the event delivered")
         wait_until(  # the SessionStart asked for a read at once: a second failure

@@ -8,15 +8,7 @@ from pathlib import Path
 import pytest
 
 from sessionbeat.publisher.git import RepoInfo, repo_info
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-    )
+from tests.conftest import git
 
 
 @pytest.fixture
