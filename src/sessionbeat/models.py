@@ -77,6 +77,19 @@ class SessionStatus(StrEnum):
     OFFLINE = "offline"
 
 
+LIVE_STATUSES: frozenset[SessionStatus] = frozenset(
+    {
+        SessionStatus.WORKING,
+        SessionStatus.NEEDS_APPROVAL,
+        SessionStatus.WAITING_FOR_INPUT,
+        SessionStatus.IDLE,
+        SessionStatus.UNKNOWN,
+    }
+)
+"""Statuses of a session whose process is believed to run and may still edit: not ended,
+stale or offline (the exporter's live counts, "2 on this branch", the MCP server's tools)."""
+
+
 class StatusSource(StrEnum):
     """Where a published status came from: a hook event or Claude Code's session registry."""
 

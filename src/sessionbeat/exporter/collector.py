@@ -36,18 +36,7 @@ from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.notify_metrics import OFF, notify_families
 from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
-from sessionbeat.models import HostState, NotifyStatus, SessionStatus
-
-LIVE_STATUSES = frozenset(
-    {
-        SessionStatus.WORKING,
-        SessionStatus.NEEDS_APPROVAL,
-        SessionStatus.WAITING_FOR_INPUT,
-        SessionStatus.IDLE,
-        SessionStatus.UNKNOWN,
-    }
-)
-"""Statuses of a session whose process is believed to run (not ended, offline or stale)."""
+from sessionbeat.models import LIVE_STATUSES, HostState, NotifyStatus, SessionStatus
 
 REAP_REASONS = ("ended", "expired")
 """``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""

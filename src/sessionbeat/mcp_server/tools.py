@@ -25,26 +25,16 @@ from sessionbeat.mcp_server.results import (
     WhoElse,
 )
 from sessionbeat.models import (
+    LIVE_STATUSES,
     HistoryEntry,
     HistoryPage,
     SessionDetail,
-    SessionStatus,
     SessionView,
     StatusChange,
 )
 from sessionbeat.publisher.git import pure_path
 from sessionbeat.readers.render import ago, ago_since, duration, safe_text
 
-LIVE_STATUSES = frozenset(
-    {
-        SessionStatus.WORKING,
-        SessionStatus.NEEDS_APPROVAL,
-        SessionStatus.WAITING_FOR_INPUT,
-        SessionStatus.IDLE,
-        SessionStatus.UNKNOWN,
-    }
-)
-"""What counts as live here: not ended, stale or offline."""
 RECENT_LIMIT = 20
 """Ended sessions ``recent_sessions`` returns at most."""
 TIMELINE_LIMIT = 20

@@ -2,9 +2,10 @@
 
 Two live sessions editing the same repo and branch, on one machine or several, step on each
 other; the page and ``sessionbeat sessions list`` mark them. A session counts while it is live
-(:data:`LIVE`); a session outside a git repository or on a detached HEAD (no ``repo`` or no
-``branch``) shares nothing. Repos are matched by name (the beat's ``repo``: the name of the
-git top-level folder), so the same project checked out on two hosts counts as one.
+(``LIVE_STATUSES`` of the contract); a session outside a git repository or on a detached HEAD
+(no ``repo`` or no ``branch``) shares nothing. Repos are matched by name (the beat's ``repo``:
+the name of the git top-level folder), so the same project checked out on two hosts counts as
+one.
 """
 
 from __future__ import annotations
@@ -12,18 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from sessionbeat.models import SessionStatus, SessionView
-
-LIVE = frozenset(
-    {
-        SessionStatus.WORKING,
-        SessionStatus.NEEDS_APPROVAL,
-        SessionStatus.WAITING_FOR_INPUT,
-        SessionStatus.IDLE,
-        SessionStatus.UNKNOWN,
-    }
-)
-"""Statuses of a session that can still edit: not ended, stale or offline."""
+from sessionbeat.models import LIVE_STATUSES, SessionView
 
 
 def branch_mates(views: Iterable[SessionView]) -> dict[tuple[str, str], int]:
@@ -32,7 +22,7 @@ def branch_mates(views: Iterable[SessionView]) -> dict[tuple[str, str], int]:
     ``n`` (2 or more) counts the live sessions on that repo and branch, the session itself
     included; a session sharing nothing is absent.
     """
-    live = [v for v in views if v.status in LIVE and v.repo and v.branch]
+    live = [v for v in views if v.status in LIVE_STATUSES and v.repo and v.branch]
     counts = Counter((v.repo, v.branch) for v in live)
     return {
         (v.host, v.session_id): counts[(v.repo, v.branch)]
