@@ -31,6 +31,7 @@ INSTALL = {
         "python3 -m pip install --user uv, as ./scripts/bootstrap does, and put ~/.local/bin "
         "on PATH, as ./scripts/test does"
     ),
+    "postgresql": "sudo apt-get install postgresql, as ./scripts/bootstrap does",
     "playwright": "uv pip install -p .venv/bin/python -e '.[dev]', as ./scripts/bootstrap does",
 }
 """How to install each tool, as the failure message says it."""

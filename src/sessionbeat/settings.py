@@ -221,6 +221,12 @@ class Settings(BaseSettings):
     detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")
     spool_max_bytes: int = Field(16 * 1024 * 1024, ge=4096, description="agent offline spool cap")
     history_db: Path | None = Field(None, description="SQLite history (default in state_dir)")
+    history_url: SecretStr | None = Field(
+        None,
+        description="shared history database instead of the SQLite file, a SQLAlchemy URL "
+        "(postgresql+psycopg://user:pass@db:5432/sessionbeat); the notifier's ledger stays in "
+        "the SQLite file",
+    )
     history_keep_days: float = Field(30.0, gt=0, description="history rows older are deleted")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # -- notifications (the aggregator's notifier; README "Notifications") --------------------

@@ -1,4 +1,7 @@
-"""The SQLite history: write, page, filter, find, prune, and survive a full or unwritable disk."""
+"""The history: write, page, filter, find, prune; on SQLite and on a real PostgreSQL.
+
+The SQLite file alone: its WAL journal, and surviving a full or unwritable disk.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import logging
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,11 +42,28 @@ def entry(sid: str, host: str = "h1", repo: str | None = "web", minutes: float =
     )
 
 
-@pytest.fixture
-def history(tmp: Path, clock: ManualClock) -> History:
-    h = History(tmp / "db" / "history.sqlite3", keep_days=30, clock=clock)
+BACKENDS = ["sqlite", "postgresql"]
+"""The history's backends every shared behaviour is tested on."""
+
+
+def store(request: pytest.FixtureRequest, tmp: Path, clock: ManualClock, **kw: Any) -> History:
+    """Return an open history on the backend ``request.param`` (a fresh database each time).
+
+    It is closed when the test ends (its pooled connections with it).
+    """
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+    h = History(tmp / "db" / "history.sqlite3", keep_days=30, url=url, clock=clock, **kw)
+    request.addfinalizer(h.close)
     assert h.open()
     return h
+
+
+@pytest.fixture(params=BACKENDS)
+def history(request: pytest.FixtureRequest, tmp: Path, clock: ManualClock) -> History:
+    """An open history on each backend in turn."""
+    return store(request, tmp, clock)
 
 
 def test_entries_round_trip_newest_first(history: History) -> None:
@@ -54,8 +75,10 @@ def test_entries_round_trip_newest_first(history: History) -> None:
     assert (page.total, page.next_offset) == (3, None)
 
 
-def test_wal_journal_is_used(history: History) -> None:
-    """The database runs in WAL mode, so readers never block the reaper's writes."""
+def test_wal_journal_is_used(tmp: Path, clock: ManualClock) -> None:
+    """The SQLite database runs in WAL mode, so readers never block the reaper's writes."""
+    history = History(tmp / "db" / "history.sqlite3", keep_days=30, clock=clock)
+    assert history.open()
     mode = sqlite3.connect(history.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

@@ -181,7 +181,7 @@ def aggregator(
     server.on_exit = service.feed.close
     typer.echo(
         f"sessionbeat aggregator: API on {url} (broker {settings.broker.display()}, "
-        f"history {settings.history_path})"
+        f"history {service.history.location})"
     )
     log.info("serving the API on %s", url)
     # uvicorn re-raises the signal that stopped it once it has shut down (lifespan included);

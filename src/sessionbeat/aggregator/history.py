@@ -1,12 +1,16 @@
-"""The SQLite history of reaped sessions (stdlib ``sqlite3``, WAL journal).
+"""The history of reaped sessions: a SQLite file (WAL journal), or a shared PostgreSQL database.
 
-One row per session leaving the live state (reaped as ``ended`` or ``expired``, or ``cleared``
-by someone else), holding the whole :class:`~sessionbeat.models.HistoryEntry` as JSON plus the
-columns the API filters on (host, repo, reaped_at), each indexed. Rows older than
-``history_keep_days`` are deleted by :meth:`History.prune`.
+One row per reaped life of a session (reaped as ``ended`` or ``expired``, or ``cleared`` by
+someone else), holding the whole :class:`~sessionbeat.models.HistoryEntry` as JSON plus the
+columns the API filters on (host, repo, reaped_at), each indexed. A life already written is not
+written again (``INSERT ... ON CONFLICT DO NOTHING`` on its unique key, see
+:mod:`~sessionbeat.aggregator.history_schema`), so two aggregators reaping the same session
+leave one row. Rows older than ``history_keep_days`` are deleted by :meth:`History.prune`.
+Both backends run the same SQLAlchemy Core statements; without a ``url`` the store is the
+SQLite file at ``path``, with one (``postgresql+psycopg://...``) it is that database.
 
-Neither a full or unwritable disk nor a corrupt file stops the aggregator or loses a session
-(docs/architecture.md, "History failures"):
+Neither a full or unwritable disk, an unreachable database nor a corrupt file stops the
+aggregator or loses a session (docs/architecture.md, "History failures"):
 
 * Entries go through a bounded buffer in memory (:data:`MAX_PENDING` entries, oldest dropped
   beyond it, counted in :attr:`History.dropped`). A write that fails keeps them there; the next
@@ -14,7 +18,7 @@ Neither a full or unwritable disk nor a corrupt file stops the aggregator or los
   most every ``retry_interval`` seconds, and writes them oldest first once it can.
 * Every failed write or open is counted (:attr:`History.errors`, exported as a ``_total``
   counter) and logged once at ERROR with the reason (repeats at DEBUG until it works again).
-* A file SQLite finds corrupt (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``), at open or on any
+* A SQLite file found corrupt (``SQLITE_CORRUPT``, ``SQLITE_NOTADB``), at open or on any
   statement, is closed and moved aside, not deleted: ``history.sqlite3`` becomes
   ``history.sqlite3.corrupt-<UTC time>`` (with its ``-wal``/``-shm`` files), logged at ERROR
   with that path, and a fresh history is started in its place.
@@ -24,26 +28,35 @@ Reads of a history that cannot be opened raise
 :class:`~sessionbeat.errors.HistoryUnavailableError` (HTTP 503 at the API), except that
 :meth:`History.find` also answers from the entries waiting in memory.
 
-This module is the store (the lock, the buffer, the retries, the recovery); the SQL it runs is
-in :mod:`~sessionbeat.aggregator.history_queries`, the file and its schema in
+A PostgreSQL URL's password is never logged nor shown (:func:`history_engine.redact`).
+
+This module is the store (the lock, the buffer, the retries, the recovery); the statements it
+runs are in :mod:`~sessionbeat.aggregator.history_queries`, the table in
+:mod:`~sessionbeat.aggregator.history_schema`, the engines in
+:mod:`~sessionbeat.aggregator.history_engine`, the SQLite file in
 :mod:`~sessionbeat.aggregator.history_file`, the buffer in
 :mod:`~sessionbeat.aggregator.history_backlog`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Executable
+from sqlalchemy.exc import SQLAlchemyError
 
 from sessionbeat.aggregator import history_queries as queries
 from sessionbeat.aggregator.history_backlog import Backlog, Row
-from sessionbeat.aggregator.history_file import connect, is_corrupt, move_aside
+from sessionbeat.aggregator.history_engine import make_engine, password, reason, redact
+from sessionbeat.aggregator.history_file import is_corrupt, move_aside
+from sessionbeat.aggregator.history_schema import ensure_schema
 from sessionbeat.errors import HistoryUnavailableError
 from sessionbeat.models import HistoryEntry, HistoryPage, utc_now
 
@@ -61,11 +74,16 @@ WRITE_CHUNK = 500
 EXPORT_LIMIT = 10_000
 """Most entries one export returns."""
 
+ERRORS = (SQLAlchemyError, sqlite3.Error, OSError, ImportError)
+"""What a failed open, write or read raises (ImportError: a URL whose driver is missing)."""
+
 
 class History:
-    """The reaped-session store at ``path``; thread-safe (one connection behind a lock).
+    """The reaped-session store at ``path`` or ``url``; thread-safe (its engine behind a lock).
 
-    ``keep_days`` is the retention in days. ``max_bytes`` caps the database file (SQLite's
+    ``path`` is the SQLite file, used when ``url`` is None; ``url`` a SQLAlchemy URL of a
+    shared database (``postgresql+psycopg://user:pass@db:5432/sessionbeat``).
+    ``keep_days`` is the retention in days. ``max_bytes`` caps the SQLite file (SQLite's
     ``max_page_count``): a write beyond it fails like a full disk. ``clock`` returns aware UTC
     datetimes. ``max_pending`` bounds the entries kept in memory while writes fail and
     ``retry_interval`` (seconds) spaces the attempts after a failure (module docstring). Call
@@ -77,12 +95,17 @@ class History:
         path: Path,
         keep_days: float,
         *,
+        url: str | None = None,
         max_bytes: int | None = None,
         clock: Callable[[], datetime] = utc_now,
         max_pending: int = MAX_PENDING,
         retry_interval: float = RETRY_INTERVAL,
     ) -> None:
         self.path = path
+        self.url = url
+        self.location = redact(url) if url is not None else str(path)
+        """Where the history is, for people: the file, or the URL without its password."""
+        self._secret = password(url)
         self.keep_days = keep_days
         self.max_bytes = max_bytes
         self.clock = clock
@@ -95,7 +118,7 @@ class History:
         """Where the last corrupt file went (None: none was found since start)."""
         self._moved_at: datetime | None = None
         self._problem: str | None = None
-        self._db: sqlite3.Connection | None = None
+        self._db: Engine | None = None
         self._lock = threading.Lock()
         self._failing = False
         self._next_try = 0.0
@@ -159,8 +182,20 @@ class History:
                 self.errors += 1
             return opened
 
-    def _connect(self) -> sqlite3.Connection:
-        return connect(self.path, self.max_bytes)
+    def _connect(self) -> Engine:
+        """Return a new engine on the database, its schema made sure of; raises :data:`ERRORS`."""
+        engine = make_engine(self.url, self.path, self.max_bytes)
+        try:
+            with engine.begin() as conn:
+                ensure_schema(conn)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+    def _corrupt(self, exc: BaseException) -> bool:
+        """Return True if ``exc`` says the SQLite file is corrupt (never for a URL's database)."""
+        return self.url is None and is_corrupt(exc)
 
     def _open_locked(self) -> bool:
         if self._db is not None:
@@ -168,44 +203,47 @@ class History:
         try:
             try:
                 self._db = self._connect()
-            except sqlite3.DatabaseError as exc:
-                if not is_corrupt(exc):
+            except ERRORS as exc:
+                if not self._corrupt(exc):
                     raise
                 self._recover_locked(exc)
-        except (sqlite3.Error, OSError) as exc:
+        except ERRORS as exc:
             self._failed("open", exc)
             return False
-        log.info("history at %s (keeping %g days)", self.path, self.keep_days)
+        log.info("history at %s (keeping %g days)", self.location, self.keep_days)
         self._recovered()
         return True
 
-    def _recover_locked(self, exc: sqlite3.DatabaseError) -> None:
-        """Close the corrupt database, move it aside and open a fresh one in its place.
+    def _recover_locked(self, exc: BaseException) -> None:
+        """Close the corrupt SQLite file, move it aside and open a fresh one in its place.
 
-        Raises ``OSError`` (the file could not be moved) or ``sqlite3.Error`` (nor reopened).
+        Raises ``OSError`` (the file could not be moved) or one of :data:`ERRORS` (nor
+        reopened).
         """
         if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
+            self._db.dispose()
             self._db = None
         when = self.clock()
         try:
             aside = move_aside(self.path, when)
         except OSError as move_exc:
-            raise OSError(f"corrupt ({exc}) and cannot be moved aside: {move_exc}") from move_exc
+            raise OSError(
+                f"corrupt ({reason(exc)}) and cannot be moved aside: {move_exc}"
+            ) from move_exc
         self.moved_aside, self._moved_at = aside, when
         log.error(
             "history %s is corrupt (%s): moved it aside to %s, kept for inspection; "
             "starting a fresh history",
             self.path,
-            exc,
+            reason(exc),
             aside,
         )
         self._db = self._connect()
 
     def _failed(self, what: str, exc: BaseException) -> None:
-        self.last_error = f"{what} {self.path}: {exc}"
-        self._problem = f"{what} failed: {exc}"
+        why = reason(exc, self._secret)
+        self.last_error = f"{what} {self.location}: {why}"
+        self._problem = f"{what} failed: {why}"
         self._next_try = time.monotonic() + self.retry_interval
         if self._failing:
             log.debug("history %s failed again: %s", what, exc)
@@ -225,7 +263,7 @@ class History:
         if self._failing:
             self._failing = False
             self._pending.recovered()
-            log.warning("history %s is writable again", self.path)
+            log.warning("history %s is writable again", self.location)
 
     def _due(self) -> bool:
         """Return True unless a failure happened less than ``retry_interval`` seconds ago."""
@@ -271,7 +309,7 @@ class History:
             chunk = self._pending.head(WRITE_CHUNK)
             try:
                 self._insert_locked(chunk)
-            except (sqlite3.Error, OSError) as exc:
+            except ERRORS as exc:
                 self._failed("write to", exc)
                 return written
             self._pending.pop(len(chunk))
@@ -280,11 +318,14 @@ class History:
         return written
 
     def _insert_locked(self, rows: list[Row]) -> None:
-        """Insert ``rows`` in one transaction, into a fresh database if the file is corrupt."""
+        """Insert ``rows`` in one transaction, into a fresh database if the file is corrupt.
+
+        A row whose life is already written is skipped (``ON CONFLICT DO NOTHING``).
+        """
         try:
             self._transaction(rows)
-        except sqlite3.DatabaseError as exc:
-            if not is_corrupt(exc):
+        except ERRORS as exc:
+            if not self._corrupt(exc):
                 raise
             self._recover_locked(exc)
             self._transaction(rows)
@@ -292,9 +333,8 @@ class History:
     def _transaction(self, rows: list[Row]) -> None:
         if self._db is None:
             raise sqlite3.OperationalError("history is not open")
-        with self._db:  # commits, or rolls back on error
-            self._db.execute("BEGIN")
-            self._db.executemany(queries.INSERT, rows)
+        with self._db.begin() as conn:  # commits, or rolls back on error
+            conn.execute(queries.insert(self._db.dialect.name), rows)
 
     def prune(self) -> int:
         """Delete rows reaped more than ``keep_days`` ago; return how many (0 on failure)."""
@@ -304,35 +344,40 @@ class History:
                 return 0
             try:
                 try:
-                    cur = self._db.execute(queries.PRUNE, (queries.ts(cutoff),))
-                except sqlite3.DatabaseError as exc:
-                    if not is_corrupt(exc):
+                    with self._db.begin() as conn:
+                        return conn.execute(queries.prune(cutoff)).rowcount
+                except ERRORS as exc:
+                    if not self._corrupt(exc):
                         raise
                     self._recover_locked(exc)
                     return 0
-            except (sqlite3.Error, OSError) as exc:
+            except ERRORS as exc:
                 self.errors += 1
                 self._failed("prune of", exc)
                 return 0
-            return cur.rowcount
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _read(self, sql: str, args: list[object]) -> list[tuple[object, ...]]:
+    def _select(self, statement: Executable) -> Sequence[Any]:
+        assert self._db is not None
+        with self._db.connect() as conn:
+            return conn.execute(statement).all()
+
+    def _read(self, statement: Executable) -> Sequence[Any]:
         with self._lock:
             if self._db is None and (not self._due() or not self._open_locked()):
                 raise HistoryUnavailableError(f"history unavailable: {self.last_error}")
-            assert self._db is not None
             try:
                 try:
-                    return list(self._db.execute(sql, args))
-                except sqlite3.DatabaseError as exc:
-                    if not is_corrupt(exc):
+                    return self._select(statement)
+                except ERRORS as exc:
+                    if not self._corrupt(exc):
                         raise
                     self._recover_locked(exc)
-                    return list(self._db.execute(sql, args))
-            except (sqlite3.Error, OSError) as exc:
-                raise HistoryUnavailableError(f"history read failed: {exc}") from exc
+                    return self._select(statement)
+            except ERRORS as exc:
+                why = reason(exc, self._secret)
+                raise HistoryUnavailableError(f"history read failed: {why}") from exc
 
     def page(
         self,
@@ -382,5 +427,5 @@ class History:
         """Close the database (further writes reopen it; entries waiting stay in memory)."""
         with self._lock:
             if self._db is not None:
-                self._db.close()
+                self._db.dispose()
                 self._db = None

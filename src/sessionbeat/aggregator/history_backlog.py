@@ -11,28 +11,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC
+from typing import Any
 
+from sessionbeat.aggregator.history_schema import to_row
 from sessionbeat.models import HistoryEntry
 
 log = logging.getLogger("sessionbeat.aggregator.history")
 
-Row = tuple[str, str, str | None, str, float, str]
-"""One ``reaped_sessions`` row: session_id, host, repo, reap_reason, reaped_at (Unix seconds),
-the entry as JSON."""
-
-
-def to_row(entry: HistoryEntry) -> Row:
-    """Return the history row of ``entry`` (its JSON is built once, when it is queued)."""
-    reaped_at = entry.reaped_at.astimezone(UTC).timestamp()
-    return (
-        entry.session_id,
-        entry.host,
-        entry.repo,
-        entry.reap_reason,
-        reaped_at,
-        entry.model_dump_json(),
-    )
+Row = dict[str, Any]
+"""One ``reaped_sessions`` row keyed by column (see
+:func:`~sessionbeat.aggregator.history_schema.to_row`): its JSON is built once, when queued."""
 
 
 class Backlog:

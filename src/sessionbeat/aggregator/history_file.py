@@ -1,6 +1,6 @@
-"""The SQLite file under the history: opening it with its schema, and a corrupt one set aside.
+"""The SQLite file under the history: opening it, and a corrupt one set aside.
 
-:func:`connect` opens (creating directories, file and schema) in WAL mode;
+:func:`connect` opens (creating directories and file) in WAL mode;
 :func:`is_corrupt` tells SQLite's "damaged" and "not a database" errors from others (a full
 disk, a lock); :func:`move_aside` renames a corrupt file and its ``-wal``/``-shm`` companions so
 a fresh one can take its place while the old one is kept for inspection. Used by
@@ -13,36 +13,20 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the history database."""
-
 CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 """SQLite's primary result codes for a damaged file and for a file that is not a database."""
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reaped_sessions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    host TEXT NOT NULL,
-    repo TEXT,
-    reap_reason TEXT NOT NULL,
-    reaped_at REAL NOT NULL,
-    entry TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reaped_sessions_host ON reaped_sessions (host, reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_repo ON reaped_sessions (repo, reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_reaped_at ON reaped_sessions (reaped_at);
-CREATE INDEX IF NOT EXISTS reaped_sessions_session ON reaped_sessions (session_id, reaped_at);
-"""
-
 
 def connect(path: Path, max_bytes: int | None = None) -> sqlite3.Connection:
-    """Open the history database at ``path`` in WAL mode with its schema; return the connection.
+    """Open the history database at ``path`` in WAL mode; return the connection.
 
-    Creates missing directories, the file and the tables. ``max_bytes`` caps the file (SQLite's
-    ``max_page_count``). The connection is shared between threads (the caller locks) and in
-    autocommit mode. Raises ``OSError`` or ``sqlite3.Error`` (``sqlite3.DatabaseError`` with
-    :data:`CORRUPT_CODES` for a corrupt file: see :func:`is_corrupt`).
+    Creates missing directories and the file; the tables are made by
+    :func:`~sessionbeat.aggregator.history_schema.ensure_schema`. ``max_bytes`` caps the file
+    (SQLite's ``max_page_count``). The connection is shared between threads (the caller locks)
+    and in the driver's autocommit mode (SQLAlchemy's ``begin`` event issues ``BEGIN``: see
+    :func:`~sessionbeat.aggregator.history_engine.sqlite_engine`). Raises ``OSError`` or
+    ``sqlite3.Error`` (``sqlite3.DatabaseError`` with :data:`CORRUPT_CODES` for a corrupt
+    file: see :func:`is_corrupt`).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -53,8 +37,6 @@ def connect(path: Path, max_bytes: int | None = None) -> sqlite3.Connection:
         if max_bytes is not None:
             page = int(db.execute("PRAGMA page_size").fetchone()[0])
             db.execute(f"PRAGMA max_page_count={max(8, max_bytes // page)}")
-        db.executescript(SCHEMA)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except BaseException:
         db.close()
         raise
@@ -62,7 +44,12 @@ def connect(path: Path, max_bytes: int | None = None) -> sqlite3.Connection:
 
 
 def is_corrupt(exc: BaseException) -> bool:
-    """Return True if ``exc`` is SQLite saying the file is damaged or not a database at all."""
+    """Return True if ``exc`` is SQLite saying the file is damaged or not a database at all.
+
+    ``exc`` may be the driver's ``sqlite3.DatabaseError`` or SQLAlchemy's wrapper of it (its
+    ``orig``).
+    """
+    exc = getattr(exc, "orig", None) or exc
     code = getattr(exc, "sqlite_errorcode", None)
     return (
         isinstance(exc, sqlite3.DatabaseError)

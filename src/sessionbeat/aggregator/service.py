@@ -7,7 +7,7 @@ Threads:
   :class:`~sessionbeat.aggregator.state.AggregatorState` under ``self.lock``;
 * the reaper thread (:class:`~sessionbeat.aggregator.reaper.Reaper`) runs
   :func:`~sessionbeat.aggregator.state.expire` about once a second, writes reaped sessions to
-  the SQLite history and clears their retained topics;
+  the history (SQLite or PostgreSQL) and clears their retained topics;
 * readers (HTTP handlers, the Prometheus collector) take the lock briefly to build views or a
   :class:`~sessionbeat.aggregator.snapshot.StateSnapshot`
   (:class:`~sessionbeat.aggregator.reads.StateReads`, which the service is).
@@ -89,7 +89,12 @@ class AggregatorService(StateReads):
             ),
             limits=Limits(max_sessions_per_host=settings.max_sessions_per_host),
         )
-        history = history or History(settings.history_path, settings.history_keep_days, clock=clock)
+        history = history or History(
+            settings.history_path,
+            settings.history_keep_days,
+            url=settings.history_url.get_secret_value() if settings.history_url else None,
+            clock=clock,
+        )
         self._stop = threading.Event()
         link = MqttLink(settings, self.ingest, self._stop)
         super().__init__(state, threading.Lock(), clock, history, link)
