@@ -317,24 +317,29 @@ class History:
         self._recovered()
         return written
 
-    def _insert_locked(self, rows: list[Row]) -> None:
-        """Insert ``rows`` in one transaction, into a fresh database if the file is corrupt.
+    def _healing(self, statement: Executable, rows: list[Row] | None = None) -> Any:
+        """Run ``statement`` (with ``rows``: an insert) in one transaction; return its result.
 
-        A row whose life is already written is skipped (``ON CONFLICT DO NOTHING``).
+        A SELECT's rows come back as a list, else the ``CursorResult``. A corrupt SQLite file
+        is moved aside and the statement run again on the fresh one. Raises :data:`ERRORS`.
         """
-        try:
-            self._transaction(rows)
-        except ERRORS as exc:
-            if not self._corrupt(exc):
-                raise
-            self._recover_locked(exc)
-            self._transaction(rows)
+        for attempt in (1, 2):
+            if self._db is None:
+                raise sqlite3.OperationalError("history is not open")
+            try:
+                with self._db.begin() as conn:  # commits, or rolls back on error
+                    result = conn.execute(statement, rows) if rows else conn.execute(statement)
+                    return result.all() if result.returns_rows else result
+            except ERRORS as exc:
+                if attempt == 2 or not self._corrupt(exc):
+                    raise
+                self._recover_locked(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transaction(self, rows: list[Row]) -> None:
-        if self._db is None:
-            raise sqlite3.OperationalError("history is not open")
-        with self._db.begin() as conn:  # commits, or rolls back on error
-            conn.execute(queries.insert(self._db.dialect.name), rows)
+    def _insert_locked(self, rows: list[Row]) -> None:
+        """Insert ``rows`` in one transaction, skipping lives already written (module docstring)."""
+        assert self._db is not None
+        self._healing(queries.insert(self._db.dialect.name), rows)
 
     def prune(self) -> int:
         """Delete rows reaped more than ``keep_days`` ago; return how many (0 on failure)."""
@@ -343,14 +348,7 @@ class History:
             if self._db is None:
                 return 0
             try:
-                try:
-                    with self._db.begin() as conn:
-                        return conn.execute(queries.prune(cutoff)).rowcount
-                except ERRORS as exc:
-                    if not self._corrupt(exc):
-                        raise
-                    self._recover_locked(exc)
-                    return 0
+                return int(self._healing(queries.prune(cutoff)).rowcount)
             except ERRORS as exc:
                 self.errors += 1
                 self._failed("prune of", exc)
@@ -358,23 +356,12 @@ class History:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _select(self, statement: Executable) -> Sequence[Any]:
-        assert self._db is not None
-        with self._db.connect() as conn:
-            return conn.execute(statement).all()
-
     def _read(self, statement: Executable) -> Sequence[Any]:
         with self._lock:
             if self._db is None and (not self._due() or not self._open_locked()):
                 raise HistoryUnavailableError(f"history unavailable: {self.last_error}")
             try:
-                try:
-                    return self._select(statement)
-                except ERRORS as exc:
-                    if not self._corrupt(exc):
-                        raise
-                    self._recover_locked(exc)
-                    return self._select(statement)
+                return list(self._healing(statement))
             except ERRORS as exc:
                 why = reason(exc, self._secret)
                 raise HistoryUnavailableError(f"history read failed: {why}") from exc
