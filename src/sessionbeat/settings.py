@@ -374,6 +374,12 @@ class Settings(BaseSettings):
         names |= {name.lower() for name in self.allowed_hosts}
         return sorted(names)
 
+    def history_url_value(self) -> str | None:
+        """Return ``history_url`` in clear (None when unset or empty: the SQLite file)."""
+        if self.history_url is None:
+            return None
+        return self.history_url.get_secret_value().strip() or None
+
     @property
     def history_path(self) -> Path:
         """The SQLite history file: ``history_db`` or ``<state_dir>/history.sqlite3``."""

@@ -207,3 +207,12 @@ def test_an_aggregator_on_postgresql_writes_its_reaped_sessions_there(
         hosts = conn.execute(sqlalchemy.text("SELECT host FROM reaped_sessions")).scalars().all()
     engine.dispose()
     assert hosts == [host]
+
+
+def test_an_empty_history_url_means_the_sqlite_file(broker: LocalBroker, tmp: Path) -> None:
+    """SESSIONBEAT_HISTORY_URL= (empty, as compose passes it unset) keeps the SQLite history."""
+    from sessionbeat.aggregator.service import AggregatorService
+    from tests.aggregator.support import service_settings
+
+    service = AggregatorService(service_settings(broker, tmp, history_url=""))
+    assert (service.history.url, service.history.location) == (None, str(tmp / "history.sqlite3"))

@@ -92,7 +92,7 @@ class AggregatorService(StateReads):
         history = history or History(
             settings.history_path,
             settings.history_keep_days,
-            url=settings.history_url.get_secret_value() if settings.history_url else None,
+            url=settings.history_url_value(),
             clock=clock,
         )
         self._stop = threading.Event()
