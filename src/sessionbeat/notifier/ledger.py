@@ -10,6 +10,8 @@ aggregator restart sends nothing twice (:mod:`sessionbeat.notifier.rules`). Rows
 The ledger shares the history's file (its own connection, WAL mode) but not its fate: when the
 file cannot be opened or written, the notifier logs it once and goes on in memory (a restart may
 then repeat a message; nothing else is lost). Thread-safe: one connection behind a lock.
+When the history is a shared PostgreSQL database (``history_url``), the ledger keeps this SQLite
+file at ``history_path`` to itself: it is one aggregator's memory of what it sent.
 """
 
 from __future__ import annotations
