@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SESSIONBEAT_CONFIG", str(root / "config.toml"))
     # Hooks run by tests must not leave detached agents behind; tests that want one start it.
     monkeypatch.setenv("SESSIONBEAT_AGENT_AUTOSTART", "0")
+    # Aggregators of different tests share the session broker: each test gets its own reaper
+    # lease, so a claim left by an earlier test (its aggregator killed) never holds this one up.
+    monkeypatch.setenv("SESSIONBEAT_LEASE_GROUP", f"t-{uuid.uuid4().hex[:12]}")
     for var in (
         "SESSIONBEAT_BROKER_URL",
         "SESSIONBEAT_HOST",

@@ -272,6 +272,32 @@ class HostStatus(BaseModel):
     )
 
 
+class LeaseClaim(BaseModel):
+    """An aggregator's claim of the reaper lease on ``sessionbeat/aggregators/<group>/lease``.
+
+    Published retained (QoS 1) by the claimant on its lease connection, whose Last Will is a
+    zero-length retained message on the same topic (docs/architecture.md, "More than one
+    aggregator"). ``holder`` is the MQTT client id of that connection (unique per claim: it
+    tells one claim from the next); ``host`` and ``pid`` name the aggregator process; ``since``
+    is when it claimed; ``version`` is its sessionbeat version. Lenient: unknown fields are
+    kept, everything but ``holder`` may be missing.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    holder: str = Field(min_length=1, max_length=256)
+    host: str | None = None
+    pid: int | None = None
+    since: UtcDatetime | None = None
+    version: str | None = None
+
+    def label(self) -> str:
+        """Return the claim in words for logs and ``/healthz``: ``host (pid N, client id)``."""
+        where = self.host or "?"
+        pid = f"pid {self.pid}, " if self.pid is not None else ""
+        return f"{where} ({pid}{self.holder})"
+
+
 class StatusChange(BaseModel):
     """One status transition the aggregator saw: effective status and when (aggregator clock)."""
 
@@ -401,8 +427,12 @@ class Health(BaseModel):
     ``/readyz`` answers 200 for). ``now`` is the aggregator's clock (``sessionbeat doctor``
     measures clock skew against it); ``last_message_at`` is when the last MQTT message arrived
     (None before the first); ``history_ok`` is False while the SQLite history cannot be written
-    or reaped sessions wait in memory for it. No counts: the routes are open to anyone who can
-    connect, the counts are behind the token (``GET /summary``).
+    or reaped sessions wait in memory for it. ``lease_held`` is True while this aggregator holds
+    the reaper lease (it alone reaps into the history, clears retained topics and pushes
+    notifications) and ``lease`` says it in words (``holds the reaper lease``, ``standby, lease
+    held by <host> (...)``, ``standby, no lease holder yet``); both None where no lease is
+    kept. No counts: the routes are open to anyone who can connect, the counts are behind the
+    token (``GET /summary``).
     """
 
     status: Literal["ok", "degraded"]
@@ -413,6 +443,8 @@ class Health(BaseModel):
     last_message_at: datetime | None
     history_ok: bool
     version: str
+    lease_held: bool | None = None
+    lease: str | None = None
 
 
 class ErrorDetail(BaseModel):

@@ -220,6 +220,17 @@ class Settings(BaseSettings):
     )
     detail_max_chars: int = Field(120, ge=8, le=2000, description="length cap of that detail")
     spool_max_bytes: int = Field(16 * 1024 * 1024, ge=4096, description="agent offline spool cap")
+    lease_group: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="aggregators of one group on a broker share one reaper lease",
+    )
+    lease_keepalive: int = Field(
+        5, ge=1, le=600, description="MQTT keepalive of the reaper lease connection (seconds)"
+    )
+    lease_settle: float = Field(
+        1.0, ge=0, le=60, description="a claim of the lease must stand this long before it acts"
+    )
     history_db: Path | None = Field(None, description="SQLite history (default in state_dir)")
     history_url: SecretStr | None = Field(
         None,

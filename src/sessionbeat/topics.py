@@ -4,6 +4,8 @@ Topic tree (docs/architecture.md, "Topic tree"):
 
 * ``sessionbeat/v1/<host>/status``: retained ``HostStatus`` (birth, Last Will, clean offline).
 * ``sessionbeat/v1/<host>/sessions/<session_id>``: retained ``SessionBeat``; zero-length = removed.
+* ``sessionbeat/aggregators/<group>/lease``: retained ``LeaseClaim`` of the aggregator that reaps
+  (outside ``sessionbeat/v1/``: :func:`parse` and the state never see it).
 
 ``<host>`` and ``<session_id>`` match ``[A-Za-z0-9_.-]{1,64}``.
 """
@@ -21,6 +23,9 @@ ROOT = "sessionbeat/v1"
 
 SUBSCRIBE_ALL = f"{ROOT}/#"
 """The filter the aggregator subscribes to."""
+
+AGGREGATORS_ROOT = "sessionbeat/aggregators"
+"""Prefix of the aggregators' own topics (the reaper lease), outside :data:`ROOT`."""
 
 TAIL_FILTER = "sessionbeat/#"
 """The filter documented for ``mosquitto_sub -v -t`` live tails."""
@@ -78,6 +83,14 @@ def status_topic(host: str) -> str:
 def session_topic(host: str, session_id: str) -> str:
     """Return ``sessionbeat/v1/<host>/sessions/<session_id>``; raises ``TopicError`` on bad ids."""
     return f"{ROOT}/{_check_id(host, 'host id')}/sessions/{_check_id(session_id, 'session id')}"
+
+
+def lease_topic(group: str = "default") -> str:
+    """Return ``sessionbeat/aggregators/<group>/lease``, the reaper lease of one aggregator group.
+
+    Raises ``TopicError`` when ``group`` is not a valid id (``[A-Za-z0-9_.-]{1,64}``).
+    """
+    return f"{AGGREGATORS_ROOT}/{_check_id(group, 'aggregator group')}/lease"
 
 
 def host_filter(host: str) -> str:

@@ -89,6 +89,8 @@ def test_healthz_tells_no_counts(open_api: ServedApi) -> None:
         "now",
         "last_message_at",
         "version",
+        "lease_held",
+        "lease",
     }
 
 

@@ -83,8 +83,21 @@ def test_schema_check_rejects_a_broken_compose_file(tmp_path: Path) -> None:
 
 
 def test_the_stack_has_every_service() -> None:
-    """Broker, aggregator, dashboard, Prometheus and Grafana run, with named data volumes."""
-    assert set(services()) == {"mosquitto", "aggregator", "dashboard", "prometheus", "grafana"}
+    """Broker, aggregator, dashboard, Prometheus and Grafana run, with named data volumes.
+
+    The profile ``ha`` adds a second aggregator on the same broker and history.
+    """
+    assert set(services()) == {
+        "mosquitto",
+        "aggregator",
+        "aggregator-2",
+        "dashboard",
+        "prometheus",
+        "grafana",
+    }
+    assert services()["aggregator-2"]["profiles"] == ["ha"]
+    assert bind_mounts(services()["aggregator-2"]) == bind_mounts(services()["aggregator"])
+    assert services()["aggregator-2"]["volumes"] == services()["aggregator"]["volumes"]
     assert set(compose()["volumes"]) == {
         "mosquitto-data",
         "aggregator-data",
@@ -93,7 +106,9 @@ def test_the_stack_has_every_service() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["mosquitto", "aggregator", "dashboard", "prometheus", "grafana"])
+@pytest.mark.parametrize(
+    "name", ["mosquitto", "aggregator", "aggregator-2", "dashboard", "prometheus", "grafana"]
+)
 def test_service_is_pinned_healthchecked_restarted_and_bound(name: str) -> None:
     """Each service has a pinned image tag, a healthcheck, a restart policy, bound ports."""
     service = services()[name]

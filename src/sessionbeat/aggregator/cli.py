@@ -78,6 +78,8 @@ def _server_class(base: type[Any]) -> type[Any]:
 def _notifier(settings: Settings, service: AggregatorService) -> Notifier | None:
     """Return the notifier fed by ``service``'s change feed, None when no URL is set.
 
+    It delivers only while ``service`` holds the reaper lease (:mod:`sessionbeat.notifier.standby`).
+
     A notifier whose every URL is unusable is returned (its status lists why) but not fed.
     """
     if not settings.notify_urls:
@@ -86,7 +88,10 @@ def _notifier(settings: Settings, service: AggregatorService) -> Notifier | None
     from sessionbeat.notifier.service import Notifier
 
     notifier = Notifier(
-        settings, service.render_changes, lambda: service.sessions(SessionFilter(all=True))
+        settings,
+        service.render_changes,
+        lambda: service.sessions(SessionFilter(all=True)),
+        lease=service.lease.holder,
     )
     if notifier.enabled:
         service.feed.attach(notifier)

@@ -5,6 +5,16 @@ About once a second (:data:`REAP_INTERVAL`) :class:`Reaper` runs
 sessions (and those cleared by others since, noted by the ingest path) to the SQLite history,
 clears their retained topics and those of the hosts the state forgot (offline, no sessions,
 ``host_reap_after``), ticks the reject log and, every :data:`PRUNE_INTERVAL`, prunes the history.
+
+With more than one aggregator on a broker only the holder of the reaper lease
+(:class:`~sessionbeat.aggregator.lease.ReaperLease`) writes and clears; every aggregator still
+expires its own state, so each one's ``/sessions`` stays the same. A standby keeps what it
+reaped, keyed by the topic to clear, until the holder's clear of that topic arrives (the
+ingest path calls :meth:`Reaper.confirm`); if it takes the lease over first, it writes and
+clears what is still unconfirmed: a session the old holder had not reaped when it died is
+written once. Sessions cleared by someone else are written by the holder; a standby keeps
+them only while no other holder's claim stands (docs/architecture.md, "More than one
+aggregator").
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from sessionbeat import topics
 from sessionbeat.aggregator import views
@@ -30,6 +41,30 @@ REAP_INTERVAL = 1.0
 PRUNE_INTERVAL = 3600.0
 """Seconds between two prunes of the history."""
 
+MAX_STANDBY = 10_000
+"""Reaped sessions and forgotten hosts a standby keeps unconfirmed at most (oldest go first)."""
+
+
+class LeaseGate(Protocol):
+    """What the reaper asks the lease (:class:`~sessionbeat.aggregator.lease.ReaperLease`)."""
+
+    @property
+    def held(self) -> bool:
+        """True while this aggregator holds the lease (it writes, clears and notifies)."""
+
+    def someone_else_holds(self) -> bool:
+        """Return True while another aggregator's claim stands."""
+
+
+class SoleHolder:
+    """The lease of an aggregator alone: always held (tests, benchmarks)."""
+
+    held = True
+
+    def someone_else_holds(self) -> bool:
+        """Return False: nobody else."""
+        return False
+
 
 class Reaper:
     """The reaper thread of one aggregator service and the history writes it makes.
@@ -37,7 +72,8 @@ class Reaper:
     Shares the service's ``state`` behind ``lock``, its ``clock`` (aware UTC datetimes), change
     ``feed``, ``history`` store and MQTT ``link`` (to clear retained topics). ``interval`` is
     the period in seconds; ``stopping`` is the service's stop event (the thread ends when it is
-    set); ``tick`` is called after every pass (the reject log's per-minute summary).
+    set); ``tick`` is called after every pass (the reject log's per-minute summary). ``lease``
+    says whether this aggregator holds the reaper lease (default: alone, always).
     """
 
     def __init__(
@@ -52,6 +88,7 @@ class Reaper:
         interval: float = REAP_INTERVAL,
         stopping: threading.Event,
         tick: Callable[[], object],
+        lease: LeaseGate | None = None,
     ) -> None:
         self.state = state
         self.lock = lock
@@ -64,6 +101,11 @@ class Reaper:
         self._tick = tick
         self._thread: threading.Thread | None = None
         self._pending: list[HistoryEntry] = []
+        self.lease: LeaseGate = lease or SoleHolder()
+        self._standby: dict[str, HistoryEntry | None] = {}
+        """Topics a standby reaped (a session's entry, None for a host's status), unconfirmed."""
+        self.taken_over = 0
+        """Unconfirmed sessions this aggregator wrote and cleared when it took the lease over."""
 
     def start(self) -> None:
         """Start the reaper thread (a daemon); it runs until ``stopping`` is set."""
@@ -78,9 +120,20 @@ class Reaper:
     def note_cleared(self, entry: HistoryEntry) -> None:
         """Keep the entry of a session cleared by someone else for the next write.
 
-        The caller holds the lock (the ingest path notes it while applying the message).
+        The caller holds the lock (the ingest path notes it while applying the message). A
+        standby drops it while another aggregator's claim stands: the holder writes it.
         """
-        self._pending.append(entry)
+        if self.lease.held or not self.lease.someone_else_holds():
+            self._pending.append(entry)
+
+    def confirm(self, topic: str) -> None:
+        """Forget what a standby reaped on ``topic``: a zero-length message (a clear) arrived.
+
+        The caller holds the lock; cheap when nothing waits (the ingest path calls it for every
+        zero-length message).
+        """
+        if self._standby:
+            self._standby.pop(topic, None)
 
     def _loop(self) -> None:
         next_prune = 0.0
@@ -120,18 +173,58 @@ class Reaper:
                     self.feed.push(key)
                 for r in reaped:
                     self.feed.push(r.key, r.reason)
+        cleared: list[tuple[str, HistoryEntry | None]] = [
+            (topics.session_topic(*r.key), entry) for r, entry in zip(reaped, entries, strict=True)
+        ]
+        cleared += [(topics.status_topic(host), None) for host in gone_hosts]
         for r in reaped:
-            host, session_id = r.key
-            log.info("reaped %s/%s (%s)", host, session_id, r.reason)
-            self.link.clear_retained(topics.session_topic(host, session_id))
+            log.info("reaped %s/%s (%s)", r.key[0], r.key[1], r.reason)
         for host in gone_hosts:
             log.info("forgot host %s (offline without sessions)", host)
-            self.link.clear_retained(topics.status_topic(host))
-        self.flush(entries)
+        if not self.lease.held:
+            self._keep_for_takeover(cleared)
+            return entries
+        batch = self._take_over()
+        for topic, _entry in cleared:
+            self.link.clear_retained(topic)
+        self.flush([*batch, *entries])
+        return entries
+
+    def _keep_for_takeover(self, cleared: list[tuple[str, HistoryEntry | None]]) -> None:
+        """Standby: keep what this pass reaped until the holder clears it; drop noted clears."""
+        with self.lock:
+            if self.lease.someone_else_holds():
+                self._pending.clear()
+            for topic, entry in cleared:
+                self._standby.pop(topic, None)
+                self._standby[topic] = entry
+            while len(self._standby) > MAX_STANDBY:
+                del self._standby[next(iter(self._standby))]
+
+    def _take_over(self) -> list[HistoryEntry]:
+        """Holder: clear what was reaped as standby and never confirmed; return its entries."""
+        if not self._standby:
+            return []
+        with self.lock:
+            waiting, self._standby = self._standby, {}
+        entries = [entry for entry in waiting.values() if entry is not None]
+        for topic in waiting:
+            self.link.clear_retained(topic)
+        self.taken_over += len(entries)
+        log.info(
+            "took over %d reaped sessions and %d forgotten hosts no holder had cleared",
+            len(entries),
+            len(waiting) - len(entries),
+        )
         return entries
 
     def flush(self, entries: list[HistoryEntry] | None = None) -> None:
-        """Write ``entries`` and the cleared sessions noted since; else retry what waits."""
+        """Write ``entries`` and the cleared sessions noted since; else retry what waits.
+
+        A standby (not holding the lease) writes nothing.
+        """
+        if not self.lease.held:
+            return
         with self.lock:
             pending, self._pending = self._pending, []
         batch = [*(entries or []), *pending]

@@ -7,7 +7,11 @@ Threads:
   :class:`~sessionbeat.aggregator.state.AggregatorState` under ``self.lock``;
 * the reaper thread (:class:`~sessionbeat.aggregator.reaper.Reaper`) runs
   :func:`~sessionbeat.aggregator.state.expire` about once a second, writes reaped sessions to
-  the history (SQLite or PostgreSQL) and clears their retained topics;
+  the history (SQLite or PostgreSQL) and clears their retained topics (only while this
+  aggregator holds the reaper lease);
+* the lease thread and its two MQTT connections
+  (:class:`~sessionbeat.aggregator.lease.ReaperLease`) decide which of several aggregators on
+  one broker holds that lease;
 * readers (HTTP handlers, the Prometheus collector) take the lock briefly to build views or a
   :class:`~sessionbeat.aggregator.snapshot.StateSnapshot`
   (:class:`~sessionbeat.aggregator.reads.StateReads`, which the service is).
@@ -24,6 +28,7 @@ retained status topic cleared.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -33,6 +38,7 @@ from sessionbeat import topics
 from sessionbeat.aggregator import views
 from sessionbeat.aggregator.events import ChangeFeed
 from sessionbeat.aggregator.history import History
+from sessionbeat.aggregator.lease import ReaperLease
 from sessionbeat.aggregator.mqtt_link import MqttLink
 from sessionbeat.aggregator.reads import StateReads
 from sessionbeat.aggregator.reaper import REAP_INTERVAL, Reaper
@@ -47,7 +53,8 @@ from sessionbeat.aggregator.state import (
     apply,
 )
 from sessionbeat.errors import TopicError
-from sessionbeat.models import HistoryEntry, utc_now
+from sessionbeat.exporter.snapshot import StateSnapshot
+from sessionbeat.models import Health, HistoryEntry, utc_now
 from sessionbeat.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -100,6 +107,7 @@ class AggregatorService(StateReads):
         super().__init__(state, threading.Lock(), clock, history, link)
         self.feed = ChangeFeed()
         self.rejects = RejectLog(log)
+        self.lease = ReaperLease(settings)
         self.reaper = Reaper(
             state,
             self.lock,
@@ -110,13 +118,14 @@ class AggregatorService(StateReads):
             interval=reap_interval,
             stopping=self._stop,
             tick=lambda: self.rejects.tick(),
+            lease=self.lease,
         )
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the history, connect to the broker (in the background) and start the reaper.
+        """Open the history, connect to the broker, start the reaper lease and the reaper.
 
         Returns at once; paho keeps reconnecting with backoff while the broker is away
         (:attr:`broker_connected` tells). Use :meth:`wait_connected` to wait.
@@ -127,6 +136,7 @@ class AggregatorService(StateReads):
         self.history.open()
         self.reaper.sync_errors()
         self.link.connect()
+        self.lease.start()
         self.reaper.start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -134,13 +144,14 @@ class AggregatorService(StateReads):
         return self.link.wait_connected(timeout)
 
     def stop(self) -> None:
-        """Stop the reaper, disconnect cleanly, close the readers' streams and the history."""
+        """Stop the reaper, release the lease, disconnect, close the readers' streams, history."""
         if not self._started:
             return
         self._started = False
         self._stop.set()
         self.reaper.join(timeout=10)
         self.reaper.final_flush()
+        self.lease.stop()
         self.link.close()
         self.feed.close()
         self.history.close()
@@ -157,6 +168,8 @@ class AggregatorService(StateReads):
         with self.lock:
             applied = apply(self.state, message, now)
             outcome = applied.outcome
+            if not message.payload:
+                self.reaper.confirm(message.topic)
             if outcome is Outcome.REMOVED and applied.removed is not None:
                 self.reaper.note_cleared(
                     views.history_entry(
@@ -199,6 +212,29 @@ class AggregatorService(StateReads):
         for key in self.state.sessions:
             if key[0] == host:
                 self.feed.push(key)
+
+    # -- the reaper lease, as readers see it ---------------------------------------------------
+
+    def health(self) -> Health:
+        """Return the health document (see :meth:`StateReads.health`) with the lease's state.
+
+        ``lease_held`` and ``lease`` say whether this aggregator holds the reaper lease and, if
+        not, who does (None before :meth:`start`).
+        """
+        health = super().health()
+        held, text = self.lease.status()
+        return health.model_copy(update={"lease_held": held, "lease": text})
+
+    def snapshot(self) -> StateSnapshot:
+        """Return the exporter's snapshot (see :meth:`StateReads.snapshot`) with the lease's state.
+
+        ``lease_held`` is the lease gauge (None before :meth:`start`); the counters carry the
+        lease changes.
+        """
+        snap = super().snapshot()
+        held, _text = self.lease.status()
+        snap.counters.lease_changes = self.lease.changes
+        return dataclasses.replace(snap, lease_held=held)
 
     def reap(self) -> list[HistoryEntry]:
         """Run one reaper pass now; returns the entries of the sessions reaped in it.

@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 from sessionbeat import __version__
 from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
+from sessionbeat.exporter.lease_metrics import lease_families
 from sessionbeat.exporter.notify_metrics import OFF, notify_families
 from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
 from sessionbeat.models import LIVE_STATUSES, HostState, NotifyStatus, SessionStatus
@@ -273,7 +274,7 @@ class SessionbeatCollector(Collector):
         Calls no snapshot and no notifier: registering the collector must not need a running
         aggregator.
         """
-        return _new_families().all() + notify_families(None)
+        return _new_families().all() + notify_families(None) + lease_families(None)
 
     def collect(self) -> Iterable[Metric]:
         """Take one snapshot (and the notifier's status) and return every metric family."""
@@ -288,7 +289,7 @@ class SessionbeatCollector(Collector):
             fam.last_message.add_metric([], _ts(snap.last_message_at))
         fam.snapshot.add_metric([], _ts(snap.taken_at))
         fam.build_info.add_metric([self._version, platform.python_version()], 1.0)
-        return fam.all() + notify_families(notify)
+        return fam.all() + notify_families(notify) + lease_families(snap)
 
 
 def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:

@@ -23,7 +23,8 @@ class Counters:
     ``history_errors`` counts failed writes to the SQLite history (full or unwritable disk) and
     ``http_requests`` the API's requests by route template; the service sets them, the pure
     core never does. ``hosts_reaped`` counts hosts forgotten after ``host_reap_after`` offline
-    without sessions.
+    without sessions. ``lease_changes`` counts the times this aggregator took or lost the
+    reaper lease (the service sets it).
     """
 
     received: int = 0
@@ -33,6 +34,7 @@ class Counters:
     removed: int = 0
     history_errors: int = 0
     hosts_reaped: int = 0
+    lease_changes: int = 0
     rejected: Counter[RejectReason] = field(default_factory=Counter)
     reaped: Counter[str] = field(default_factory=Counter)
     hook_events: Counter[str] = field(default_factory=Counter)
@@ -83,3 +85,5 @@ class StateSnapshot:
     counters: Counters
     broker_connected: bool
     last_message_at: datetime | None
+    lease_held: bool | None = None
+    """True while this aggregator holds the reaper lease; None where no lease is kept."""

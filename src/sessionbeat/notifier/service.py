@@ -14,6 +14,9 @@ Thread model:
   thread, let alone ingest. A withdrawal runs after its batch's delivery ends and cancels the
   delivery's remaining retries.
 
+With more than one aggregator, every notifier runs the rules but only the one whose
+aggregator holds the reaper lease delivers and withdraws (:mod:`~.standby`).
+
 Counting: :meth:`Notifier.status` returns a :class:`~sessionbeat.models.NotifyStatus` (the API's
 ``GET /notify``, the page and ``sessionbeat_notifications_total``). A failure streak of one
 target is logged once at WARNING (with its redacted URL and reason), its end once at INFO.
@@ -46,6 +49,7 @@ from sessionbeat.notifier.delivery import Outcome, Result, attempt
 from sessionbeat.notifier.ledger import Ledger
 from sessionbeat.notifier.policy import Policy
 from sessionbeat.notifier.rules import Action, Closed, Filtered, Rules, Send, Withdraw
+from sessionbeat.notifier.standby import Standby
 from sessionbeat.notifier.targets import Target, build_targets
 from sessionbeat.settings import Settings
 
@@ -78,7 +82,9 @@ class Notifier:
     the history file the ledger lives in. ``render`` turns change keys into views (the
     aggregator's ``render_changes``); ``sessions`` returns every live session (for stuck scans).
     ``clock`` returns aware UTC datetimes; ``targets`` replaces the parsed URLs and ``ledger``
-    the default one (tests); ``initial_wait`` is the first retry wait in seconds.
+    the default one (tests); ``initial_wait`` is the first retry wait in seconds. ``lease``
+    returns whether this aggregator holds the reaper lease (True, False; None: nobody does);
+    without it the notifier always delivers (:class:`~.standby.Standby`).
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class Notifier:
         targets: list[Target] | None = None,
         ledger: Ledger | None = None,
         initial_wait: float = 1.0,
+        lease: Callable[[], bool | None] | None = None,
     ) -> None:
         self.policy = Policy.from_settings(settings)
         if targets is None:
@@ -108,6 +115,7 @@ class Notifier:
         self.sessions = sessions
         self.clock = clock
         self.rules = Rules(self.policy)
+        self.standby = Standby(lease)
         self._inbox: dict[Hashable, str | None] = {}
         self._seen: dict[Any, Hashable] = {}
         self._inbox_lock = threading.Lock()
@@ -234,6 +242,7 @@ class Notifier:
             self._reconciled = True
             actions += self.rules.reconcile()
         actions += self.rules.due(now)
+        self.standby.settle()
         self._carry_out(actions, now)
         if batch:
             # Let the next changes coalesce, but never past the next episode's due time.
@@ -249,11 +258,13 @@ class Notifier:
                 self.ledger.record_sent(action.episodes, now)
                 message = messages.render(action, now, self.public_url)
                 opened = min(ep.opened_at for ep in action.episodes)
-                self._submit(action.batch_id, action.kind, message, opened)
+                self.standby.submit(
+                    partial(self._submit, action.batch_id, action.kind, message, opened)
+                )
             elif isinstance(action, Closed):
                 self.ledger.record_closed(action.episodes, now)
             elif isinstance(action, Withdraw):
-                self._withdraw(action)
+                self.standby.submit(partial(self._withdraw, action))
             elif isinstance(action, Filtered):
                 self._count(action.kind, "filtered")
 
