@@ -191,9 +191,8 @@ class AggregatorService(StateReads):
         except TopicError:
             return
         self.feed.push(host)
-        for key in self.state.sessions:
-            if key[0] == host:
-                self.feed.push(key)
+        for sid in self.state.index.by_host.get(host, ()):
+            self.feed.push((host, sid))
 
     def reap(self) -> list[HistoryEntry]:
         """Run one reaper pass now; returns the entries of the sessions reaped in it.
