@@ -2,7 +2,7 @@
 
 Issue 15 parts 0 and 1: work per message proportional to what it touches, answers that do not
 grow with the fleet. Builds an ``AggregatorState`` of ``--sessions`` live sessions on
-``--hosts`` hosts with the real ``apply`` (every host online, one session in seven awaiting
+``--hosts`` hosts with the real ``apply`` (every host online, one session in a hundred awaiting
 approval), then measures, on the aggregator's own clock advanced by hand:
 
 * fill: ``apply`` of every session's first beat (msg/s);
@@ -116,7 +116,7 @@ def main() -> None:
             state, Message(topics.status_topic(birth.host), birth.model_dump_json().encode()), now
         )
     first = [
-        Message(topic[k], _beat(*k, 1, "needs_approval" if i % 7 == 0 else "working", now))
+        Message(topic[k], _beat(*k, 1, "needs_approval" if i % 100 == 0 else "working", now))
         for i, k in enumerate(keys)
     ]
     gc.collect()
