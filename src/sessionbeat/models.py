@@ -466,16 +466,27 @@ class SessionRemoved(BaseModel):
 
 
 class Overview(BaseModel):
-    """Everything the dashboard shows, in one response (``GET /overview``).
+    """What a person needs first, in one response whose size does not grow with the fleet.
 
-    ``sessions`` holds every live session including stale and ended ones (``all=true``
-    order); ``summary`` and ``hosts`` come from the same instant (``now``, aggregator clock).
+    ``GET /overview`` (docs/api.md). ``attention``: every live session that needs a person now
+    (``needs_approval``), in ``GET /sessions`` order; ``sessions``: the first
+    page of the others in ``GET /sessions?all=true`` order (stale and ended too), continued
+    with ``GET /sessions?all=true&cursor=<next_cursor>`` (None: nothing more); ``hosts``: only
+    the hosts that need a look (not online, or with a session awaiting approval), with
+    ``hosts_total`` and ``hosts_by_state`` (state value, or ``unknown`` before a status
+    message -> number of hosts) counting them all. Everything is from one instant (``now``,
+    aggregator clock); ``version`` is the state's change counter when it was built.
     """
 
     now: datetime
     summary: Summary
+    attention: list[SessionView] = Field(default_factory=list)
     sessions: list[SessionView]
+    next_cursor: str | None = None
     hosts: list[HostView]
+    hosts_total: int = 0
+    hosts_by_state: dict[str, int] = Field(default_factory=dict)
+    version: int = 0
 
 
 class ExportFormat(StrEnum):

@@ -178,15 +178,15 @@ def test_hosts_and_summary(
 def test_overview_is_one_consistent_call_and_requests_are_counted(
     served: tuple[AggregatorService, ServedApi], publisher: Publisher
 ) -> None:
-    """GET /overview has summary, all live sessions and hosts; requests count per route."""
+    """GET /overview has summary, approvals, live sessions and hosts; requests count per route."""
     _, api = served
     host = unique_host()
     publisher.status(host, HostState.ONLINE, 1)
     load(publisher, api, host)
     overview = get(api, "/overview").json()
+    assert [s["session_id"] for s in overview["attention"] if s["host"] == host] == ["ap"]
     mine = [s for s in overview["sessions"] if s["host"] == host]
-    assert sorted(s["session_id"] for s in mine) == ["ap", "en", "w1", "wt"]  # ended too
-    assert mine[0]["session_id"] == "ap"  # needs approval first
+    assert sorted(s["session_id"] for s in mine) == ["en", "w1", "wt"]  # ended too
     assert overview["summary"]["by_host"][host] == 3
     assert any(h["host"] == host and h["sessions"] == 3 for h in overview["hosts"])
     get(api, "/overview")

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
+from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.broker.embedded import LocalBroker
 from tests.aggregator.support import (
     ManualClock,
@@ -55,7 +56,7 @@ def _filled(broker: LocalBroker, **overrides: Any) -> Iterator[ServedApi]:
             publisher.beat(beat(host, "live-1", status="needs_approval", tool="Bash"))
             publisher.beat(beat(host, "live-2", repo="api", context_tokens=5, context_window=9))
             wait_until(
-                lambda: sum(v.host == host for v in service.overview().sessions) == 3,
+                lambda: sum(v.host == host for v in service.sessions(SessionFilter(all=True))) == 3,
                 what="this host's three sessions",
             )
             clock.advance(61)

@@ -147,7 +147,7 @@ EXPECTED_STATUSES = {
     "/sessions/{session_id}": {"200", "400", "404", "422"},
     "/sessions/{session_id}/export": {"200", "400", "404", "422"},
     "/hosts": {"200", "400"},
-    "/overview": {"200", "400"},
+    "/overview": {"200", "400", "422"},
     "/summary": {"200", "400"},
     "/notify": {"200", "400"},
     "/metrics": {"200", "400"},

@@ -6,9 +6,11 @@ Endpoints (JSON unless said otherwise):
   process serves; ``status`` ``ok`` or ``degraded`` with ``reasons``.
 * ``GET /readyz`` -> the same, readiness: HTTP 503 unless the broker is connected and the
   history writable (compose's healthcheck). Neither needs the token.
-* ``GET /sessions?host=&repo=&status=&all=`` -> ``list[SessionView]``, needs-approval first,
-  then newest first. Stale and ended sessions are left out unless ``all=true`` (or asked for
-  with ``status=``).
+* ``GET /sessions?host=&repo=&status=&all=&limit=&cursor=`` -> ``list[SessionView]``,
+  needs-approval first, then newest first, one page of ``limit`` (1-1000, default 100). Stale
+  and ended sessions are left out unless ``all=true`` (or asked for with ``status=``). When
+  there is more, ``Link: <...cursor=...>; rel="next"`` (RFC 8288) and ``X-Next-Cursor``;
+  always ``X-Total-Count`` (sessions matching in all pages). A bad cursor is a 400.
 * ``GET /sessions/{id}?host=`` -> :class:`~sessionbeat.models.SessionDetail` of a **live**
   session (with its status timeline); 404 otherwise. A reaped session is not returned here, so
   the response has one shape: ask ``GET /history/{id}`` for it (the 404's ``detail`` says so
@@ -16,8 +18,10 @@ Endpoints (JSON unless said otherwise):
 * ``GET /sessions/{id}/export?format=json|md&host=`` -> the session as a JSON document or a
   Markdown report, live or else from the history (a download: ``Content-Disposition``).
 * ``GET /hosts`` -> ``list[HostView]``; ``GET /summary`` -> :class:`~sessionbeat.models.Summary`.
-* ``GET /overview`` -> :class:`~sessionbeat.models.Overview`: summary, every live session
-  (stale and ended too) and hosts at one instant; the dashboard's one call per refresh.
+* ``GET /overview?limit=`` -> :class:`~sessionbeat.models.Overview`: summary, every session
+  needing approval, the first ``limit`` (default 50) others, the hosts that need a look and
+  host counts, at one instant; the dashboard's one call per refresh. Served from a cache of the
+  serialised bytes per state version (at most 1 s old; 0.5 s while the state keeps changing).
 * ``GET /notify`` -> :class:`~sessionbeat.models.NotifyStatus`: the push notifier on or off,
   its services (URLs redacted), the last delivery or error, counts (``enabled`` False when the
   aggregator runs without one).
@@ -58,6 +62,9 @@ from sessionbeat import __version__
 from sessionbeat.aggregator import exports, guards
 from sessionbeat.aggregator.history import EXPORT_LIMIT
 from sessionbeat.aggregator.history_queries import MAX_OFFSET
+from sessionbeat.aggregator.overview import OVERVIEW_LIMIT
+from sessionbeat.aggregator.paging import CursorError
+from sessionbeat.aggregator.reads import DEFAULT_PAGE
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import (
@@ -67,6 +74,7 @@ from sessionbeat.errors import (
     TopicError,
 )
 from sessionbeat.models import (
+    ErrorDetail,
     ExportFormat,
     Health,
     HistoryEntry,
@@ -103,6 +111,47 @@ DOWNLOAD_RESPONSES: guards.ResponsesDoc = {
     }
 }
 """The 200 of the export routes: ``format=json`` or ``format=md``."""
+
+
+JSON = "application/json"
+"""The media type of the routes that serialise their body themselves (pydantic-core)."""
+
+
+class JsonBytes(JSONResponse):
+    """A response whose body is JSON bytes already serialised (no re-validation by FastAPI).
+
+    A ``JSONResponse`` so that the OpenAPI document shows the route's ``response_model``
+    schema; ``content`` given as bytes is sent as is (anything else is encoded as usual).
+    """
+
+    def render(self, content: Any) -> bytes:
+        """Return ``content`` when it is bytes already, else its JSON encoding."""
+        return content if isinstance(content, bytes) else super().render(content)
+
+
+PAGE_HEADERS: dict[str, Any] = {
+    "X-Total-Count": {
+        "description": "sessions matching the filters, in all pages",
+        "schema": {"type": "integer"},
+    },
+    "X-Next-Cursor": {
+        "description": "pass as cursor= to get the next page (absent on the last page)",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'the next page as <url>; rel="next" (RFC 8288; absent on the last page)',
+        "schema": {"type": "string"},
+    },
+}
+"""The headers of a ``GET /sessions`` page, for the OpenAPI document."""
+
+BAD_CURSOR_RESPONSES: guards.ResponsesDoc = {
+    400: {
+        "model": ErrorDetail,
+        "description": "a cursor this aggregator did not issue (or an untrusted Host header)",
+    }
+}
+"""The 400 of ``GET /sessions``: ``{"detail": ...}`` saying the cursor is not one of ours."""
 
 
 def http_status_for(exc: SessionbeatError) -> int:
@@ -229,10 +278,14 @@ def create_app(
         """Every known host with its state and live session counts."""
         return service.hosts()
 
-    @router.get("/overview", response_model=Overview)
-    def overview() -> Overview:
-        """Summary, every live session (stale and ended too) and hosts: one call per refresh."""
-        return service.overview()
+    @router.get("/overview", response_model=Overview, response_class=JsonBytes)
+    def overview(
+        limit: Annotated[
+            int, Query(ge=1, le=1000, description="sessions besides those needing approval")
+        ] = OVERVIEW_LIMIT,
+    ) -> Response:
+        """Summary, sessions needing approval, the first page of the others, hosts to look at."""
+        return JsonBytes(content=service.overview_json(limit))
 
     @router.get("/summary", response_model=Summary)
     def summary() -> Summary:
@@ -272,15 +325,34 @@ def create_app(
 
 
 def _add_session_routes(router: APIRouter, service: AggregatorService) -> None:
-    @router.get("/sessions", response_model=list[SessionView])
+    @router.get(
+        "/sessions",
+        response_model=list[SessionView],
+        response_class=JsonBytes,
+        responses={200: {"headers": PAGE_HEADERS}, **BAD_CURSOR_RESPONSES},
+    )
     def list_sessions(
+        request: Request,
         host: HostQuery = None,
         repo: RepoQuery = None,
         status: Annotated[SessionStatus | None, Query(description="only this status")] = None,
         all: Annotated[bool, Query(description="also stale and ended sessions")] = False,
-    ) -> list[SessionView]:
-        """Live sessions, needs-approval first, then newest first."""
-        return service.sessions(SessionFilter(host=host, repo=repo, status=status, all=all))
+        limit: Annotated[int, Query(ge=1, le=1000, description="sessions per page")] = DEFAULT_PAGE,
+        cursor: Annotated[
+            str | None, Query(description="continue after a page: its X-Next-Cursor")
+        ] = None,
+    ) -> Response:
+        """Live sessions, needs-approval first, then newest first, one page at a time."""
+        flt = SessionFilter(host=host, repo=repo, status=status, all=all)
+        try:
+            body, nxt, total = service.sessions_json(flt, cursor, limit)
+        except CursorError as exc:
+            return JSONResponse(status_code=400, content={"detail": str(exc)})
+        headers = {"X-Total-Count": str(total)}
+        if nxt is not None:
+            headers["X-Next-Cursor"] = nxt
+            headers["Link"] = f'<{request.url.include_query_params(cursor=nxt)}>; rel="next"'
+        return JsonBytes(content=body, headers=headers)
 
     @router.get(
         "/sessions/{session_id}",

@@ -13,13 +13,14 @@ import threading
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from sessionbeat import __version__
-from sessionbeat.aggregator import views
+from sessionbeat.aggregator import paging, views
 from sessionbeat.aggregator.events import ChangeKey
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.mqtt_link import MqttLink
+from sessionbeat.aggregator.overview import OVERVIEW_LIMIT, OverviewCache, build_overview
 from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import AggregatorState
 from sessionbeat.errors import NotFoundError
@@ -36,6 +37,12 @@ from sessionbeat.models import (
 
 ChangeEvent = tuple[str, BaseModel]
 """An event for ``GET /events``: (``session`` | ``removed`` | ``host``, its payload model)."""
+
+SESSION_LIST: TypeAdapter[list[SessionView]] = TypeAdapter(list[SessionView])
+"""Serialises a page of ``GET /sessions`` straight to JSON bytes (pydantic-core)."""
+
+DEFAULT_PAGE = 100
+"""Sessions per page of ``GET /sessions`` when no ``limit`` is given."""
 
 
 class StateReads:
@@ -58,6 +65,7 @@ class StateReads:
         self.clock = clock
         self.history = history
         self.link = link
+        self.overview_cache = OverviewCache(self.overview, lambda: self.state.index.version, clock)
 
     @property
     def broker_connected(self) -> bool:
@@ -75,6 +83,26 @@ class StateReads:
         now = self.clock()
         with self.lock:
             return views.list_sessions(self.state, now, flt)
+
+    def sessions_json(
+        self,
+        flt: views.SessionFilter | None = None,
+        cursor: str | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> tuple[bytes, str | None, int]:
+        """Return one page of ``GET /sessions``: (JSON array bytes, next cursor or None, total).
+
+        ``cursor`` is a previous page's next cursor (raises
+        :class:`~sessionbeat.aggregator.paging.CursorError` for anything else); ``total`` is
+        the number of sessions matching ``flt`` in all pages. The views are built under the
+        lock, serialised after it.
+        """
+        after = None if cursor is None else paging.decode_cursor(cursor)
+        now = self.clock()
+        with self.lock:
+            items, page = views.sessions_page(self.state, now, flt, after=after, limit=limit)
+        nxt = None if page.next_key is None else paging.encode_cursor(page.next_key)
+        return SESSION_LIST.dump_json(items), nxt, page.total
 
     def session(self, session_id: str, host: str | None = None) -> SessionDetail:
         """Return one live session with its timeline; raises ``NotFoundError``."""
@@ -105,16 +133,22 @@ class StateReads:
         with self.lock:
             self.state.counters.http_requests[route] += 1
 
-    def overview(self) -> Overview:
-        """Return summary, every live session (stale and ended too) and hosts at one instant."""
+    def overview(self, limit: int = OVERVIEW_LIMIT) -> Overview:
+        """Return the overview at one instant: attention, first ``limit`` others, folded hosts.
+
+        See :func:`~sessionbeat.aggregator.overview.build_overview`; built under the lock.
+        """
         now = self.clock()
+        connected = self.broker_connected
         with self.lock:
-            return Overview(
-                now=now,
-                summary=views.summarize(self.state, now, self.broker_connected),
-                sessions=views.list_sessions(self.state, now, views.SessionFilter(all=True)),
-                hosts=views.list_hosts(self.state, now),
-            )
+            return build_overview(self.state, now, connected, limit)
+
+    def overview_json(self, limit: int = OVERVIEW_LIMIT) -> bytes:
+        """Return the overview's JSON bytes, cached per state version with a bounded age.
+
+        See :class:`~sessionbeat.aggregator.overview.OverviewCache`.
+        """
+        return self.overview_cache.get(limit)
 
     def health(self) -> Health:
         """Return the health document of ``GET /healthz`` and ``GET /readyz``.

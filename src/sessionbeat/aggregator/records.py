@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sessionbeat.aggregator.clocks import ClockSkew
+from sessionbeat.aggregator.index import StateIndex
 from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.snapshot import Counters
 from sessionbeat.models import HostState, HostStatus, SessionBeat, SessionStatus
@@ -28,8 +29,9 @@ SessionKey = tuple[str, str]
 class Timings:
     """The aggregator's thresholds in seconds (docs/architecture.md defaults).
 
-    ``stale_delta`` and ``idle_delta`` are the same thresholds as ``timedelta`` (derived), so
-    the per-message status check compares timedeltas without converting them.
+    ``stale_delta``, ``idle_delta``, ``reap_delta`` and ``linger_delta`` are the same thresholds
+    as ``timedelta`` (derived), so the per-message status check and the due times compare
+    timedeltas without converting them.
     """
 
     stale_after: float = 120.0
@@ -39,10 +41,14 @@ class Timings:
     host_reap_after: float = 86400.0
     stale_delta: timedelta = field(init=False, repr=False, compare=False)
     idle_delta: timedelta = field(init=False, repr=False, compare=False)
+    reap_delta: timedelta = field(init=False, repr=False, compare=False)
+    linger_delta: timedelta = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stale_delta", timedelta(seconds=self.stale_after))
         object.__setattr__(self, "idle_delta", timedelta(seconds=self.idle_after))
+        object.__setattr__(self, "reap_delta", timedelta(seconds=self.reap_after))
+        object.__setattr__(self, "linger_delta", timedelta(seconds=self.ended_linger))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +139,8 @@ class AggregatorState:
     session (~1 us; a lookup ~0.05 us) and forgotten with it, so this memory follows the live
     sessions, which the limits bound, not every topic a host ever sent (an LRU cache of
     131,072 parsed topics held 43 MB after a flood of refused sessions; bench/README.md).
+    ``index`` holds the indices the core keeps beside them (:mod:`~sessionbeat.aggregator.index`):
+    sessions by host and id, the ``GET /sessions`` order, counts, the due-time heap, ``version``.
     """
 
     timings: Timings = field(default_factory=Timings)
@@ -142,6 +150,7 @@ class AggregatorState:
     hosts: dict[str, HostRecord] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
     last_message_at: datetime | None = None
+    index: StateIndex = field(default_factory=StateIndex)
 
 
 class Outcome(StrEnum):

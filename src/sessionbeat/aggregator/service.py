@@ -209,9 +209,8 @@ class AggregatorService(StateReads):
         except TopicError:
             return
         self.feed.push(host)
-        for key in self.state.sessions:
-            if key[0] == host:
-                self.feed.push(key)
+        for sid in self.state.index.by_host.get(host, ()):
+            self.feed.push((host, sid))
 
     # -- the reaper lease, as readers see it ---------------------------------------------------
 

@@ -23,6 +23,11 @@ Rules (docs/architecture.md "Status model", "Order and time", "Limits"):
   (``too_many_sessions``);
 * reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``; a host
   offline with no sessions is forgotten after ``host_reap_after``.
+
+Work per message is proportional to what it touches (docs/architecture.md, "Scale"): the
+state's :class:`~sessionbeat.aggregator.index.StateIndex` is updated with every change, a host's
+status message re-evaluates only that host's sessions, and ``expire`` re-evaluates only the
+sessions whose due time (:func:`next_due`) has come.
 """
 
 from __future__ import annotations
@@ -74,9 +79,11 @@ __all__ = [
     "effective_status",
     "expire",
     "idle_seconds",
+    "next_due",
 ]
 
 _ZERO = timedelta(0)
+_TICK = timedelta(microseconds=1)
 _AS_SESSION_STATUS = {p: SessionStatus(p.value) for p in PublishedStatus}
 
 
@@ -135,6 +142,58 @@ def effective_status(
     return _AS_SESSION_STATUS[published]
 
 
+def next_due(
+    record: SessionRecord, host: HostRecord | None, now: datetime, timings: Timings
+) -> datetime:
+    """Return when ``record``'s derived status may next change or it may be reaped.
+
+    Takes a record whose ``effective`` was just evaluated at ``now``; returns an aware
+    datetime never later than the first instant at which :func:`effective_status` or the reap
+    rules of :func:`expire` could give another answer without a new message, and not before
+    ``now`` (a reap may be due at once). A host's status message re-evaluates
+    its sessions itself, so a session shown ``offline`` waits only for its reap time.
+    """
+    beat = record.beat
+    status = record.effective
+    if beat.status is PublishedStatus.ENDED:
+        due = record.status_since + timings.linger_delta - _TICK
+    else:
+        last_seen = record.last_seen
+        due = last_seen + timings.reap_delta - _TICK
+        if status is not SessionStatus.OFFLINE and status is not SessionStatus.STALE:
+            stale = last_seen + timings.stale_delta
+            if stale < due:
+                due = stale
+            activity = beat.last_activity_at
+            if (
+                status is not SessionStatus.IDLE
+                and activity is not None
+                and beat.status_source is StatusSource.HOOK
+                and (
+                    beat.status is PublishedStatus.WORKING
+                    or beat.status is PublishedStatus.WAITING_FOR_INPUT
+                )
+            ):
+                quiet = beat.sent_at - activity
+                idle = last_seen + timings.idle_delta - (quiet if quiet > _ZERO else _ZERO)
+                if idle < due:
+                    due = idle
+    return due if due > now else now
+
+
+def _reindex(
+    state: AggregatorState,
+    key: SessionKey,
+    record: SessionRecord,
+    host: HostRecord | None,
+    now: datetime,
+) -> None:
+    """Update the index for a record just evaluated at ``now`` and schedule its next due time."""
+    index = state.index
+    index.update(key, record)
+    index.schedule(key, next_due(record, host, now, state.timings))
+
+
 def _set_effective(
     record: SessionRecord, status: SessionStatus, now: datetime, event: str | None
 ) -> bool:
@@ -173,6 +232,7 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
                 if not message.payload:
                     _clear_host_status(state, parsed.host)
                     counters.accepted += 1
+                    state.index.version += 1
                     return Applied(Outcome.REMOVED)
                 status = parse_host_status(message.payload, parsed.host)
                 return _apply_host(state, status, message, now)
@@ -186,6 +246,7 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
                 return Applied(Outcome.NOTHING, key=key)
             _forget_session(state, key)
             counters.removed += 1
+            state.index.version += 1
             return Applied(Outcome.REMOVED, removed=removed, key=key)
         record = state.sessions.get(key)
         if record is None:
@@ -205,8 +266,9 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
 
 
 def _forget_session(state: AggregatorState, key: SessionKey) -> None:
-    """Drop what the state keeps beside a session that left it: its topic, its host's count."""
+    """Drop what the state keeps beside a session that left it: topic, host's count, index."""
     state.topic_keys.pop(topics.session_topic(*key), None)
+    state.index.remove(key)
     record = state.hosts.get(key[0])
     if record is not None and record.sessions > 0:
         record.sessions -= 1
@@ -247,6 +309,7 @@ def _apply_beat(
     if host is None:
         host = HostRecord(host=beat.host)
         state.hosts[beat.host] = host
+    state.index.version += 1
     if not retained:
         skew = host.skew
         if skew.due is None or now >= skew.due:
@@ -276,12 +339,14 @@ def _apply_beat(
         record.effective = status
         record.timeline.append(Change(now, status, cause(beat)))
         record.accepted = Applied(Outcome.ACCEPTED, key=key)
+        _reindex(state, key, record, host, now)
         return record.accepted
     record.beat = beat
     record.received_at = now
     record.last_seen = last_seen
     record.retained = retained
     _set_effective(record, effective_status(record, host, now, state.timings), now, cause(beat))
+    _reindex(state, key, record, host, now)
     return record.accepted or Applied(Outcome.ACCEPTED, key=key)
 
 
@@ -292,6 +357,7 @@ def _apply_host(
     if record is None:
         record = HostRecord(host=status.host)
         state.hosts[status.host] = record
+        state.index.host_known(status.host)
     if (
         status.state is HostState.OFFLINE
         and record.state is HostState.ONLINE
@@ -301,6 +367,7 @@ def _apply_host(
         state.counters.stale_deaths += 1
         return Applied(Outcome.STALE_DEATH)
     state.counters.accepted += 1
+    state.index.version += 1
     skew = record.skew
     if (
         not message.retained
@@ -317,10 +384,13 @@ def _apply_host(
     record.bdseq = status.bdseq
     record.last_seen = now
     record.status = status
-    for (host, _sid), session in state.sessions.items():
-        if host == status.host:
-            new = effective_status(session, record, now, state.timings)
-            _set_effective(session, new, now, session.beat.event)
+    # Only this host's sessions (the index), not a walk of every session in the state.
+    for sid in state.index.by_host.get(status.host, ()):
+        key = (status.host, sid)
+        session = state.sessions[key]
+        new = effective_status(session, record, now, state.timings)
+        _set_effective(session, new, now, session.beat.event)
+        _reindex(state, key, session, record, now)
     return Applied(Outcome.ACCEPTED)
 
 
@@ -331,8 +401,12 @@ def _clear_host_status(state: AggregatorState, host: str) -> None:
         return
     if record.sessions == 0:
         del state.hosts[host]
+        state.index.host_forgotten(host)
         return
     record.state = record.bdseq = record.since = record.last_seen = record.status = None
+    # An offline host's sessions are no longer covered: the next expire re-evaluates them.
+    for sid in state.index.by_host.get(host, ()):
+        state.index.touch((host, sid))
 
 
 def expire(
@@ -357,8 +431,13 @@ def expire(
     """
     timings = state.timings
     reaped: list[Reaped] = []
-    for key, record in list(state.sessions.items()):
-        status = effective_status(record, state.hosts.get(key[0]), now, timings)
+    index = state.index
+    sessions = state.sessions
+    # Only the sessions whose due time has come (next_due): the others cannot have changed.
+    for key in index.pop_due(now):
+        record = sessions[key]
+        host = state.hosts.get(key[0])
+        status = effective_status(record, host, now, timings)
         moved = _set_effective(record, status, now, record.beat.event)
         reason: str | None = None
         if status is SessionStatus.ENDED:
@@ -367,12 +446,17 @@ def expire(
         elif _seconds(now - record.last_seen) >= timings.reap_after:
             reason = "expired"
         if reason is not None:
-            del state.sessions[key]
+            del sessions[key]
             _forget_session(state, key)
             state.counters.reaped[reason] += 1
             reaped.append(Reaped(key, record, reason))
-        elif moved and changed is not None:
-            changed.append(key)
+            index.version += 1
+            continue
+        if moved:
+            index.version += 1
+            if changed is not None:
+                changed.append(key)
+        _reindex(state, key, record, host, now)
     _reap_hosts(state, now, gone_hosts)
     return reaped
 
@@ -380,17 +464,26 @@ def expire(
 def _reap_hosts(state: AggregatorState, now: datetime, gone: list[str] | None) -> None:
     """Forget hosts without sessions: status-less ones at once, offline ones after a while."""
     after = state.timings.host_reap_after
-    for name, host in list(state.hosts.items()):
+    index = state.index
+    for name in list(index.sessionless):
+        host = state.hosts.get(name)
+        if host is None:
+            index.host_forgotten(name)
+            continue
         if host.sessions:
             continue
         if host.state is None:
             del state.hosts[name]
+            index.host_forgotten(name)
+            index.version += 1
         elif (
             host.state is HostState.OFFLINE
             and host.last_seen is not None
             and _seconds(now - host.last_seen) >= after
         ):
             del state.hosts[name]
+            index.host_forgotten(name)
+            index.version += 1
             state.counters.hosts_reaped += 1
             if gone is not None:
                 gone.append(name)

@@ -1,7 +1,10 @@
 """Pure read models over the aggregator state: session views, host views, the summary.
 
 Functions here take an :class:`AggregatorState` (or records of it) and a ``now`` and return API
-models; they do not change the state. The service calls them under its lock.
+models; they do not change the state. The service calls them under its lock. Lists and totals
+come from the state's indices (:mod:`~sessionbeat.aggregator.index`), corrected for the few
+sessions due since the last ``expire`` (:func:`~sessionbeat.aggregator.paging.moved_statuses`),
+so they equal a walk of every session at ``now`` without one.
 """
 
 from __future__ import annotations
@@ -11,9 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sessionbeat.aggregator import paging
+from sessionbeat.aggregator.index import (
+    HIDDEN_BY_DEFAULT,
+    STATUS_ORDER,
+    OrderKey,
+    context_pct,
+    shows_context,
+)
 from sessionbeat.aggregator.state import (
     AggregatorState,
     HostRecord,
+    SessionKey,
     SessionRecord,
     effective_status,
     idle_seconds,
@@ -30,25 +42,28 @@ from sessionbeat.models import (
     is_headless,
 )
 
-HIDDEN_BY_DEFAULT = frozenset({SessionStatus.STALE, SessionStatus.ENDED})
-"""Statuses ``GET /sessions`` leaves out unless ``all=true``."""
-
 ACTIVE = frozenset({SessionStatus.WORKING, SessionStatus.NEEDS_APPROVAL})
 """Statuses counted as ``active`` in the summary."""
 
-STATUS_ORDER = (
-    SessionStatus.NEEDS_APPROVAL,
-    SessionStatus.WORKING,
-    SessionStatus.WAITING_FOR_INPUT,
-    SessionStatus.UNKNOWN,
-    SessionStatus.IDLE,
-    SessionStatus.STALE,
-    SessionStatus.OFFLINE,
-    SessionStatus.ENDED,
-)
-"""Order in which lists are sorted: what needs the user first."""
-
-_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
+__all__ = [
+    "ACTIVE",
+    "HIDDEN_BY_DEFAULT",
+    "STATUS_ORDER",
+    "SessionFilter",
+    "context_pct",
+    "find_session",
+    "history_entry",
+    "host_views",
+    "list_hosts",
+    "list_sessions",
+    "session_detail",
+    "session_view",
+    "sessions_page",
+    "summarize",
+    "summary_short_title",
+    "summary_title",
+    "timeline",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +74,6 @@ class SessionFilter:
     repo: str | None = None
     status: SessionStatus | None = None
     all: bool = False
-
-
-def context_pct(tokens: int | None, window: int | None) -> float | None:
-    """Return ``100 * tokens / window`` rounded to 0.1, or None when either is unknown/zero."""
-    if tokens is None or not window:
-        return None
-    return round(100.0 * tokens / window, 1)
 
 
 def session_view(
@@ -150,30 +158,40 @@ def history_entry(
     return HistoryEntry.model_validate(fields)
 
 
-def _sort_key(view: SessionView) -> tuple[int, float, str, str]:
-    return (_RANK[view.status], -view.sent_at.timestamp(), view.host, view.session_id)
+def sessions_page(
+    state: AggregatorState,
+    now: datetime,
+    flt: SessionFilter | None = None,
+    *,
+    after: OrderKey | None = None,
+    limit: int | None = None,
+) -> tuple[list[SessionView], paging.KeyPage]:
+    """Return up to ``limit`` views (None: all) matching ``flt`` after the sort key ``after``.
+
+    In ``GET /sessions`` order (needs-approval first, then newest ``sent_at``, host, id); also
+    returns the :class:`~sessionbeat.aggregator.paging.KeyPage` (next key, total matching).
+    """
+    flt = flt or SessionFilter()
+    page = paging.page_keys(
+        state,
+        now,
+        host=flt.host,
+        repo=flt.repo,
+        status=flt.status,
+        all=flt.all,
+        after=after,
+        limit=limit,
+    )
+    sessions, hosts = state.sessions, state.hosts
+    out = [session_view(sessions[key], hosts.get(key[0]), now, state) for key in page.keys]
+    return out, page
 
 
 def list_sessions(
     state: AggregatorState, now: datetime, flt: SessionFilter | None = None
 ) -> list[SessionView]:
-    """Return the sessions matching ``flt``, needs-approval first, then newest first."""
-    flt = flt or SessionFilter()
-    out: list[SessionView] = []
-    for (host, _sid), record in state.sessions.items():
-        if flt.host is not None and host != flt.host:
-            continue
-        if flt.repo is not None and record.beat.repo != flt.repo:
-            continue
-        view = session_view(record, state.hosts.get(host), now, state)
-        if flt.status is not None:
-            if view.status != flt.status:
-                continue
-        elif not flt.all and view.status in HIDDEN_BY_DEFAULT:
-            continue
-        out.append(view)
-    out.sort(key=_sort_key)
-    return out
+    """Return every session matching ``flt``, needs-approval first, then newest first."""
+    return sessions_page(state, now, flt)[0]
 
 
 def find_session(
@@ -182,12 +200,13 @@ def find_session(
     """Return the record of ``session_id`` (on ``host`` if given; else the newest match).
 
     The newest is the one whose last beat the aggregator received last (its own clock: the
-    hosts' clocks do not compare).
+    hosts' clocks do not compare; a tie goes to the greater host id). Looks only at the
+    sessions with that id (the index).
     """
     if host is not None:
         return state.sessions.get((host, session_id))
-    matches = [r for (h, sid), r in state.sessions.items() if sid == session_id]
-    return max(matches, key=lambda r: r.received_at, default=None)
+    matches = [state.sessions[(h, session_id)] for h in state.index.by_id.get(session_id, ())]
+    return max(matches, key=lambda r: (r.received_at, r.beat.host), default=None)
 
 
 def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
@@ -197,23 +216,41 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
     session beats, heartbeats included (for a retained replay, when the broker got it, from its
     Message Expiry). ``clock_skew_seconds`` is rounded to milliseconds.
     """
-    counts: Counter[str] = Counter()
-    approvals: Counter[str] = Counter()
-    heard: dict[str, datetime] = {}
-    for (host, _sid), record in state.sessions.items():
-        if host not in heard or record.last_seen > heard[host]:
-            heard[host] = record.last_seen
-        status = effective_status(record, state.hosts.get(host), now, state.timings)
-        if status not in HIDDEN_BY_DEFAULT:
-            counts[host] += 1
-        if status is SessionStatus.NEEDS_APPROVAL:
-            approvals[host] += 1
-    names = set(state.hosts) | {host for host, _sid in state.sessions}
+    names = set(state.hosts) | set(state.index.by_host)
+    return host_views(state, now, sorted(names))
+
+
+def host_views(
+    state: AggregatorState,
+    now: datetime,
+    names: Iterable[str],
+    moved: dict[SessionKey, SessionStatus] | None = None,
+) -> list[HostView]:
+    """Return the views of the hosts ``names`` (as :func:`list_hosts` builds them), in order.
+
+    Costs O(the named hosts' sessions): their counts come from the index (corrected by
+    ``moved``, computed when not given), their last-heard time from their own sessions.
+    """
+    if moved is None:
+        moved = paging.moved_statuses(state, now)
+    index = state.index
+    delta_visible: Counter[str] = Counter()
+    delta_approvals: Counter[str] = Counter()
+    for key, status in moved.items():
+        old = state.sessions[key].effective
+        delta_visible[key[0]] += (status not in HIDDEN_BY_DEFAULT) - (old not in HIDDEN_BY_DEFAULT)
+        delta_approvals[key[0]] += (status is SessionStatus.NEEDS_APPROVAL) - (
+            old is SessionStatus.NEEDS_APPROVAL
+        )
     views = []
-    for name in sorted(names):
+    for name in names:
         rec = state.hosts.get(name)
         birth = rec.status if rec else None
-        seen = [t for t in (rec.last_seen if rec else None, heard.get(name)) if t is not None]
+        heard = max(
+            (state.sessions[(name, sid)].last_seen for sid in index.by_host.get(name, ())),
+            default=None,
+        )
+        seen = [t for t in (rec.last_seen if rec else None, heard) if t is not None]
         views.append(
             HostView(
                 host=name,
@@ -221,8 +258,8 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
                 since=rec.since if rec else None,
                 bdseq=rec.bdseq if rec else None,
                 last_seen=max(seen, default=None),
-                sessions=counts[name],
-                needs_approval=approvals[name],
+                sessions=index.host_visible[name] + delta_visible[name],
+                needs_approval=index.host_approvals[name] + delta_approvals[name],
                 agent_version=birth.agent_version if birth else None,
                 platform=birth.platform if birth else None,
                 clock_skew_seconds=_rounded(rec.skew.seconds) if rec else None,
@@ -277,41 +314,60 @@ def summary_short_title(
     return " · ".join(parts)
 
 
-def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> Summary:
+def summarize(
+    state: AggregatorState,
+    now: datetime,
+    broker_connected: bool,
+    moved: dict[SessionKey, SessionStatus] | None = None,
+) -> Summary:
     """Return the totals of ``GET /summary`` over the sessions ``GET /sessions`` shows.
 
-    ``stale`` counts stale sessions even though the default list hides them.
+    ``stale`` counts stale sessions even though the default list hides them. Built from the
+    index's counts (O(hosts) for ``by_host``, not O(sessions)); ``moved`` is
+    :func:`~sessionbeat.aggregator.paging.moved_statuses` at ``now`` (computed when None).
     """
-    by_status: Counter[str] = Counter()
-    by_host: Counter[str] = Counter()
+    if moved is None:
+        moved = paging.moved_statuses(state, now)
+    index = state.index
+    counts = paging.status_counts(state, moved)
+    by_host = Counter(index.host_visible)
+    subagents = index.subagents
     pcts: list[float] = []
-    subagents = 0
-    stale = 0
-    for (host, _sid), record in state.sessions.items():
-        status = effective_status(record, state.hosts.get(host), now, state.timings)
-        if status is SessionStatus.STALE:
-            stale += 1
-        if status in HIDDEN_BY_DEFAULT:
-            continue
-        by_status[status.value] += 1
-        by_host[host] += 1
-        subagents += record.beat.subagents
-        pct = context_pct(record.beat.context_tokens, record.beat.context_window)
-        if pct is not None and status is not SessionStatus.OFFLINE:
+    for key, status in moved.items():
+        record = state.sessions[key]
+        old, beat = record.effective, record.beat
+        if old not in HIDDEN_BY_DEFAULT:
+            by_host[key[0]] -= 1
+            subagents -= beat.subagents
+        if status not in HIDDEN_BY_DEFAULT:
+            by_host[key[0]] += 1
+            subagents += beat.subagents
+        pct = context_pct(beat.context_tokens, beat.context_window)
+        if pct is not None and shows_context(status):
             pcts.append(pct)
+    taken = 0
+    for pct, host, sid in reversed(index.pcts):
+        if taken == 2:
+            break
+        if (host, sid) not in moved:
+            pcts.append(pct)
+            taken += 1
     top = sorted(pcts, reverse=True)[:2]
+    by_status = {
+        s.value: counts[s] for s in STATUS_ORDER if s not in HIDDEN_BY_DEFAULT and counts[s] > 0
+    }
     total = sum(by_status.values())
-    approvals = by_status[SessionStatus.NEEDS_APPROVAL.value]
+    approvals = counts[SessionStatus.NEEDS_APPROVAL]
     online = sum(1 for h in state.hosts.values() if h.state is HostState.ONLINE)
     offline = sum(1 for h in state.hosts.values() if h.state is HostState.OFFLINE)
     return Summary(
         total=total,
-        active=sum(by_status[s.value] for s in ACTIVE),
-        stale=stale,
+        active=sum(counts[s] for s in ACTIVE),
+        stale=counts[SessionStatus.STALE],
         needs_approval=approvals,
         subagents=subagents,
-        by_status=dict(by_status),
-        by_host=dict(by_host),
+        by_status=by_status,
+        by_host={h: n for h, n in by_host.items() if n > 0},
         hosts_online=online,
         hosts_offline=offline,
         top_context_pct=top,

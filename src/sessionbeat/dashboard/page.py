@@ -130,13 +130,17 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
 
 
 def hosts_strip(overview: Overview) -> None:
-    """Show a chip per host; with many hosts only those that need a look, the rest folded."""
+    """Show a chip per host; with many hosts only those that need a look, the rest folded.
+
+    ``GET /overview`` lists only the hosts that need a look; ``hosts_by_state`` counts all.
+    """
     hosts, now = overview.hosts, overview.now
     shown = notable_hosts(hosts)
     chips = "".join(host_chip(h, now) for h in shown)
-    if len(shown) < len(hosts):
-        online = sum(1 for h in hosts if h.state is HostState.ONLINE)
-        chips += f'<span class="sb-chip">▲ {online} of {len(hosts)} hosts online</span>'
+    total = max(overview.hosts_total, len(hosts))
+    if len(shown) < total:
+        online = overview.hosts_by_state.get(HostState.ONLINE.value, 0)
+        chips += f'<span class="sb-chip">▲ {online} of {total} hosts online</span>'
     if chips:
         st.markdown(chips, unsafe_allow_html=True)
     if len(shown) < len(hosts):
@@ -154,10 +158,10 @@ def header(settings: Settings, overview: Overview | None, error: str | None, age
         return
     summary = overview.summary
     st.markdown(f'<div class="sb-title">{esc(summary.title)}</div>', unsafe_allow_html=True)
-    online = sum(1 for h in overview.hosts if h.state and h.state.value == "online")
+    online = overview.hosts_by_state.get(HostState.ONLINE.value, 0)
     broker = "" if summary.broker_connected else " · ⚠ aggregator not connected to the broker"
     st.caption(
-        f"{online}/{len(overview.hosts)} hosts online · updated "
+        f"{online}/{overview.hosts_total} hosts online · updated "
         f"{'just now' if age < 5 else duration(age) + ' ago'}{broker}"
     )
 
@@ -182,6 +186,10 @@ def live(settings: Settings) -> None:
         return
     if age:  # kept data: move its clock on, so "2 min ago" stays true
         overview = overview.model_copy(update={"now": overview.now + timedelta(seconds=age)})
+    # The page shows the sessions needing approval among the others, as one list.
+    overview = overview.model_copy(
+        update={"sessions": [*overview.attention, *overview.sessions], "attention": []}
+    )
     if filters.session:
         detail(api, settings, filters, overview)
         return

@@ -162,10 +162,27 @@ class ApiClient:
         status: SessionStatus | str | None = None,
         all: bool = False,
     ) -> list[dict[str, Any]]:
-        """Return ``GET /sessions`` as the raw JSON array (what ``--json`` prints)."""
+        """Return ``GET /sessions`` as the raw JSON array (what ``--json`` prints).
+
+        Every page: the pages of 1,000 are followed through ``X-Next-Cursor`` (an aggregator
+        from before paging answers all at once, without the header).
+        """
         params = _params(host=host, repo=repo, status=status, all=all or None)
-        data: list[dict[str, Any]] = self._get("/sessions", params).json()
+        data: list[dict[str, Any]] = []
+        for page in self._session_pages(params):
+            data += page.json()
         return data
+
+    def _session_pages(self, params: dict[str, str]) -> Iterator[httpx.Response]:
+        """Yield every page of ``GET /sessions`` (1,000 each), following ``X-Next-Cursor``."""
+        params = {**params, "limit": "1000"}
+        while True:
+            response = self._get("/sessions", params)
+            yield response
+            cursor = response.headers.get("x-next-cursor")
+            if cursor is None:
+                return
+            params["cursor"] = cursor
 
     def list_sessions(
         self,
@@ -177,10 +194,13 @@ class ApiClient:
     ) -> list[SessionView]:
         """Return live sessions (``GET /sessions``): needs-approval first, then newest.
 
-        ``all`` adds stale and ended sessions; the filters are exact matches.
+        ``all`` adds stale and ended sessions; the filters are exact matches. Every page.
         """
         params = _params(host=host, repo=repo, status=status, all=all or None)
-        return _SESSION_LIST.validate_json(self._get("/sessions", params).content)
+        out: list[SessionView] = []
+        for page in self._session_pages(params):
+            out += _SESSION_LIST.validate_json(page.content)
+        return out
 
     def session(self, session_id: str, host: str | None = None) -> SessionDetail:
         """Return one live session with its timeline; raises ``NotFoundError`` if not live."""
