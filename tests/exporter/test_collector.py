@@ -95,7 +95,7 @@ SID_C = "c0ffee00-1111-4222-8333-444455556666"
 
 
 def test_sessions_counted_by_host_repo_and_status() -> None:
-    """Each (host, repo, status) has its count, with zeros for the other live statuses."""
+    """Each (host, repo, status) has its count, with zeros for the host's other statuses."""
     w = World()
     w.birth("mac")
     w.birth("kai-server")

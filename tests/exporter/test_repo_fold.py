@@ -121,16 +121,17 @@ def test_a_repository_named_other_shares_the_label_once() -> None:
     assert text.count('sessionbeat_sessions{host="mac",repo="other",status="working"}') == 1
 
 
-def test_zeros_only_for_live_statuses_under_the_busiest_repo() -> None:
-    """Each host has a series for every live status (0 if none), on its busiest repository."""
+def test_zeros_once_per_host_under_its_busiest_repo() -> None:
+    """Each host has a series for every status (0 if none) on its busiest repo, not on each."""
     w = World()
     fill(w, "mac", {"a": ["working", "working"], "b": ["ended"]})
     series = sessions_series(w)
     assert series[("mac", "a", "needs_approval")] == 0
-    assert series[("mac", "a", "idle")] == 0
+    assert series[("mac", "a", "stale")] == 0
     assert ("mac", "b", "working") not in series
-    assert ("mac", "a", "stale") not in series
+    assert ("mac", "a", "ended") not in series
     assert series[("mac", "b", "ended")] == 1
+    assert len(series) == 8
 
 
 def test_fold_repos_rejects_a_negative_cap_and_folds_all_at_zero() -> None:

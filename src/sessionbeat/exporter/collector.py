@@ -38,7 +38,7 @@ from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.notify_metrics import OFF, notify_families
 from sessionbeat.exporter.repo_fold import fold_repos
 from sessionbeat.exporter.snapshot import CONTEXT_BUCKETS, StateSnapshot
-from sessionbeat.models import LIVE_STATUSES, HostState, NotifyStatus, SessionStatus
+from sessionbeat.models import HostState, NotifyStatus, SessionStatus
 
 REAP_REASONS = ("ended", "expired")
 """``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""
@@ -309,7 +309,7 @@ def _fill_sessions(fam: _Families, snap: StateSnapshot, max_repos: int) -> None:
         counts = dict(fold.counts)
         if fold.first is not None:
             present = {status for _label, status in counts}
-            for status in LIVE_STATUSES:
+            for status in SessionStatus:
                 if status not in present:
                     counts[(fold.first, status)] = 0
         order = {status: i for i, status in enumerate(SessionStatus)}
