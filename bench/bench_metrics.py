@@ -9,19 +9,24 @@ and the baseline ``GET /healthz`` of the same server (same uvicorn, same routing
 does no work), ``--requests`` times each. Reported: median and p95 milliseconds per request,
 response bytes, and the ratio metrics/healthz of the medians.
 
-Then, in this process, the same 10,000 beats go through the pure core (``apply``) and one
-scrape is split into its parts: ``take_snapshot`` (done under the aggregator's lock) and
-``generate_latest`` of a fresh registry holding only the SessionbeatCollector, against the
-baseline ``generate_latest`` of a registry with client_python's default process and platform
-collectors.
+Then, in this process, for each ``--core`` size (default 10,000 sessions on 200 hosts and
+100,000 on 2,000, 50 sessions and 5 repositories per host), the beats go through the pure core
+(``apply``) and one scrape is split into its parts: ``take_snapshot`` (done under the
+aggregator's lock), the whole scrape in the classic text format (``generate_latest``, snapshot
+included), the same as OpenMetrics, and gzip (level 1, what ``/metrics`` does when the scraper
+accepts it) of the text. Baselines of the same run: ``generate_latest`` of a registry with
+client_python's default process and platform collectors, and a bare copy of the session
+records (``list(state.sessions.values())``), the least any snapshot under the lock costs.
+Figures are also given as ratios to those baselines, as the machine's load varies.
 
 Run: ``.venv/bin/python bench/bench_metrics.py [--hosts 200] [--sessions 10000]
-[--requests 50]``
+[--requests 50] [--core 200:10000,2000:100000] [--skip-http]``
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import statistics
@@ -39,6 +44,7 @@ import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
@@ -189,11 +195,11 @@ def http_part(hosts: int, sessions: int, requests: int, batch: list[tuple[str, b
     print(f"{'ratio /metrics : /healthz':<34} {ratio:8.1f} x")
 
 
-def core_part(sessions: int, requests: int, batch: list[tuple[str, bytes]]) -> None:
-    """In process: snapshot and exposition of the collector vs the default collectors."""
+def core_part(hosts: int, sessions: int, requests: int) -> None:
+    """In process: snapshot and exposition of the collector vs two baselines of the same run."""
     state = AggregatorState()
     now = datetime.now(UTC)
-    for topic, payload in batch:
+    for topic, payload in messages(hosts, sessions):
         apply(state, Message(topic, payload), now)
     assert len(state.sessions) == sessions
     registry = CollectorRegistry()
@@ -201,17 +207,27 @@ def core_part(sessions: int, requests: int, batch: list[tuple[str, bytes]]) -> N
     baseline = CollectorRegistry()
     ProcessCollector(registry=baseline)
     PlatformCollector(registry=baseline)
+    text = generate_latest(registry)
+    om = openmetrics_latest(registry)
+    packed = gzip.compress(text, compresslevel=1)
     snap_ms = timed(lambda: take_snapshot(state, now, True), requests)
+    copy_ms = timed(lambda: list(state.sessions.values()), requests)
     ours_ms = timed(lambda: generate_latest(registry), requests)
+    om_ms = timed(lambda: openmetrics_latest(registry), requests)
+    gzip_ms = timed(lambda: gzip.compress(text, compresslevel=1), requests)
     base_ms = timed(lambda: generate_latest(baseline), requests)
-    print("In process (pure core state, no HTTP):")
+    samples = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
+    print(f"In process ({hosts:,} hosts, {sessions:,} sessions, {samples:,} samples):")
     print(summary("take_snapshot (under the lock)", snap_ms, 0))
-    print(summary("generate_latest, SessionbeatCollector", ours_ms, len(generate_latest(registry))))
-    print(summary("generate_latest, process+platform", base_ms, len(generate_latest(baseline))))
-    print(
-        f"{'share of the scrape under the lock':<34} "
-        f"{statistics.median(snap_ms) / statistics.median(ours_ms):8.1%}"
-    )
+    print(summary("copy of the records (baseline)", copy_ms, 0))
+    print(summary("scrape, classic text", ours_ms, len(text)))
+    print(summary("scrape, OpenMetrics", om_ms, len(om)))
+    print(summary("gzip -1 of the text", gzip_ms, len(packed)))
+    print(summary("process+platform (baseline)", base_ms, len(generate_latest(baseline))))
+    med = statistics.median
+    print(f"{'snapshot : record copy':<34} {med(snap_ms) / med(copy_ms):8.1f} x")
+    print(f"{'scrape : process+platform':<34} {med(ours_ms) / med(base_ms):8.0f} x")
+    print(f"{'share of the scrape under the lock':<34} {med(snap_ms) / med(ours_ms):8.1%}")
 
 
 def main() -> None:
@@ -220,10 +236,16 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--core", default="200:10000,2000:100000", help="hosts:sessions,...")
+    parser.add_argument("--skip-http", action="store_true", help="only the in-process part")
     args = parser.parse_args()
-    batch = messages(args.hosts, args.sessions)
-    http_part(args.hosts, args.sessions, args.requests, batch)
-    core_part(args.sessions, args.requests, batch)
+    if not args.skip_http:
+        http_part(args.hosts, args.sessions, args.requests, messages(args.hosts, args.sessions))
+    for size in args.core.split(","):
+        hosts, sessions = (int(n) for n in size.split(":"))
+        core_part(
+            hosts, sessions, max(5, args.requests // 5 if sessions > 20_000 else args.requests)
+        )
 
 
 if __name__ == "__main__":

@@ -239,6 +239,12 @@ class Settings(BaseSettings):
         "the SQLite file",
     )
     history_keep_days: float = Field(30.0, gt=0, description="history rows older are deleted")
+    metrics_max_repos_per_host: int = Field(
+        20,
+        ge=0,
+        description="repo label values per host on /metrics; the host's other repositories "
+        'add up into repo="other"',
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # -- notifications (the aggregator's notifier; README "Notifications") --------------------
     notify_urls: Annotated[list[SecretStr], NoDecode] = Field(

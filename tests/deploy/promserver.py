@@ -39,16 +39,30 @@ def config_for_test(
 
 
 class PrometheusServer:
-    """``prometheus`` on 127.0.0.1 with its config and TSDB in ``workdir``; stop() it."""
+    """``prometheus`` on 127.0.0.1 with its config and TSDB in ``workdir``; stop() it.
 
-    def __init__(self, workdir: Path, aggregator_target: str, token: str) -> None:
+    ``extra_jobs`` are scrape configs added to the repository's; they may name the token file
+    as ``TOKEN_FILE`` in ``authorization.credentials_file``.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        aggregator_target: str,
+        token: str,
+        extra_jobs: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = workdir / "prometheus.yml"
-        token_file = workdir / "api-token"
-        token_file.write_text(token)
-        config = config_for_test(aggregator_target, f"127.0.0.1:{self.port}", token_file)
+        self.token_file = workdir / "api-token"
+        self.token_file.write_text(token)
+        config = config_for_test(aggregator_target, f"127.0.0.1:{self.port}", self.token_file)
+        for job in extra_jobs or []:
+            if job.get("authorization", {}).get("credentials_file") == "TOKEN_FILE":
+                job["authorization"]["credentials_file"] = str(self.token_file)
+            config["scrape_configs"].append(job)
         self.config_path.write_text(yaml.safe_dump(config))
         self.log = workdir / "prometheus.log"
         self._out = self.log.open("wb")

@@ -17,7 +17,7 @@ from prometheus_client.registry import DuplicateTimeseries
 from sessionbeat import __version__, topics
 from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import AggregatorState, Message, apply, expire
-from sessionbeat.exporter.collector import SessionbeatCollector
+from sessionbeat.exporter.collector import DEFAULT_MAX_REPOS_PER_HOST, SessionbeatCollector
 from sessionbeat.exporter.snapshot import StateSnapshot
 from sessionbeat.models import NotifyKind, NotifyStatus
 from tests.aggregator.support import notify_on
@@ -33,7 +33,12 @@ def at(seconds: float) -> datetime:
 class World:
     """A state fed through ``apply`` and a fresh registry scraping it at a settable time."""
 
-    def __init__(self, broker_connected: bool = True, notify: NotifyStatus | None = None) -> None:
+    def __init__(
+        self,
+        broker_connected: bool = True,
+        notify: NotifyStatus | None = None,
+        max_repos: int = DEFAULT_MAX_REPOS_PER_HOST,
+    ) -> None:
         self.state = AggregatorState()
         self.now = T0
         self.broker_connected = broker_connected
@@ -41,7 +46,9 @@ class World:
         self.notify = notify
         self.registry = CollectorRegistry()
         status = None if notify is None else (lambda: self.notify or NotifyStatus(enabled=False))
-        self.registry.register(SessionbeatCollector(self.snapshot, notify_status=status))
+        self.registry.register(
+            SessionbeatCollector(self.snapshot, notify_status=status, max_repos_per_host=max_repos)
+        )
 
     def snapshot(self) -> StateSnapshot:
         return take_snapshot(self.state, self.now, self.broker_connected)
@@ -88,7 +95,7 @@ SID_C = "c0ffee00-1111-4222-8333-444455556666"
 
 
 def test_sessions_counted_by_host_repo_and_status() -> None:
-    """Each (host, repo, status) has its count, with zeros for the other statuses."""
+    """Each (host, repo, status) has its count, with zeros for the host's other statuses."""
     w = World()
     w.birth("mac")
     w.birth("kai-server")
@@ -247,8 +254,8 @@ def test_context_usage_distribution_and_max() -> None:
     w.beat("mac", SID_B, "working", repo="r", context_tokens=180_000, context_window=200_000)
     w.beat("mac", SID_C, "working", repo="r")  # no context known: not in the distribution
     name = "sessionbeat_context_usage_ratio_bucket"
-    assert w.value(name, host="mac", le="0.1") == 1
-    assert w.value(name, host="mac", le="0.8") == 1
+    assert w.value(name, host="mac", le="0.25") == 1
+    assert w.value(name, host="mac", le="0.75") == 1
     assert w.value(name, host="mac", le="0.9") == 2
     assert w.value(name, host="mac", le="+Inf") == 2
     assert w.value("sessionbeat_context_usage_ratio_gcount", host="mac") == 2

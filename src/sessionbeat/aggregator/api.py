@@ -34,7 +34,9 @@ Endpoints (JSON unless said otherwise):
   ``ready`` event, then ``session`` (data: ``SessionView``), ``removed`` (``SessionRemoved``) and
   ``host`` (``HostView``) events as the state changes. Changes to one session between two
   deliveries are merged into one event with the latest state.
-* ``GET /metrics`` -> the Prometheus text exposition of the service's registry.
+* ``GET /metrics`` -> the Prometheus exposition of the service's registry: OpenMetrics to a
+  scraper whose ``Accept`` asks for it, the classic text format otherwise; gzipped when
+  ``Accept-Encoding`` allows (:mod:`~sessionbeat.exporter.exposition`).
 
 When ``settings.api_token`` is set, every endpoint but ``/healthz`` and ``/readyz`` requires
 ``Authorization: Bearer <token>`` (401 otherwise), ``/docs`` and ``/openapi.json`` too; a
@@ -55,7 +57,8 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS
 from pydantic import BeforeValidator
 
 from sessionbeat import __version__
@@ -73,6 +76,7 @@ from sessionbeat.errors import (
     SessionbeatError,
     TopicError,
 )
+from sessionbeat.exporter import exposition
 from sessionbeat.models import (
     ErrorDetail,
     ExportFormat,
@@ -300,11 +304,19 @@ def create_app(
     @router.get(
         "/metrics",
         response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "exposition"}},
+        responses={
+            200: {
+                "content": {CONTENT_TYPE_LATEST: {}, OPENMETRICS: {}},
+                "description": "exposition: OpenMetrics if Accept asks for it, else classic text",
+            }
+        },
     )
-    def metrics() -> Response:
-        """Prometheus text exposition of the aggregator's registry."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        """Serve the registry: OpenMetrics when Accept asks for it, gzipped if accepted."""
+        scrape = exposition.render(
+            registry, request.headers.get("accept"), request.headers.get("accept-encoding")
+        )
+        return Response(scrape.body, headers=scrape.headers)
 
     @router.get("/events", response_class=EventSourceResponse)
     async def events() -> AsyncIterator[ServerSentEvent]:

@@ -169,7 +169,11 @@ def aggregator(
     app = create_app(
         service,
         settings,
-        metrics_registry(service.snapshot, notify_status=notify_status),
+        metrics_registry(
+            service.snapshot,
+            notify_status=notify_status,
+            max_repos_per_host=settings.metrics_max_repos_per_host,
+        ),
         manage_service=True,
         trusted_hosts=settings.trusted_hosts(bind),
         notify_status=notify_status,

@@ -2,50 +2,67 @@
 
 The Prometheus collector (``exporter/``) and other bulk readers call the service's
 ``snapshot()``, which builds a :class:`~sessionbeat.exporter.snapshot.StateSnapshot` under the
-lock with :func:`take_snapshot`; everything afterwards works on plain tuples without touching
-the live state.
+lock with :func:`take_snapshot`; everything afterwards works on plain values without touching
+the live state. Sessions are aggregated per host while they are walked (counts per repository
+and status, the longest approval wait, subagents, context usage buckets): the copy is as large
+as the hosts and repositories, not as the sessions.
 """
 
 from __future__ import annotations
 
 import copy
+from bisect import bisect_left
 from datetime import datetime
 
 from sessionbeat.aggregator.state import AggregatorState, effective_status
-from sessionbeat.exporter.snapshot import HostFacts, SessionFacts, StateSnapshot
-from sessionbeat.models import SessionStatus
+from sessionbeat.exporter.snapshot import CONTEXT_BUCKETS, HostFacts, HostSessions, StateSnapshot
+from sessionbeat.models import LIVE_STATUSES, SessionStatus
 
 
 def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool) -> StateSnapshot:
-    """Copy the facts of every session and host at ``now`` (call it under the state's lock).
+    """Aggregate every session and copy every host at ``now`` (call it under the state's lock).
 
-    Costs O(sessions); no pydantic model is built, so a 10,000-session scrape stays cheap.
+    Returns a :class:`StateSnapshot` whose ``sessions`` hold one
+    :class:`~sessionbeat.exporter.snapshot.HostSessions` per host with sessions, in host order.
+    Costs O(sessions) with one ``effective_status`` and a few dictionary updates per session;
+    no pydantic model and no per-session object is built. Raises nothing.
     """
     timings = state.timings
-    sessions = []
-    for (host, sid), record in state.sessions.items():
-        status = effective_status(record, state.hosts.get(host), now, timings)
+    per_host: dict[str, HostSessions] = {}
+    versions: dict[str | None, int] = {}
+    needs_approval = SessionStatus.NEEDS_APPROVAL
+    hosts = state.hosts
+    for (host, _sid), record in state.sessions.items():
+        agg = per_host.get(host)
+        if agg is None:
+            agg = per_host[host] = HostSessions(host)
+        status = effective_status(record, hosts.get(host), now, timings)
         beat = record.beat
-        ratio = (
-            beat.context_tokens / beat.context_window
-            if beat.context_tokens is not None and beat.context_window
-            else None
-        )
-        waiting = (
-            max(0.0, (now - record.status_since).total_seconds())
-            if status is SessionStatus.NEEDS_APPROVAL and record.effective is status
-            else (0.0 if status is SessionStatus.NEEDS_APPROVAL else None)
-        )
-        sessions.append(
-            SessionFacts(
-                host, sid, beat.repo, status, beat.subagents, ratio, waiting, beat.claude_version
+        key = (beat.repo, status)
+        agg.counts[key] = agg.counts.get(key, 0) + 1
+        if status is needs_approval:
+            waiting = (
+                max(0.0, (now - record.status_since).total_seconds())
+                if record.effective is status
+                else 0.0
             )
-        )
-    known = set(state.hosts) | {host for host, _sid in state.sessions}
-    hosts = []
+            if agg.oldest_wait_seconds is None or waiting > agg.oldest_wait_seconds:
+                agg.oldest_wait_seconds = waiting
+        if status not in LIVE_STATUSES:
+            continue
+        versions[beat.claude_version] = versions.get(beat.claude_version, 0) + 1
+        agg.subagents += beat.subagents
+        if beat.context_tokens is not None and beat.context_window:
+            ratio = beat.context_tokens / beat.context_window
+            agg.context_counts[bisect_left(CONTEXT_BUCKETS, ratio)] += 1
+            agg.context_sum += ratio
+            if agg.context_max is None or ratio > agg.context_max:
+                agg.context_max = ratio
+    known = set(hosts) | set(per_host)
+    host_facts = []
     for name in sorted(known):
-        rec = state.hosts.get(name)
-        hosts.append(
+        rec = hosts.get(name)
+        host_facts.append(
             HostFacts(
                 name,
                 rec.state if rec else None,
@@ -56,9 +73,10 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
         )
     return StateSnapshot(
         taken_at=now,
-        sessions=tuple(sessions),
-        hosts=tuple(hosts),
+        sessions=tuple(per_host[name] for name in sorted(per_host)),
+        hosts=tuple(host_facts),
         counters=copy.deepcopy(state.counters),
         broker_connected=broker_connected,
         last_message_at=state.last_message_at,
+        claude_versions=versions,
     )

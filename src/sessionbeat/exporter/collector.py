@@ -9,8 +9,9 @@ only time used is the snapshot's ``taken_at``. The notifier's metrics come from 
 
 Naming follows https://prometheus.io/docs/practices/naming/: base units (seconds, ratios 0..1),
 ``_total`` for counters, ``_timestamp_seconds`` for Unix times. Labels are bounded (host, repo,
-status, event, reason, kind, result); a session id is never a label. docs/metrics.md lists
-every metric.
+status, event, reason, kind, result); a session id is never a label, and each host's ``repo``
+values are capped (:mod:`~sessionbeat.exporter.repo_fold`). docs/metrics.md lists every metric
+and states the bound on the number of series.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from sessionbeat.claude_code.events import DOCUMENTED_EVENTS
 from sessionbeat.errors import RejectReason
 from sessionbeat.exporter.lease_metrics import lease_families
 from sessionbeat.exporter.notify_metrics import OFF, notify_families
-from sessionbeat.exporter.snapshot import SessionFacts, StateSnapshot
-from sessionbeat.models import LIVE_STATUSES, HostState, NotifyStatus, SessionStatus
+from sessionbeat.exporter.repo_fold import fold_repos
+from sessionbeat.exporter.snapshot import CONTEXT_BUCKETS, StateSnapshot
+from sessionbeat.models import HostState, NotifyStatus, SessionStatus
 
 REAP_REASONS = ("ended", "expired")
 """``reason`` values of ``sessions_reaped_total`` (``aggregator.state.expire``), always exported."""
@@ -47,8 +49,8 @@ OTHER_EVENT = "other"
 :data:`sessionbeat.claude_code.events.DOCUMENTED_EVENTS`: the name comes from the hosts'
 payloads, and an unbounded label would let one host blow up the TSDB."""
 
-CONTEXT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
-"""Upper bounds of the context usage distribution (ratio of the context window used)."""
+DEFAULT_MAX_REPOS_PER_HOST = 20
+"""``repo`` label values kept per host unless told otherwise (``metrics_max_repos_per_host``)."""
 
 
 def _ts(moment: datetime) -> float:
@@ -56,32 +58,24 @@ def _ts(moment: datetime) -> float:
     return moment.timestamp()
 
 
-REPO_LABEL_MAX = 100
-"""Characters of a repository name kept in the ``repo`` label (the name comes from a host)."""
-
+MAX_VERSIONS = 20
+"""``version`` label values of ``sessionbeat_claude_code_sessions`` besides ``unknown`` and
+``other``: the versions with the most live sessions (then by name); the rest add up into
+``other``. A fleet runs a few Claude Code versions at once; a host cannot add more series."""
 
 VERSION_LABEL = re.compile(r"^\d{1,4}(\.\d{1,6}){1,3}([-+][0-9A-Za-z.]{1,16})?$")
 """A Claude Code version as a label value (``2.1.328``); anything else is exported as ``other``."""
 
 
-def _claude_version(facts: SessionFacts) -> str:
+def _claude_version(version: str | None) -> str:
     """Return the ``version`` label: Claude Code's version, ``unknown`` or ``other``.
 
     ``unknown`` when the host did not report one (no registry entry, an old Claude Code),
     ``other`` when it does not look like a version (the value comes from a host).
     """
-    version = facts.claude_version
     if version is None:
         return "unknown"
     return version if VERSION_LABEL.match(version) else "other"
-
-
-def _repo(facts: SessionFacts) -> str:
-    """Return the ``repo`` label: the git top-level's name, or ``""`` (absent) outside a repo.
-
-    Names longer than :data:`REPO_LABEL_MAX` characters are cut to that length.
-    """
-    return (facts.repo or "")[:REPO_LABEL_MAX]
 
 
 @dataclass(slots=True)
@@ -112,6 +106,7 @@ class _Families:
     broker_connected: GaugeMetricFamily
     last_message: GaugeMetricFamily
     snapshot: GaugeMetricFamily
+    folded_repos: GaugeMetricFamily
     build_info: GaugeMetricFamily
 
     def all(self) -> list[Metric]:
@@ -238,6 +233,11 @@ def _new_families() -> _Families:
             "sessionbeat_snapshot_timestamp_seconds",
             "Unix time on the aggregator's clock at which this scrape's state was taken.",
         ),
+        folded_repos=GaugeMetricFamily(
+            "sessionbeat_metrics_folded_repos",
+            'Repository label values folded into repo="other" in this scrape, summed over '
+            "hosts (more than metrics_max_repos_per_host repositories on one host).",
+        ),
         build_info=GaugeMetricFamily(
             "sessionbeat_build_info",
             "Always 1; labels give the sessionbeat and Python versions.",
@@ -253,8 +253,9 @@ class SessionbeatCollector(Collector):
     :class:`~sessionbeat.exporter.snapshot.StateSnapshot` (the service's ``snapshot`` method);
     ``notify_status`` is the notifier's ``status`` (called once per scrape; None: notifications
     off, exported as zeros by :mod:`~sessionbeat.exporter.notify_metrics`); ``version`` is the
-    ``version`` label of ``sessionbeat_build_info``. Register it with
-    ``registry.register(SessionbeatCollector(service.snapshot))``.
+    ``version`` label of ``sessionbeat_build_info``; ``max_repos_per_host`` (>= 0) caps the
+    ``repo`` label values of each host (:func:`~sessionbeat.exporter.repo_fold.fold_repos`).
+    Register it with ``registry.register(SessionbeatCollector(service.snapshot))``.
     """
 
     def __init__(
@@ -263,10 +264,12 @@ class SessionbeatCollector(Collector):
         *,
         notify_status: Callable[[], NotifyStatus] | None = None,
         version: str = __version__,
+        max_repos_per_host: int = DEFAULT_MAX_REPOS_PER_HOST,
     ) -> None:
         self._snapshot = snapshot
         self._notify_status = notify_status
         self._version = version
+        self._max_repos = max_repos_per_host
 
     def describe(self) -> Iterable[Metric]:
         """Return the metric families without samples, so a registry can check for clashes.
@@ -281,7 +284,7 @@ class SessionbeatCollector(Collector):
         snap = self._snapshot()
         notify = self._notify_status() if self._notify_status is not None else OFF
         fam = _new_families()
-        _fill_sessions(fam, snap)
+        _fill_sessions(fam, snap, self._max_repos)
         _fill_hosts(fam, snap)
         _fill_counters(fam, snap)
         fam.broker_connected.add_metric([], 1.0 if snap.broker_connected else 0.0)
@@ -292,37 +295,58 @@ class SessionbeatCollector(Collector):
         return fam.all() + notify_families(notify) + lease_families(snap)
 
 
-def _fill_sessions(fam: _Families, snap: StateSnapshot) -> None:
-    """Add per (host, repo, status) counts, waits, subagents, versions and context usage."""
-    counts: dict[tuple[str, str], dict[SessionStatus, int]] = defaultdict(
-        lambda: dict.fromkeys(SessionStatus, 0)
-    )
-    wait: dict[str, float] = {}
-    subagents: dict[str, int] = {}
-    ratios: dict[str, list[float]] = defaultdict(list)
+def _fill_sessions(fam: _Families, snap: StateSnapshot, max_repos: int) -> None:
+    """Add per (host, repo, status) counts, waits, subagents, versions and context usage.
+
+    Each host's repositories are folded to ``max_repos`` labels; a status none of the host's
+    sessions has is exported as 0 under its first repo label, so every host with sessions has
+    a series for every status (graphs and alerts see 0, not a gap) without a zero for every
+    (repo, status) pair.
+    """
+    folded = 0
+    for agg in snap.sessions:
+        fold = fold_repos(agg.counts, max_repos)
+        folded += fold.folded
+        counts = dict(fold.counts)
+        if fold.first is not None:
+            present = {status for _label, status in counts}
+            for status in SessionStatus:
+                if status not in present:
+                    counts[(fold.first, status)] = 0
+        order = {status: i for i, status in enumerate(SessionStatus)}
+        for (repo, status), n in sorted(counts.items(), key=lambda i: (i[0][0], order[i[0][1]])):
+            fam.sessions.add_metric([agg.host, repo, status.value], float(n))
+        if agg.context_max is not None:
+            cumulative = 0
+            buckets = []
+            for le, n in zip(CONTEXT_BUCKETS, agg.context_counts, strict=False):
+                cumulative += n
+                buckets.append((str(le), float(cumulative)))
+            buckets.append(("+Inf", float(sum(agg.context_counts))))
+            fam.context.add_metric([agg.host], buckets, gsum_value=agg.context_sum)
+            fam.context_max.add_metric([agg.host], agg.context_max)
+    fam.folded_repos.add_metric([], float(folded))
+    by_host = {agg.host: agg for agg in snap.sessions}
+    for host in snap.hosts:
+        found = by_host.get(host.host)
+        wait = found.oldest_wait_seconds if found is not None else None
+        fam.approval_wait.add_metric([host.host], wait or 0.0)
+        fam.subagents.add_metric([host.host], float(found.subagents if found is not None else 0))
+    _fill_versions(fam, snap)
+
+
+def _fill_versions(fam: _Families, snap: StateSnapshot) -> None:
+    """Add live sessions per Claude Code version label, at most :data:`MAX_VERSIONS` of them."""
     versions: dict[str, int] = defaultdict(int)
-    for facts in snap.sessions:
-        counts[(facts.host, _repo(facts))][facts.status] += 1
-        if facts.waiting_seconds is not None:
-            wait[facts.host] = max(wait.get(facts.host, 0.0), facts.waiting_seconds)
-        if facts.status in LIVE_STATUSES:
-            versions[_claude_version(facts)] += 1
-            subagents[facts.host] = subagents.get(facts.host, 0) + facts.subagents
-            if facts.context_ratio is not None:
-                ratios[facts.host].append(facts.context_ratio)
-    for (host, repo), by_status in sorted(counts.items()):
-        for status, n in by_status.items():
-            fam.sessions.add_metric([host, repo, status.value], float(n))
-    for host in sorted({h.host for h in snap.hosts} | set(wait)):
-        fam.approval_wait.add_metric([host], wait.get(host, 0.0))
-        fam.subagents.add_metric([host], float(subagents.get(host, 0)))
+    for version, n in snap.claude_versions.items():
+        versions[_claude_version(version)] += n
+    ranked = sorted(
+        (v for v in versions if v not in ("unknown", "other")), key=lambda v: (-versions[v], v)
+    )
+    for version in ranked[MAX_VERSIONS:]:
+        versions["other"] += versions.pop(version)
     for version, n in sorted(versions.items()):
         fam.claude_versions.add_metric([version], float(n))
-    for host, values in sorted(ratios.items()):
-        buckets = [(str(le), float(sum(1 for v in values if v <= le))) for le in CONTEXT_BUCKETS]
-        buckets.append(("+Inf", float(len(values))))
-        fam.context.add_metric([host], buckets, gsum_value=sum(values))
-        fam.context_max.add_metric([host], max(values))
 
 
 def _fill_hosts(fam: _Families, snap: StateSnapshot) -> None:
@@ -370,17 +394,23 @@ def metrics_registry(
     registry: CollectorRegistry | None = None,
     *,
     notify_status: Callable[[], NotifyStatus] | None = None,
+    max_repos_per_host: int = DEFAULT_MAX_REPOS_PER_HOST,
 ) -> CollectorRegistry:
     """Return a Prometheus registry holding a :class:`SessionbeatCollector` over ``snapshot``.
 
     ``registry`` None builds a new one that also holds the process and platform collectors
     (what ``sessionbeat aggregator`` serves); tests pass a fresh ``CollectorRegistry()``.
-    ``notify_status`` is the notifier's ``status`` (None: notifications off).
+    ``notify_status`` is the notifier's ``status`` (None: notifications off);
+    ``max_repos_per_host`` is the settings' ``metrics_max_repos_per_host``.
     Raises ``ValueError`` if ``registry`` already holds sessionbeat's metric names.
     """
     if registry is None:
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
-    registry.register(SessionbeatCollector(snapshot, notify_status=notify_status))
+    registry.register(
+        SessionbeatCollector(
+            snapshot, notify_status=notify_status, max_repos_per_host=max_repos_per_host
+        )
+    )
     return registry

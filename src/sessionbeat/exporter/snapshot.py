@@ -1,5 +1,9 @@
 """What the exporter reads: an immutable snapshot of the aggregator's facts, and its counters.
 
+The sessions come aggregated per host (:class:`HostSessions`), so a snapshot's size and the
+time it takes under the aggregator's lock follow hosts and repositories, not every session's
+record (bench/README.md, ``bench_metrics.py``).
+
 The aggregator fills these (``aggregator/snapshot.py`` under its lock; ``Counters`` live in its
 state); the exporter only reads them. Defined here, on the exporter's side, so the exporter
 depends on nothing of the aggregator and the aggregator command can assemble both
@@ -41,23 +45,35 @@ class Counters:
     http_requests: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionFacts:
-    """The bounded-cardinality facts of one session (no session id is exported as a label).
+CONTEXT_BUCKETS = (0.25, 0.5, 0.75, 0.9, 0.95, 1.0)
+"""Upper bounds of the context usage distribution (ratio of the context window used).
 
-    ``context_ratio`` is ``context_tokens / context_window`` (0..1, None if unknown);
-    ``waiting_seconds`` is how long a needs_approval session has waited (None otherwise);
-    ``claude_version`` is Claude Code's version from its registry (None if not reported).
+Quarters, then finer near full (auto-compaction); six bounds rather than ten deciles keep
+the per-host gauge histogram at 9 series, which fits a 2,000-host scrape in 5 MB."""
+
+
+@dataclass(slots=True)
+class HostSessions:
+    """The sessions of one host, aggregated (no session id, no per-session record).
+
+    Built by the aggregator's ``take_snapshot`` and read-only afterwards. ``counts`` maps
+    ``(repo, status)`` to a number of sessions (``repo`` None outside a git repository; only
+    pairs with at least one session); ``oldest_wait_seconds`` is the longest wait of a
+    ``needs_approval`` session (None when none waits); ``subagents`` sums the subagents of the
+    live sessions (``models.LIVE_STATUSES``). The context usage of the live sessions that report
+    it (``context_tokens / context_window``): ``context_counts[i]`` sessions fall in bucket
+    ``i`` of :data:`CONTEXT_BUCKETS` (the first bound at or above the ratio; the last entry,
+    index ``len(CONTEXT_BUCKETS)``, counts ratios above 1.0), ``context_sum`` their ratios'
+    sum, ``context_max`` the largest (None when no live session reports one).
     """
 
     host: str
-    session_id: str
-    repo: str | None
-    status: SessionStatus
-    subagents: int
-    context_ratio: float | None
-    waiting_seconds: float | None
-    claude_version: str | None = None
+    counts: dict[tuple[str | None, SessionStatus], int] = field(default_factory=dict)
+    oldest_wait_seconds: float | None = None
+    subagents: int = 0
+    context_counts: list[int] = field(default_factory=lambda: [0] * (len(CONTEXT_BUCKETS) + 1))
+    context_sum: float = 0.0
+    context_max: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +93,19 @@ class HostFacts:
 
 @dataclass(frozen=True, slots=True)
 class StateSnapshot:
-    """Everything a reader needs, taken at ``taken_at`` (aggregator clock)."""
+    """Everything a reader needs, taken at ``taken_at`` (aggregator clock).
+
+    ``sessions`` holds one aggregate per host with at least one session (empty: no session);
+    ``claude_versions`` counts the live sessions by Claude Code version as the hosts report it
+    (None: not reported), unfiltered: the exporter bounds the label values.
+    """
 
     taken_at: datetime
-    sessions: tuple[SessionFacts, ...]
+    sessions: tuple[HostSessions, ...]
     hosts: tuple[HostFacts, ...]
     counters: Counters
     broker_connected: bool
     last_message_at: datetime | None
+    claude_versions: dict[str | None, int] = field(default_factory=dict)
     lease_held: bool | None = None
     """True while this aggregator holds the reaper lease; None where no lease is kept."""
