@@ -81,6 +81,11 @@ def goals(sessions: int) -> list[tuple[str, str, float]]:
     return []
 
 
+def note(text: str) -> None:
+    """Print a progress line to stderr (long phases at 100k take minutes)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def pct(values: list[float], q: float) -> float:
     """Return the ``q`` quantile (0-1) of ``values``, inclusive method; the max if too few."""
     if len(values) < 2:
@@ -120,7 +125,8 @@ class Generator(threading.Thread):
 
     Simulated time runs ``scale`` times faster than the wall clock. :meth:`marker` asks for an
     extra beat of a session and returns ``(seq, publish time)`` once it is handed to paho.
-    ``sent`` counts beats; ``started``/``stopped`` are ``time.monotonic()`` values.
+    ``sent`` counts beats; ``started``/``stopped`` are ``time.monotonic()`` values; ``behind``
+    is the most wall seconds a due beat waited (a generator that cannot keep up: see ``sent``).
     """
 
     def __init__(self, fleet: fm.Fleet, pubs: Publishers, scale: float) -> None:
@@ -130,6 +136,7 @@ class Generator(threading.Thread):
         self.requests: list[tuple[int, threading.Event, list[Any]]] = []
         self.lock = threading.Lock()
         self.sent = 0
+        self.behind = 0.0  # the most wall seconds the oldest due beat was late
         self.started = self.stopped = 0.0
 
     def marker(self, index: int) -> tuple[int, float]:
@@ -149,9 +156,11 @@ class Generator(threading.Thread):
         while not self.halt.is_set():
             t = (time.monotonic() - self.started) * self.scale
             now = datetime.now(UTC)
-            for host, topic, payload in self.fleet.step(t, now):
+            beats = self.fleet.step(t, now)
+            for host, topic, payload in beats:
                 self.pubs.publish(host, topic, payload, True)
-                self.sent += 1
+            self.sent += len(beats)
+            self.behind = max(self.behind, self.fleet.behind(t) / self.scale)
             with self.lock:
                 requests, self.requests = self.requests, []
             for index, done, box in requests:
@@ -159,7 +168,8 @@ class Generator(threading.Thread):
                 box += [seq, time.perf_counter()]
                 self.pubs.publish(self.fleet.sessions[index].host_index, topic, payload, True)
                 done.set()
-            time.sleep(0.002)
+            if len(beats) < 1000:
+                time.sleep(0.002)
         self.stopped = time.monotonic()
 
 
@@ -338,6 +348,7 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
     """Run one fleet size end to end; return its figures (a flat-ish dict, see the docstring)."""
     n = hosts * per_host
     out: dict[str, Any] = {"hosts": hosts, "sessions": n, "connections": args.connections}
+    out["loadavg_start"] = os.getloadavg()[0]
     out["offered_msgs_per_s"] = fm.offered_rate(n) * args.rate_scale
     fleet = fm.build_fleet(hosts, per_host, datetime.now(UTC))
     with contextlib.ExitStack() as stack:
@@ -350,7 +361,7 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
         wait_for(lambda: answers(http, "/readyz"), 60, "aggregator /readyz")
         pubs = Publishers(address, args.connections)
         stack.callback(pubs.close)
-        # Initial burst: births, then every session's retained beat.
+        note(f"{n:,} sessions on {hosts:,} hosts: initial burst")
         start = time.perf_counter()
         now = datetime.now(UTC)
         infos = [pubs.publish(h, *fleet.birth(h, now), False) for h in range(hosts)]
@@ -365,11 +376,14 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
         out["publish_s"] = time.perf_counter() - start
         wait_for(lambda: visible(http) >= n, 600, f"{n} sessions visible", 0.2)
         out["load_s"] = time.perf_counter() - start
+        note(f"published in {out['publish_s']:.1f} s, all visible after {out['load_s']:.1f} s")
         out["status_mix"] = http.get("/summary").json()["by_status"]
         assert broker.process is not None
         agg_ps, broker_ps = psutil.Process(agg.pid), psutil.Process(broker.process.pid)
         out["rss_after_load_mb"] = agg_ps.memory_info().rss / 2**20
-        # Steady load.
+        note(
+            f"steady load ({out['offered_msgs_per_s']:,.0f} msg/s offered), {args.markers} markers"
+        )
         gc.collect()
         markers = [round(i * (n - 1) / max(1, args.markers - 1)) for i in range(args.markers)]
         watch = Watcher(address, [fleet.sessions[i].topic for i in markers])
@@ -380,7 +394,7 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
         time.sleep(args.warmup)
         me = psutil.Process()
         cpu0 = [cpu_seconds(p) for p in (agg_ps, broker_ps, me)]
-        sent0, wall0 = gen.sent, time.perf_counter()
+        sent0, wall0, gen.behind = gen.sent, time.perf_counter(), 0.0
         out |= lag_phase(gen, watch, http, markers)
         wall = time.perf_counter() - wall0
         cpu = [
@@ -388,13 +402,15 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
             for p, c in zip((agg_ps, broker_ps, me), cpu0, strict=True)
         ]
         out["sent_msgs_per_s"] = (gen.sent - sent0) / wall
+        out["generator_behind_s"] = gen.behind
         out["cpu_aggregator_pct"], out["cpu_broker_pct"], out["cpu_generator_pct"] = cpu
+        note("routes")
         out["routes"] = routes_phase(http, fleet, args.requests, args.route_budget)
         out["rss_after_steady_mb"] = agg_ps.memory_info().rss / 2**20
         out["broker_rss_mb"] = broker_ps.memory_info().rss / 2**20
         gen.halt.set()
         gen.join(30)
-        # Cold start from the broker's retained messages.
+        note("cold start from the broker's retained messages")
         time.sleep(1)
         out["retained"], out["retained_bare_s"] = count_retained(address, n)
         agg.send_signal(signal.SIGTERM)
@@ -409,6 +425,7 @@ def run_size(hosts: int, per_host: int, args: argparse.Namespace) -> dict[str, A
         out["cold_rebuild_s"] = out["cold_all_s"] - out["cold_ready_s"]
         out["cold_count"] = count
         out["rss_after_cold_mb"] = psutil.Process(agg2.pid).memory_info().rss / 2**20
+        out["loadavg_end"] = os.getloadavg()[0]
     return out
 
 
@@ -417,9 +434,18 @@ def report(r: dict[str, Any]) -> None:
     n = r["sessions"]
     print(f"\n== {n:,} sessions on {r['hosts']:,} hosts ({r['connections']} MQTT connections) ==")
     print(
+        f"machine load average (1 min): {r['loadavg_start']:.1f} at start,"
+        f" {r['loadavg_end']:.1f} at end"
+    )
+    print(
         f"offered {r['offered_msgs_per_s']:,.0f} msg/s, sent {r['sent_msgs_per_s']:,.0f} msg/s;"
         f" initial publish {r['publish_s']:.1f} s, all visible in the API after {r['load_s']:.1f} s"
     )
+    if r["sent_msgs_per_s"] < 0.9 * r["offered_msgs_per_s"]:
+        print(
+            f"!!! the generator fell behind (a due beat waited up to {r['generator_behind_s']:.1f}"
+            " s): the aggregator saw less than the offered rate !!!"
+        )
     mix = ", ".join(f"{k} {v:,}" for k, v in sorted(r["status_mix"].items()))
     print(f"status mix after load (GET /summary): {mix}")
     print(

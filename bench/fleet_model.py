@@ -190,16 +190,17 @@ class Fleet:
             self.due.append((min(s.next_t, s.sent_t + HEARTBEAT), s.index))
         heapq.heapify(self.due)
 
-    def step(self, t: float, now: datetime) -> list[tuple[int, str, bytes]]:
+    def step(self, t: float, now: datetime, limit: int = 1000) -> list[tuple[int, str, bytes]]:
         """Return the beats due by simulated time ``t`` as ``(host index, topic, payload)``.
 
-        ``now`` stamps them; they come in the order they fell due.
+        ``now`` stamps them; they come in the order they fell due, at most ``limit`` of them
+        (the rest stay due: :meth:`behind` says how late the oldest is).
 
         Each due session either takes its next hook event (and publishes it) or, quiet for
         :data:`HEARTBEAT` seconds, publishes a heartbeat. Call :meth:`start` first.
         """
-        out = []
-        while self.due and self.due[0][0] <= t:
+        out: list[tuple[int, str, bytes]] = []
+        while self.due and self.due[0][0] <= t and len(out) < limit:
             at, index = heapq.heappop(self.due)
             s = self.sessions[index]
             if s.next_t <= at:
@@ -210,6 +211,10 @@ class Fleet:
             s.sent_t = at
             heapq.heappush(self.due, (min(s.next_t, at + HEARTBEAT), index))
         return out
+
+    def behind(self, t: float) -> float:
+        """Return how many simulated seconds the oldest due beat is late at ``t`` (0 if none)."""
+        return max(0.0, t - self.due[0][0]) if self.due else 0.0
 
     def marker(self, index: int, t: float, now: datetime) -> tuple[str, bytes, int]:
         """Return an extra beat of session ``index`` now (a heartbeat) and its ``seq``."""
