@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from sessionbeat import topics
 from sessionbeat.aggregator import paging, views
+from sessionbeat.aggregator.snapshot import take_snapshot
 from sessionbeat.aggregator.state import (
     AggregatorState,
     Message,
@@ -192,6 +193,17 @@ def _check(state: AggregatorState, now: datetime) -> None:
     assert {k: getattr(summary, k) for k in brute} == brute
     hosts = {h.host: (h.sessions, h.needs_approval) for h in views.list_hosts(state, now)}
     assert hosts == _brute_host_counts(state, now)
+    snapshot = take_snapshot(state, now, broker_connected=True)
+    counted = {
+        (h.host, repo, status): n
+        for h in snapshot.sessions
+        for (repo, status), n in h.counts.items()
+    }
+    walked: Counter[tuple[str, str | None, SessionStatus]] = Counter()
+    for (host, _sid), record in state.sessions.items():
+        derived = effective_status(record, state.hosts.get(host), now, state.timings)
+        walked[(host, record.beat.repo, derived)] += 1
+    assert counted == dict(walked)
     for sid in SIDS:
         matches = [r for (_h, s), r in state.sessions.items() if s == sid]
         newest = max(matches, key=lambda r: (r.received_at, r.beat.host), default=None)
@@ -203,7 +215,7 @@ def _check(state: AggregatorState, now: datetime) -> None:
 def test_indexed_answers_equal_a_walk_of_every_session(
     batch: list[tuple[tuple[Any, ...], int, bool]],
 ) -> None:
-    """Lists, pages, totals and host counts match a full recomputation at every instant."""
+    """Lists, pages, totals, host and metrics counts match a full recomputation at every instant."""
     state = AggregatorState(timings=TIMINGS)
     now = T0
     for seq, (step, advance, reap) in enumerate(batch, start=1):

@@ -14,7 +14,8 @@ import copy
 from bisect import bisect_left
 from datetime import datetime
 
-from sessionbeat.aggregator.state import AggregatorState, effective_status
+from sessionbeat.aggregator.paging import moved_statuses
+from sessionbeat.aggregator.state import AggregatorState
 from sessionbeat.exporter.snapshot import CONTEXT_BUCKETS, HostFacts, HostSessions, StateSnapshot
 from sessionbeat.models import LIVE_STATUSES, SessionStatus
 
@@ -24,19 +25,23 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
 
     Returns a :class:`StateSnapshot` whose ``sessions`` hold one
     :class:`~sessionbeat.exporter.snapshot.HostSessions` per host with sessions, in host order.
-    Costs O(sessions) with one ``effective_status`` and a few dictionary updates per session;
-    no pydantic model and no per-session object is built. Raises nothing.
+    Costs O(sessions) with a few dictionary updates per session; no pydantic model and no
+    per-session object is built. A session's status is the one the index stored, corrected for
+    the few sessions due since the last reaper pass (``paging.moved_statuses``): the same answer
+    as ``effective_status`` at ``now``, without deriving it 100,000 times under the lock.
+    Raises nothing.
     """
-    timings = state.timings
+    moved = moved_statuses(state, now)
     per_host: dict[str, HostSessions] = {}
     versions: dict[str | None, int] = {}
     needs_approval = SessionStatus.NEEDS_APPROVAL
     hosts = state.hosts
-    for (host, _sid), record in state.sessions.items():
+    for skey, record in state.sessions.items():
+        host = skey[0]
         agg = per_host.get(host)
         if agg is None:
             agg = per_host[host] = HostSessions(host)
-        status = effective_status(record, hosts.get(host), now, timings)
+        status = moved.get(skey, record.effective) if moved else record.effective
         beat = record.beat
         key = (beat.repo, status)
         agg.counts[key] = agg.counts.get(key, 0) + 1
