@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sessionbeat import topics
-from sessionbeat.aggregator import views
+from sessionbeat.aggregator import sites, views
 from sessionbeat.aggregator.events import ChangeFeed
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.mqtt_link import MqttLink
@@ -109,6 +109,11 @@ class Reaper:
         gone_hosts: list[str] = []
         with self.lock:
             reaped = expire(self.state, now, changed, gone_hosts)
+            site_of = {
+                name: site
+                for name in {r.key[0] for r in reaped} | set(gone_hosts)
+                if (record := self.state.hosts.get(name)) and (site := sites.site_of(record))
+            }
             entries = [
                 views.history_entry(
                     r.record, self.state.hosts.get(r.key[0]), now, self.state, r.reason
@@ -123,12 +128,23 @@ class Reaper:
         for r in reaped:
             host, session_id = r.key
             log.info("reaped %s/%s (%s)", host, session_id, r.reason)
-            self.link.clear_retained(topics.session_topic(host, session_id))
+            self._clear(topics.session_topic(host, session_id), site_of.get(host))
         for host in gone_hosts:
             log.info("forgot host %s (offline without sessions)", host)
-            self.link.clear_retained(topics.status_topic(host))
+            self._clear(topics.status_topic(host), site_of.get(host))
         self.flush(entries)
         return entries
+
+    def _clear(self, topic: str, site: str | None) -> None:
+        """Clear ``topic`` on our broker and, for a host behind a site, on its site broker.
+
+        The site broker keeps its own retained copy and re-sends it whenever its bridge
+        reconnects (measured: docs/architecture.md, "Sites and bridges"); the clear published
+        on ``sessionbeat/sites/<site>/v1/...`` reaches it through the bridge's ``in`` topic.
+        """
+        self.link.clear_retained(topic)
+        if site is not None:
+            self.link.clear_retained(topics.site_mirror(site, topic))
 
     def flush(self, entries: list[HistoryEntry] | None = None) -> None:
         """Write ``entries`` and the cleared sessions noted since; else retry what waits."""

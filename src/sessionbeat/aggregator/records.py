@@ -112,7 +112,9 @@ class HostRecord:
 
     ``state``, ``bdseq``, ``since``, ``last_seen`` (aggregator clock) and ``status`` come from
     its last accepted status message (None before one). ``sessions`` counts its live sessions
-    in the state; ``skew`` estimates its clock against the aggregator's.
+    in the state; ``skew`` estimates its clock against the aggregator's. ``unreachable_since``
+    is set (aggregator clock) while the bridge of the host's ``site`` (its status's ``site``) is
+    down: the host shows ``unreachable`` (:mod:`sessionbeat.aggregator.sites`).
     """
 
     host: str
@@ -123,6 +125,21 @@ class HostRecord:
     status: HostStatus | None = None
     sessions: int = 0
     skew: ClockSkew = field(default_factory=ClockSkew)
+    unreachable_since: datetime | None = None
+
+
+@dataclass(slots=True)
+class SiteLink:
+    """The last bridge notification of one site (``sessionbeat/sites/<site>/bridge``).
+
+    ``up`` is the notification (``1``: the site broker's bridge is connected to ours); ``since``
+    when it last changed (aggregator clock); ``live`` is True once a live (not retained)
+    notification set it: a retained replay is older than any live one and never overrides it.
+    """
+
+    up: bool
+    since: datetime
+    live: bool
 
 
 @dataclass(slots=True)
@@ -133,6 +150,7 @@ class AggregatorState:
     session (~1 us; a lookup ~0.05 us) and forgotten with it, so this memory follows the live
     sessions, which the limits bound, not every topic a host ever sent (an LRU cache of
     131,072 parsed topics held 43 MB after a flood of refused sessions; bench/README.md).
+    ``sites`` holds each site's last bridge notification, by site id.
     """
 
     timings: Timings = field(default_factory=Timings)
@@ -142,6 +160,7 @@ class AggregatorState:
     hosts: dict[str, HostRecord] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
     last_message_at: datetime | None = None
+    sites: dict[str, SiteLink] = field(default_factory=dict)
 
 
 class Outcome(StrEnum):

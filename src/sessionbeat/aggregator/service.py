@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sessionbeat import topics
-from sessionbeat.aggregator import views
+from sessionbeat.aggregator import sites, views
 from sessionbeat.aggregator.events import ChangeFeed
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.mqtt_link import MqttLink
@@ -187,12 +187,17 @@ class AggregatorService(StateReads):
         if outcome not in (Outcome.ACCEPTED, Outcome.REMOVED):
             return
         try:
-            host = topics.parse(topic).host
+            hosts = {topics.parse(topic).host}
         except TopicError:
-            return
-        self.feed.push(host)
+            try:
+                site = topics.parse_bridge(topic)
+            except TopicError:
+                return
+            hosts = {h for h, rec in self.state.hosts.items() if sites.site_of(rec) == site}
+        for host in hosts:
+            self.feed.push(host)
         for key in self.state.sessions:
-            if key[0] == host:
+            if key[0] in hosts:
                 self.feed.push(key)
 
     def reap(self) -> list[HistoryEntry]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
+from sessionbeat.aggregator import sites
 from sessionbeat.aggregator.state import AggregatorState, effective_status
 from sessionbeat.exporter.snapshot import HostFacts, SessionFacts, StateSnapshot
 from sessionbeat.models import SessionStatus
@@ -48,8 +49,8 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
         hosts.append(
             HostFacts(
                 name,
-                rec.state if rec else None,
-                rec.since if rec else None,
+                sites.host_state(rec),
+                sites.host_since(rec),
                 rec.bdseq if rec else None,
                 rec.skew.seconds if rec else None,
             )

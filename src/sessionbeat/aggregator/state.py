@@ -16,13 +16,17 @@ Rules (docs/architecture.md "Status model", "Order and time", "Limits"):
   comes from the broker's Message Expiry, not from ``sent_at``;
 * effective status: ``ended`` > ``offline`` (host down, for sessions last heard from before
   the host's death or only from a retained replay: a live beat received afterwards proves the
-  host is back) > ``stale`` (nothing received for ``stale_after``) > ``idle`` (hook-sourced
-  working/waiting_for_input without hook activity for ``idle_after``) > the published status.
+  host is back) > ``unreachable`` (the host's site bridge is down, same rule against its
+  ``unreachable_since``; :mod:`~sessionbeat.aggregator.sites`) > ``stale`` (nothing
+  received for ``stale_after``) > ``idle`` (hook-sourced working/waiting_for_input without
+  hook activity for ``idle_after``) > the published status.
   ``needs_approval`` never becomes idle;
 * a host has at most ``max_sessions_per_host`` live sessions: a beat of one more is rejected
   (``too_many_sessions``);
 * reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``; a host
-  offline with no sessions is forgotten after ``host_reap_after``.
+  offline with no sessions is forgotten after ``host_reap_after``. No session of a host whose
+  site is unreachable is reaped (nor turns stale); when the site's bridge is back, their
+  stale and reap clocks restart from then (``last_seen`` is moved up to that moment).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sessionbeat import topics
+from sessionbeat.aggregator import sites
 from sessionbeat.aggregator.clocks import is_newer, retained_age
 from sessionbeat.aggregator.records import (
     TIMELINE_LENGTH,
@@ -119,6 +124,12 @@ def effective_status(
         # A live beat received after it proves the host is connected again (e.g. replaying its
         # spool before the birth): that beat's own status is shown.
         return SessionStatus.OFFLINE
+    if (
+        host is not None
+        and (hidden := host.unreachable_since) is not None
+        and (record.retained or record.last_seen <= hidden)
+    ):
+        return SessionStatus.UNREACHABLE
     silent = now - record.last_seen
     if silent > timings.stale_delta:
         return SessionStatus.STALE
@@ -165,6 +176,8 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
     key = state.topic_keys.get(message.topic)
     try:
         if key is None:
+            if message.topic.startswith(topics.SITES_ROOT):
+                return _apply_bridge(state, message, now)
             try:
                 parsed = topics.parse(message.topic)
             except TopicError as exc:
@@ -317,11 +330,30 @@ def _apply_host(
     record.bdseq = status.bdseq
     record.last_seen = now
     record.status = status
-    for (host, _sid), session in state.sessions.items():
-        if host == status.host:
-            new = effective_status(session, record, now, state.timings)
-            _set_effective(session, new, now, session.beat.event)
+    sites.mark(state, record, now)
+    _refresh_sessions(state, {status.host}, now, None)
     return Applied(Outcome.ACCEPTED)
+
+
+def _refresh_sessions(
+    state: AggregatorState, hosts: set[str], now: datetime, event: str | None
+) -> None:
+    """Re-derive the status of every session of ``hosts``; the timeline's cause is ``event``.
+
+    ``event`` None: each session's last hook event.
+    """
+    for (host, _sid), session in state.sessions.items():
+        if host in hosts:
+            new = effective_status(session, state.hosts.get(host), now, state.timings)
+            _set_effective(session, new, now, event or session.beat.event)
+
+
+def _apply_bridge(state: AggregatorState, message: Message, now: datetime) -> Applied:
+    """Apply a site's bridge notification, then re-derive the sessions of the hosts it moved."""
+    applied, moved, cause_text = sites.apply_notification(state, message, now)
+    if moved:
+        _refresh_sessions(state, moved, now, cause_text)
+    return applied
 
 
 def _clear_host_status(state: AggregatorState, host: str) -> None:
@@ -358,10 +390,13 @@ def expire(
     timings = state.timings
     reaped: list[Reaped] = []
     for key, record in list(state.sessions.items()):
-        status = effective_status(record, state.hosts.get(key[0]), now, timings)
+        host = state.hosts.get(key[0])
+        status = effective_status(record, host, now, timings)
         moved = _set_effective(record, status, now, record.beat.event)
         reason: str | None = None
-        if status is SessionStatus.ENDED:
+        if host is not None and host.unreachable_since is not None:
+            pass  # its site is unreachable: kept until the bridge is back (module doc)
+        elif status is SessionStatus.ENDED:
             if _seconds(now - record.status_since) >= timings.ended_linger:
                 reason = "ended"
         elif _seconds(now - record.last_seen) >= timings.reap_after:

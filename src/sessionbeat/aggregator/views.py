@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sessionbeat.aggregator import sites
 from sessionbeat.aggregator.state import (
     AggregatorState,
     HostRecord,
@@ -43,6 +44,7 @@ STATUS_ORDER = (
     SessionStatus.UNKNOWN,
     SessionStatus.IDLE,
     SessionStatus.STALE,
+    SessionStatus.UNREACHABLE,
     SessionStatus.OFFLINE,
     SessionStatus.ENDED,
 )
@@ -217,8 +219,9 @@ def list_hosts(state: AggregatorState, now: datetime) -> list[HostView]:
         views.append(
             HostView(
                 host=name,
-                state=rec.state if rec else None,
-                since=rec.since if rec else None,
+                state=sites.host_state(rec),
+                since=sites.host_since(rec),
+                site=sites.site_of(rec) if rec else None,
                 bdseq=rec.bdseq if rec else None,
                 last_seen=max(seen, default=None),
                 sessions=counts[name],
@@ -297,13 +300,14 @@ def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> 
         by_host[host] += 1
         subagents += record.beat.subagents
         pct = context_pct(record.beat.context_tokens, record.beat.context_window)
-        if pct is not None and status is not SessionStatus.OFFLINE:
+        if pct is not None and status is not SessionStatus.OFFLINE:  # unreachable ones count
             pcts.append(pct)
     top = sorted(pcts, reverse=True)[:2]
     total = sum(by_status.values())
     approvals = by_status[SessionStatus.NEEDS_APPROVAL.value]
-    online = sum(1 for h in state.hosts.values() if h.state is HostState.ONLINE)
-    offline = sum(1 for h in state.hosts.values() if h.state is HostState.OFFLINE)
+    shown = [sites.host_state(h) for h in state.hosts.values()]
+    online = shown.count(HostState.ONLINE)
+    offline = shown.count(HostState.OFFLINE)
     return Summary(
         total=total,
         active=sum(by_status[s.value] for s in ACTIVE),
@@ -314,6 +318,7 @@ def summarize(state: AggregatorState, now: datetime, broker_connected: bool) -> 
         by_host=dict(by_host),
         hosts_online=online,
         hosts_offline=offline,
+        hosts_unreachable=shown.count(HostState.UNREACHABLE),
         top_context_pct=top,
         title=summary_title(total, top, subagents, approvals),
         short_title=summary_short_title(total, top, subagents, approvals),
