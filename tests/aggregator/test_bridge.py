@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,13 @@ class Sites:
 @pytest.fixture
 def sites() -> Iterator[Sites]:
     """Two real Mosquittos (site bridged to central), the aggregator and a site agent."""
+    with running_sites() as running:
+        yield running
+
+
+@contextmanager
+def running_sites(**env: str) -> Iterator[Sites]:
+    """Start the two brokers, the aggregator and the agent (``env``: settings for both)."""
     root = short_tmpdir("sb-sites-")
     central = LocalBroker(root / "central")
     central.start()
@@ -81,13 +89,14 @@ def sites() -> Iterator[Sites]:
     aggregator = agent = None
     try:
         site.start()
-        aggregator = Aggregator(central.url, root / "aggregator")
+        aggregator = Aggregator(central.url, root / "aggregator", **env)
         agent = Agent(
             site.url,
             root / "agent",
             "lab-dev-1",
             SESSIONBEAT_SITE="lab",
             SESSIONBEAT_REPLAY_GRACE="0.5",
+            **env,
         )
         yield Sites(central, site, aggregator, agent)
     finally:
@@ -176,3 +185,31 @@ def test_site_broker_stop_shows_unreachable_host_and_spooled_hooks_arrive(
     )
     assert sites.session()["status"] in ("offline", "unreachable")
     outage_hooks_then_back(sites, sites.session()["status"])
+
+
+def test_a_reaped_session_does_not_come_back_when_the_link_returns() -> None:
+    """An ended session reaped by the aggregator stays gone after the site's link bounces.
+
+    The site broker keeps its own retained copy and re-sends it on every reconnect (measured);
+    the aggregator's clear reaches it through the bridge's `in` topic, so the history holds the
+    session once, not once per reconnect.
+    """
+    with running_sites(SESSIONBEAT_ENDED_LINGER="1") as sites:
+        start_working(sites)
+        sites.hook("hook-SessionEnd-1")
+        wait_until(
+            lambda: [
+                e for e in sites.aggregator.get("/history")["items"] if e["session_id"] == SID
+            ],
+            30,
+            what="the ended session reaped",
+        )
+        sites.site.stop()
+        wait_until(lambda: (h := sites.host()) and h["state"] == "unreachable", KEEPALIVE + 5)
+        sites.resume()
+        wait_until(lambda: (h := sites.host()) and h["state"] == "online", 30, what="online")
+        # The bridge re-sends its retained copies with its 1, before the agent's birth: by now
+        # a copy that came back is live again; it would be reaped (ended_linger 1 s) once more.
+        wait_until(lambda: sites.session() is None, 15, what="no live copy")
+        rows = [e for e in sites.aggregator.get("/history")["items"] if e["session_id"] == SID]
+        assert len(rows) == 1, rows
