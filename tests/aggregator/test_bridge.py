@@ -152,7 +152,9 @@ def test_network_cut_shows_unreachable_and_back_replays_every_transition(
     """
     start_working(sites)
     sites.cut()
-    deadline = 1.5 * KEEPALIVE + 5
+    # Mosquitto notices the silence after 1.5 keepalives plus its own check period: 8.2-9.3 s
+    # measured alone; a hang guard with room for a loaded machine, not a timing assertion.
+    deadline = 3 * KEEPALIVE + 5
     wait_until(
         lambda: (h := sites.host()) and h["state"] == "unreachable",
         deadline,
