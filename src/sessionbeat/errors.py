@@ -18,6 +18,8 @@ class RejectReason(StrEnum):
 
     ``too_many_sessions``: a beat of a new session from a host that already has
     ``max_sessions_per_host`` live sessions (docs/architecture.md, "Limits").
+    ``bad_notification``: a site's bridge notification (``sessionbeat/sites/<site>/bridge``)
+    whose payload is neither ``0`` nor ``1``.
     """
 
     BAD_TOPIC = "bad_topic"
@@ -27,6 +29,7 @@ class RejectReason(StrEnum):
     HOST_MISMATCH = "host_mismatch"
     SESSION_MISMATCH = "session_mismatch"
     TOO_MANY_SESSIONS = "too_many_sessions"
+    BAD_NOTIFICATION = "bad_notification"
 
 
 class SessionbeatError(Exception):

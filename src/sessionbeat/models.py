@@ -64,7 +64,9 @@ class PublishedStatus(StrEnum):
 class SessionStatus(StrEnum):
     """The effective status the aggregator reports: published ones plus derived ones.
 
-    ``idle``, ``stale`` and ``offline`` are derived by the aggregator and never published.
+    ``idle``, ``stale``, ``offline`` and ``unreachable`` (the host's site broker lost its bridge
+    to the central broker: we cannot see the host) are derived by the aggregator and never
+    published.
     """
 
     WORKING = "working"
@@ -75,6 +77,7 @@ class SessionStatus(StrEnum):
     IDLE = "idle"
     STALE = "stale"
     OFFLINE = "offline"
+    UNREACHABLE = "unreachable"
 
 
 LIVE_STATUSES: frozenset[SessionStatus] = frozenset(
@@ -98,10 +101,16 @@ class StatusSource(StrEnum):
 
 
 class HostState(StrEnum):
-    """A host agent's connection state as published on its status topic."""
+    """A host's state: ``online``/``offline`` as its agent published on its status topic.
+
+    ``unreachable`` is derived by the aggregator, never published: the host's ``site`` broker
+    lost its bridge to the central broker (docs/architecture.md, "Sites and bridges"), so we
+    cannot see the host; its last published state holds again when the bridge is back.
+    """
 
     ONLINE = "online"
     OFFLINE = "offline"
+    UNREACHABLE = "unreachable"
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -255,13 +264,17 @@ class HostStatus(BaseModel):
     registered for that connection carry the same value. ``heartbeat_interval`` is the
     agent's ``heartbeat_interval`` setting (seconds between the re-publications of a quiet
     session); it is also read from ``keepalive_interval``, its name in sessionbeat 0.1.0.
+    ``site`` is the agent's ``site`` setting: the site broker it connects to, whose bridge
+    notification (``sessionbeat/sites/<site>/bridge``) tells whether the host can be seen;
+    None (agents before it, or no site) means the host is connected to the central broker.
+    ``state`` is ``online`` or ``offline`` on the wire (``unreachable`` is rejected there).
     """
 
     model_config = ConfigDict(extra="allow")
 
     v: Literal[1] = WIRE_VERSION
     host: IdStr
-    state: HostState
+    state: Literal[HostState.ONLINE, HostState.OFFLINE]
     bdseq: SequenceNumber
     sent_at: UtcDatetime | None = None
     agent_version: str | None = None
@@ -270,6 +283,7 @@ class HostStatus(BaseModel):
     heartbeat_interval: float | None = Field(
         None, validation_alias=AliasChoices("heartbeat_interval", "keepalive_interval")
     )
+    site: IdStr | None = None
 
 
 class LeaseClaim(BaseModel):
@@ -348,6 +362,8 @@ class HostView(BaseModel):
     aggregator last heard anything from it (its status or any session beat, heartbeats too).
     ``clock_skew_seconds`` is the host's clock minus the aggregator's, estimated from the
     ``sent_at`` of its live messages (positive: the host is ahead; None until one arrived).
+    ``site`` is the site broker the host connects through (its status's ``site``); ``state``
+    is ``unreachable`` while that site's bridge is down, ``since`` then when it went down.
     """
 
     host: str
@@ -360,6 +376,7 @@ class HostView(BaseModel):
     agent_version: str | None = None
     platform: str | None = None
     clock_skew_seconds: float | None = None
+    site: str | None = None
 
 
 class Summary(BaseModel):
@@ -380,6 +397,7 @@ class Summary(BaseModel):
     by_host: dict[str, int]
     hosts_online: int
     hosts_offline: int
+    hosts_unreachable: int = 0
     top_context_pct: list[float]
     title: str
     short_title: str = ""

@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     )
     broker_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// brokers")
     host: str = Field(default_factory=default_host_id, description="this machine's host id")
+    site: str | None = Field(
+        None, description="the site broker this host connects to (its bridge notifications)"
+    )
     api_url: str = Field("http://127.0.0.1:8787", description="where CLI readers find the API")
     api_token: SecretStr | None = Field(None, description="bearer token guarding the HTTP API")
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -341,6 +344,15 @@ class Settings(BaseSettings):
     def _check_host(cls, value: str) -> str:
         if not is_valid_id(value):
             raise ValueError("host id must match [A-Za-z0-9_.-]{1,64}")
+        return value
+
+    @field_validator("site")
+    @classmethod
+    def _check_site(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not is_valid_id(value):
+            raise ValueError("site id must match [A-Za-z0-9_.-]{1,64}")
         return value
 
     @classmethod

@@ -6,8 +6,11 @@ Topic tree (docs/architecture.md, "Topic tree"):
 * ``sessionbeat/v1/<host>/sessions/<session_id>``: retained ``SessionBeat``; zero-length = removed.
 * ``sessionbeat/aggregators/<group>/lease``: retained ``LeaseClaim`` of the aggregator that reaps
   (outside ``sessionbeat/v1/``: :func:`parse` and the state never see it).
+* ``sessionbeat/sites/<site>/bridge``: retained ``1``/``0``, the Mosquitto bridge notification of
+  a site broker's link to the central one (``notification_topic``; docs/deployment.md, "Sites and
+  bridges").
 
-``<host>`` and ``<session_id>`` match ``[A-Za-z0-9_.-]{1,64}``.
+``<host>``, ``<session_id>`` and ``<site>`` match ``[A-Za-z0-9_.-]{1,64}``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ SUBSCRIBE_ALL = f"{ROOT}/#"
 
 AGGREGATORS_ROOT = "sessionbeat/aggregators"
 """Prefix of the aggregators' own topics (the reaper lease), outside :data:`ROOT`."""
+SITES_ROOT = "sessionbeat/sites"
+"""Prefix of the sites' bridge notification topics (outside ``v1``: Mosquitto writes them)."""
+
+SUBSCRIBE_BRIDGES = f"{SITES_ROOT}/+/bridge"
+"""The filter the aggregator subscribes to for every site's bridge notification."""
 
 TAIL_FILTER = "sessionbeat/#"
 """The filter documented for ``mosquitto_sub -v -t`` live tails."""
@@ -113,3 +121,38 @@ def parse(topic: str) -> ParsedTopic:
     if len(parts) == 5 and parts[3] == "sessions":
         return ParsedTopic(TopicKind.SESSION, host, _check_id(parts[4], "session id"))
     raise TopicError(f"unknown sessionbeat topic shape: {topic[:200]!r}")
+
+
+def bridge_topic(site: str) -> str:
+    """Return ``sessionbeat/sites/<site>/bridge``; raises ``TopicError`` on an invalid site id.
+
+    The value of ``notification_topic`` in the site broker's bridge config (mosquitto/bridge.conf).
+    """
+    return f"{SITES_ROOT}/{_check_id(site, 'site id')}/bridge"
+
+
+def site_mirror(site: str, topic: str) -> str:
+    """Return where the aggregator clears ``topic`` on a site broker, through its bridge.
+
+    ``sessionbeat/v1/<rest>`` becomes ``sessionbeat/sites/<site>/v1/<rest>``; the site's bridge
+    maps that prefix back to ``sessionbeat/v1/`` (``topic # in 1 sessionbeat/v1/
+    sessionbeat/sites/<site>/v1/`` in mosquitto/bridge.conf). Raises ``TopicError`` on an
+    invalid site id or a topic outside ``sessionbeat/v1/``.
+    """
+    if not topic.startswith(ROOT + "/"):
+        raise TopicError(f"not a sessionbeat/v1 topic: {topic[:200]!r}")
+    return f"{SITES_ROOT}/{_check_id(site, 'site id')}/v1/{topic[len(ROOT) + 1 :]}"
+
+
+def parse_bridge(topic: str) -> str | None:
+    """Return the site id of a bridge notification topic, None if ``topic`` is not under sites.
+
+    Raises ``TopicError`` for a topic under ``sessionbeat/sites/`` that is not exactly
+    ``sessionbeat/sites/<site>/bridge`` with a valid site id.
+    """
+    if not topic.startswith(SITES_ROOT + "/"):
+        return None
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[3] != "bridge":
+        raise TopicError(f"unknown sessionbeat sites topic shape: {topic[:200]!r}")
+    return _check_id(parts[2], "site id")

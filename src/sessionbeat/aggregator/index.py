@@ -50,6 +50,7 @@ STATUS_ORDER = (
     SessionStatus.UNKNOWN,
     SessionStatus.IDLE,
     SessionStatus.STALE,
+    SessionStatus.UNREACHABLE,
     SessionStatus.OFFLINE,
     SessionStatus.ENDED,
 )

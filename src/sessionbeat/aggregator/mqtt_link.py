@@ -131,14 +131,16 @@ class MqttLink:
         resumed = bool(getattr(flags, "session_present", False))
         if not resumed:
             # Fresh session: the retained snapshot at QoS 0, then the same filter at QoS 1
-            # without retained messages (it replaces the first subscription).
-            client.subscribe(topics.SUBSCRIBE_ALL, qos=SUBSCRIBE_QOS)
-            client.subscribe(
-                topics.SUBSCRIBE_ALL,
-                options=SubscribeOptions(
-                    qos=LIVE_QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
-                ),
-            )
+            # without retained messages (it replaces the first subscription). The sites' bridge
+            # notifications come after the hosts' topics, so their hosts are known by then.
+            for topic_filter in (topics.SUBSCRIBE_ALL, topics.SUBSCRIBE_BRIDGES):
+                client.subscribe(topic_filter, qos=SUBSCRIBE_QOS)
+                client.subscribe(
+                    topic_filter,
+                    options=SubscribeOptions(
+                        qos=LIVE_QOS, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND
+                    ),
+                )
         self.connected = True
         self._unreachable_logged = False
         self._connected.set()

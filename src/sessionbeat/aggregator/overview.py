@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sessionbeat.aggregator import paging, views
+from sessionbeat.aggregator import paging, sites, views
 from sessionbeat.aggregator.records import AggregatorState
 from sessionbeat.models import HostState, Overview, SessionStatus
 
@@ -55,8 +55,9 @@ def build_overview(
     look: set[str] = set(index.host_approvals)
     look.update(key[0] for key, status in moved.items() if status is SessionStatus.NEEDS_APPROVAL)
     for name, rec in state.hosts.items():
-        by_state[rec.state.value if rec.state is not None else UNKNOWN_STATE] += 1
-        if rec.state is not HostState.ONLINE:
+        shown = sites.host_state(rec)  # unreachable while its site's bridge is down
+        by_state[shown.value if shown is not None else UNKNOWN_STATE] += 1
+        if shown is not HostState.ONLINE:
             look.add(name)
     for name in index.by_host.keys() - state.hosts.keys():  # none while the core keeps both
         by_state[UNKNOWN_STATE] += 1

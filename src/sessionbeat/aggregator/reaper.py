@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sessionbeat import topics
-from sessionbeat.aggregator import views
+from sessionbeat.aggregator import sites, views
 from sessionbeat.aggregator.events import ChangeFeed
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.mqtt_link import MqttLink
@@ -104,6 +104,8 @@ class Reaper:
         self.lease: LeaseGate = lease or SoleHolder()
         self._standby: dict[str, HistoryEntry | None] = {}
         """Topics a standby reaped (a session's entry, None for a host's status), unconfirmed."""
+        self._standby_sites: dict[str, str] = {}
+        """The site of each standby topic whose host is behind a site broker."""
         self.taken_over = 0
         """Unconfirmed sessions this aggregator wrote and cleared when it took the lease over."""
 
@@ -134,6 +136,7 @@ class Reaper:
         """
         if self._standby:
             self._standby.pop(topic, None)
+            self._standby_sites.pop(topic, None)
 
     def _loop(self) -> None:
         next_prune = 0.0
@@ -162,6 +165,11 @@ class Reaper:
         gone_hosts: list[str] = []
         with self.lock:
             reaped = expire(self.state, now, changed, gone_hosts)
+            site_of = {
+                name: site
+                for name in {r.key[0] for r in reaped} | set(gone_hosts)
+                if (record := self.state.hosts.get(name)) and (site := sites.site_of(record))
+            }
             entries = [
                 views.history_entry(
                     r.record, self.state.hosts.get(r.key[0]), now, self.state, r.reason
@@ -181,25 +189,41 @@ class Reaper:
             log.info("reaped %s/%s (%s)", r.key[0], r.key[1], r.reason)
         for host in gone_hosts:
             log.info("forgot host %s (offline without sessions)", host)
+        site_by_topic = {
+            topic: site
+            for (topic, _entry), host in zip(
+                cleared, [*(r.key[0] for r in reaped), *gone_hosts], strict=True
+            )
+            if (site := site_of.get(host)) is not None
+        }
         if not self.lease.held:
-            self._keep_for_takeover(cleared)
+            self._keep_for_takeover(cleared, site_by_topic)
             return entries
         batch = self._take_over()
         for topic, _entry in cleared:
-            self.link.clear_retained(topic)
+            self._clear(topic, site_by_topic.get(topic))
         self.flush([*batch, *entries])
         return entries
 
-    def _keep_for_takeover(self, cleared: list[tuple[str, HistoryEntry | None]]) -> None:
-        """Standby: keep what this pass reaped until the holder clears it; drop noted clears."""
+    def _keep_for_takeover(
+        self, cleared: list[tuple[str, HistoryEntry | None]], site_by_topic: dict[str, str]
+    ) -> None:
+        """Standby: keep what this pass reaped until the holder clears it; drop noted clears.
+
+        ``site_by_topic`` names the site of each topic whose host is behind a site broker.
+        """
         with self.lock:
             if self.lease.someone_else_holds():
                 self._pending.clear()
             for topic, entry in cleared:
                 self._standby.pop(topic, None)
                 self._standby[topic] = entry
+                if topic in site_by_topic:
+                    self._standby_sites[topic] = site_by_topic[topic]
             while len(self._standby) > MAX_STANDBY:
-                del self._standby[next(iter(self._standby))]
+                oldest = next(iter(self._standby))
+                del self._standby[oldest]
+                self._standby_sites.pop(oldest, None)
 
     def _take_over(self) -> list[HistoryEntry]:
         """Holder: clear what was reaped as standby and never confirmed; return its entries."""
@@ -207,9 +231,10 @@ class Reaper:
             return []
         with self.lock:
             waiting, self._standby = self._standby, {}
+            waiting_sites, self._standby_sites = self._standby_sites, {}
         entries = [entry for entry in waiting.values() if entry is not None]
         for topic in waiting:
-            self.link.clear_retained(topic)
+            self._clear(topic, waiting_sites.get(topic))
         self.taken_over += len(entries)
         log.info(
             "took over %d reaped sessions and %d forgotten hosts no holder had cleared",
@@ -217,6 +242,17 @@ class Reaper:
             len(waiting) - len(entries),
         )
         return entries
+
+    def _clear(self, topic: str, site: str | None) -> None:
+        """Clear ``topic`` on our broker and, for a host behind a site, on its site broker.
+
+        The site broker keeps its own retained copy and re-sends it whenever its bridge
+        reconnects (measured: docs/architecture.md, "Sites and bridges"); the clear published
+        on ``sessionbeat/sites/<site>/v1/...`` reaches it through the bridge's ``in`` topic.
+        """
+        self.link.clear_retained(topic)
+        if site is not None:
+            self.link.clear_retained(topics.site_mirror(site, topic))
 
     def flush(self, entries: list[HistoryEntry] | None = None) -> None:
         """Write ``entries`` and the cleared sessions noted since; else retry what waits.

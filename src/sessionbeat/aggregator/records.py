@@ -118,7 +118,9 @@ class HostRecord:
 
     ``state``, ``bdseq``, ``since``, ``last_seen`` (aggregator clock) and ``status`` come from
     its last accepted status message (None before one). ``sessions`` counts its live sessions
-    in the state; ``skew`` estimates its clock against the aggregator's.
+    in the state; ``skew`` estimates its clock against the aggregator's. ``unreachable_since``
+    is set (aggregator clock) while the bridge of the host's ``site`` (its status's ``site``) is
+    down: the host shows ``unreachable`` (:mod:`sessionbeat.aggregator.sites`).
     """
 
     host: str
@@ -129,6 +131,21 @@ class HostRecord:
     status: HostStatus | None = None
     sessions: int = 0
     skew: ClockSkew = field(default_factory=ClockSkew)
+    unreachable_since: datetime | None = None
+
+
+@dataclass(slots=True)
+class SiteLink:
+    """The last bridge notification of one site (``sessionbeat/sites/<site>/bridge``).
+
+    ``up`` is the notification (``1``: the site broker's bridge is connected to ours); ``since``
+    when it last changed (aggregator clock); ``live`` is True once a live (not retained)
+    notification set it: a retained replay is older than any live one and never overrides it.
+    """
+
+    up: bool
+    since: datetime
+    live: bool
 
 
 @dataclass(slots=True)
@@ -141,6 +158,7 @@ class AggregatorState:
     131,072 parsed topics held 43 MB after a flood of refused sessions; bench/README.md).
     ``index`` holds the indices the core keeps beside them (:mod:`~sessionbeat.aggregator.index`):
     sessions by host and id, the ``GET /sessions`` order, counts, the due-time heap, ``version``.
+    ``sites`` holds each site's last bridge notification, by site id.
     """
 
     timings: Timings = field(default_factory=Timings)
@@ -151,6 +169,7 @@ class AggregatorState:
     counters: Counters = field(default_factory=Counters)
     last_message_at: datetime | None = None
     index: StateIndex = field(default_factory=StateIndex)
+    sites: dict[str, SiteLink] = field(default_factory=dict)
 
 
 class Outcome(StrEnum):

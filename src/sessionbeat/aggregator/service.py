@@ -35,7 +35,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sessionbeat import topics
-from sessionbeat.aggregator import views
+from sessionbeat.aggregator import sites, views
 from sessionbeat.aggregator.events import ChangeFeed
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.lease import ReaperLease
@@ -205,12 +205,17 @@ class AggregatorService(StateReads):
         if outcome not in (Outcome.ACCEPTED, Outcome.REMOVED):
             return
         try:
-            host = topics.parse(topic).host
+            hosts = {topics.parse(topic).host}
         except TopicError:
-            return
-        self.feed.push(host)
-        for sid in self.state.index.by_host.get(host, ()):
-            self.feed.push((host, sid))
+            try:
+                site = topics.parse_bridge(topic)
+            except TopicError:
+                return
+            hosts = {h for h, rec in self.state.hosts.items() if sites.site_of(rec) == site}
+        for host in hosts:
+            self.feed.push(host)
+            for sid in self.state.index.by_host.get(host, ()):
+                self.feed.push((host, sid))
 
     # -- the reaper lease, as readers see it ---------------------------------------------------
 

@@ -14,6 +14,7 @@ import copy
 from bisect import bisect_left
 from datetime import datetime
 
+from sessionbeat.aggregator import sites
 from sessionbeat.aggregator.paging import moved_statuses
 from sessionbeat.aggregator.state import AggregatorState
 from sessionbeat.exporter.snapshot import CONTEXT_BUCKETS, HostFacts, HostSessions, StateSnapshot
@@ -70,8 +71,8 @@ def take_snapshot(state: AggregatorState, now: datetime, broker_connected: bool)
         host_facts.append(
             HostFacts(
                 name,
-                rec.state if rec else None,
-                rec.since if rec else None,
+                sites.host_state(rec),
+                sites.host_since(rec),
                 rec.bdseq if rec else None,
                 rec.skew.seconds if rec else None,
             )

@@ -16,13 +16,17 @@ Rules (docs/architecture.md "Status model", "Order and time", "Limits"):
   comes from the broker's Message Expiry, not from ``sent_at``;
 * effective status: ``ended`` > ``offline`` (host down, for sessions last heard from before
   the host's death or only from a retained replay: a live beat received afterwards proves the
-  host is back) > ``stale`` (nothing received for ``stale_after``) > ``idle`` (hook-sourced
-  working/waiting_for_input without hook activity for ``idle_after``) > the published status.
+  host is back) > ``unreachable`` (the host's site bridge is down, same rule against its
+  ``unreachable_since``; :mod:`~sessionbeat.aggregator.sites`) > ``stale`` (nothing
+  received for ``stale_after``) > ``idle`` (hook-sourced working/waiting_for_input without
+  hook activity for ``idle_after``) > the published status.
   ``needs_approval`` never becomes idle;
 * a host has at most ``max_sessions_per_host`` live sessions: a beat of one more is rejected
   (``too_many_sessions``);
 * reaped: ``ended`` for ``ended_linger``, or nothing received for ``reap_after``; a host
-  offline with no sessions is forgotten after ``host_reap_after``.
+  offline with no sessions is forgotten after ``host_reap_after``. No session of a host whose
+  site is unreachable is reaped (nor turns stale); when the site's bridge is back, their
+  stale and reap clocks restart from then (``last_seen`` is moved up to that moment).
 
 Work per message is proportional to what it touches (docs/architecture.md, "Scale"): the
 state's :class:`~sessionbeat.aggregator.index.StateIndex` is updated with every change, a host's
@@ -35,6 +39,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sessionbeat import topics
+from sessionbeat.aggregator import sites
 from sessionbeat.aggregator.clocks import is_newer, retained_age
 from sessionbeat.aggregator.records import (
     TIMELINE_LENGTH,
@@ -126,6 +131,12 @@ def effective_status(
         # A live beat received after it proves the host is connected again (e.g. replaying its
         # spool before the birth): that beat's own status is shown.
         return SessionStatus.OFFLINE
+    if (
+        host is not None
+        and (hidden := host.unreachable_since) is not None
+        and (record.retained or record.last_seen <= hidden)
+    ):
+        return SessionStatus.UNREACHABLE
     silent = now - record.last_seen
     if silent > timings.stale_delta:
         return SessionStatus.STALE
@@ -155,6 +166,10 @@ def next_due(
     """
     beat = record.beat
     status = record.effective
+    if status is SessionStatus.UNREACHABLE:
+        # Only its site's bridge notification changes it, and that re-evaluates the host's
+        # sessions itself; look again after a reap period all the same.
+        return now + timings.reap_delta
     if beat.status is PublishedStatus.ENDED:
         due = record.status_since + timings.linger_delta - _TICK
     else:
@@ -224,6 +239,8 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
     key = state.topic_keys.get(message.topic)
     try:
         if key is None:
+            if message.topic.startswith(topics.SITES_ROOT):
+                return _apply_bridge(state, message, now)
             try:
                 parsed = topics.parse(message.topic)
             except TopicError as exc:
@@ -384,14 +401,38 @@ def _apply_host(
     record.bdseq = status.bdseq
     record.last_seen = now
     record.status = status
-    # Only this host's sessions (the index), not a walk of every session in the state.
-    for sid in state.index.by_host.get(status.host, ()):
-        key = (status.host, sid)
-        session = state.sessions[key]
-        new = effective_status(session, record, now, state.timings)
-        _set_effective(session, new, now, session.beat.event)
-        _reindex(state, key, session, record, now)
+    sites.mark(state, record, now)
+    _refresh_sessions(state, {status.host}, now, None)
     return Applied(Outcome.ACCEPTED)
+
+
+def _refresh_sessions(
+    state: AggregatorState, hosts: set[str], now: datetime, event: str | None
+) -> None:
+    """Re-derive the status of every session of ``hosts``; the timeline's cause is ``event``.
+
+    ``event`` None: each session's last hook event. Only those hosts' sessions (the index),
+    not a walk of every session in the state.
+    """
+    index = state.index
+    for host in hosts:
+        record = state.hosts.get(host)
+        for sid in tuple(index.by_host.get(host, ())):
+            key = (host, sid)
+            session = state.sessions[key]
+            new = effective_status(session, record, now, state.timings)
+            _set_effective(session, new, now, event or session.beat.event)
+            _reindex(state, key, session, record, now)
+
+
+def _apply_bridge(state: AggregatorState, message: Message, now: datetime) -> Applied:
+    """Apply a site's bridge notification, then re-derive the sessions of the hosts it moved."""
+    applied, moved, cause_text = sites.apply_notification(state, message, now)
+    if applied.outcome is Outcome.ACCEPTED or applied.outcome is Outcome.REMOVED:
+        state.index.version += 1
+    if moved:
+        _refresh_sessions(state, moved, now, cause_text)
+    return applied
 
 
 def _clear_host_status(state: AggregatorState, host: str) -> None:
@@ -440,7 +481,9 @@ def expire(
         status = effective_status(record, host, now, timings)
         moved = _set_effective(record, status, now, record.beat.event)
         reason: str | None = None
-        if status is SessionStatus.ENDED:
+        if host is not None and host.unreachable_since is not None:
+            pass  # its site is unreachable: kept until the bridge is back (module doc)
+        elif status is SessionStatus.ENDED:
             if _seconds(now - record.status_since) >= timings.ended_linger:
                 reason = "ended"
         elif _seconds(now - record.last_seen) >= timings.reap_after:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sessionbeat.aggregator import paging
+from sessionbeat.aggregator import paging, sites
 from sessionbeat.aggregator.index import (
     HIDDEN_BY_DEFAULT,
     STATUS_ORDER,
@@ -254,8 +254,9 @@ def host_views(
         views.append(
             HostView(
                 host=name,
-                state=rec.state if rec else None,
-                since=rec.since if rec else None,
+                state=sites.host_state(rec),
+                since=sites.host_since(rec),
+                site=sites.site_of(rec) if rec else None,
                 bdseq=rec.bdseq if rec else None,
                 last_seen=max(seen, default=None),
                 sessions=index.host_visible[name] + delta_visible[name],
@@ -358,8 +359,9 @@ def summarize(
     }
     total = sum(by_status.values())
     approvals = counts[SessionStatus.NEEDS_APPROVAL]
-    online = sum(1 for h in state.hosts.values() if h.state is HostState.ONLINE)
-    offline = sum(1 for h in state.hosts.values() if h.state is HostState.OFFLINE)
+    shown = [sites.host_state(h) for h in state.hosts.values()]
+    online = shown.count(HostState.ONLINE)
+    offline = shown.count(HostState.OFFLINE)
     return Summary(
         total=total,
         active=sum(counts[s] for s in ACTIVE),
@@ -370,6 +372,7 @@ def summarize(
         by_host={h: n for h, n in by_host.items() if n > 0},
         hosts_online=online,
         hosts_offline=offline,
+        hosts_unreachable=shown.count(HostState.UNREACHABLE),
         top_context_pct=top,
         title=summary_title(total, top, subagents, approvals),
         short_title=summary_short_title(total, top, subagents, approvals),

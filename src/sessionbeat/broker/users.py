@@ -5,7 +5,9 @@ Three roles (docs/architecture.md "Security model", ``mosquitto/acl``):
 * a **host** (user name = its host id) may read and write only ``sessionbeat/v1/<host>/#``,
   by the ACL's ``pattern readwrite sessionbeat/v1/%u/#``; nothing is added to the ACL;
 * the **aggregator** reads everything and may clear retained topics (``topic readwrite
-  sessionbeat/v1/#``) and claim the reaper lease (``topic readwrite sessionbeat/aggregators/#``);
+  sessionbeat/v1/#``), claim the reaper lease (``topic readwrite sessionbeat/aggregators/#``)
+  and read the sites' bridge notifications and send clears back to a site broker (``topic
+  readwrite sessionbeat/sites/#``);
 * a **viewer** may only read (``topic read sessionbeat/v1/#``, plus a ``deny`` of the subtree
   the host pattern would give its name).
 
@@ -31,7 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sessionbeat.errors import ConfigError, NotFoundError
-from sessionbeat.topics import AGGREGATORS_ROOT, ROOT, is_valid_id
+from sessionbeat.topics import AGGREGATORS_ROOT, ROOT, SITES_ROOT, is_valid_id
 
 DEFAULT_PASSWD = Path("mosquitto/passwd")
 
@@ -110,8 +112,14 @@ def acl_block(name: str, role: Role) -> str:
     if role is Role.HOST:
         return ""
     if role is Role.AGGREGATOR:
-        return f"\nuser {name}\ntopic readwrite {ROOT}/#\ntopic readwrite {AGGREGATORS_ROOT}/#\n"
-    return f"\nuser {name}\ntopic read {ROOT}/#\ntopic deny {ROOT}/{name}/#\n"
+        return (
+            f"\nuser {name}\ntopic readwrite {ROOT}/#\ntopic readwrite {AGGREGATORS_ROOT}/#\n"
+            f"topic readwrite {SITES_ROOT}/#\n"
+        )
+    return (
+        f"\nuser {name}\ntopic read {ROOT}/#\ntopic deny {ROOT}/{name}/#\n"
+        f"topic read {SITES_ROOT}/#\n"
+    )
 
 
 def set_password(passwd_file: Path, user: str, password: str) -> None:

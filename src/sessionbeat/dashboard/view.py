@@ -27,6 +27,7 @@ SECTIONS: tuple[SessionStatus, ...] = (
     SessionStatus.UNKNOWN,
     SessionStatus.IDLE,
     SessionStatus.STALE,
+    SessionStatus.UNREACHABLE,
     SessionStatus.OFFLINE,
     SessionStatus.ENDED,
 )
@@ -39,6 +40,7 @@ TITLES: dict[str, str] = {
     SessionStatus.UNKNOWN: "Unknown",
     SessionStatus.IDLE: "Idle",
     SessionStatus.STALE: "Stale",
+    SessionStatus.UNREACHABLE: "Unreachable",
     SessionStatus.OFFLINE: "Offline",
     SessionStatus.ENDED: "Ended",
 }
@@ -51,6 +53,7 @@ COLOURS: dict[str, str] = {
     SessionStatus.UNKNOWN: "#868e96",
     SessionStatus.IDLE: "#868e96",
     SessionStatus.STALE: "#ae3ec9",
+    SessionStatus.UNREACHABLE: "#f08c00",
     SessionStatus.OFFLINE: "#e03131",
     SessionStatus.ENDED: "#868e96",
 }
@@ -77,6 +80,7 @@ STATUS_WORDS = {
     "idle": "quiet",
     "stale": "no news from its host",
     "offline": "its host is offline",
+    "unreachable": "its site's link is down",
 }
 """What a session is doing when neither a tool, a task nor a hook event says more."""
 
@@ -356,11 +360,24 @@ def live_layout(sessions: Sequence[SessionView], filters: Filters) -> LiveLayout
     return LiveLayout(Section(TITLES[waiting], approvals, waiting), sections, empty)
 
 
+def host_state_label(host: HostView) -> str:
+    """Return a host's state in words for the host strip and tables.
+
+    ``online``, ``offline``, ``unknown`` (never heard of) or, while its site's bridge is down,
+    ``unreachable: site office link down``.
+    """
+    if host.state is HostState.UNREACHABLE:
+        return f"unreachable: site {host.site} link down"
+    return host.state.value if host.state else "unknown"
+
+
 def host_chip(host: HostView, now: datetime) -> str:
     """Return the HTML chip of a host: state icon and word, for how long, live sessions."""
-    state = host.state.value if host.state else "unknown"
+    state = host_state_label(host)
     icon = {"online": "▲", "offline": "✕"}.get(state, "·")
     colour = {"online": "#2f9e44", "offline": "#e03131"}.get(state, "#868e96")
+    if host.state is HostState.UNREACHABLE:
+        icon, colour = "◇", COLOURS[SessionStatus.UNREACHABLE]
     since = f" for {lasting((now - host.since).total_seconds())}" if host.since else ""
     approvals = f" · ⚠ {host.needs_approval}" if host.needs_approval else ""
     return (

@@ -11,6 +11,9 @@ zigbee2mqtt ``lib/mqtt.ts`` style:
   (``online``, same ``bdseq``);
 * a clean stop (SIGTERM, Ctrl-C) publishes ``offline`` itself before DISCONNECT.
 
+Birth, Last Will and the clean ``offline`` carry the ``site`` setting (if set): the site broker
+the host connects to, so the aggregator can tell when it cannot see the host (its bridge down).
+
 Beats are retained, QoS 1, with a Message Expiry Interval of ``reap_after`` seconds. Every
 payload fits the shared payload limit and the broker's MQTT 5 Maximum Packet Size from its
 CONNACK (``publisher/limits.py``: a beat that does not is sent minimal, and counted), so no
@@ -93,7 +96,12 @@ class BrokerLink:
     def set_will(self) -> None:
         """Arm the retained ``offline`` Last Will with the next bdseq (before every CONNECT)."""
         bdseq = self.bdseq.next()
-        payload = HostStatus(host=self.settings.host, state=HostState.OFFLINE, bdseq=bdseq)
+        payload = HostStatus(
+            host=self.settings.host,
+            state=HostState.OFFLINE,
+            bdseq=bdseq,
+            site=self.settings.site,
+        )
         self.client.will_set(
             topics.status_topic(self.settings.host),
             payload.model_dump_json(exclude_none=True),
@@ -233,6 +241,7 @@ class BrokerLink:
             pid=os.getpid(),
             platform=f"{platform.system()} {platform.machine()}".strip(),
             heartbeat_interval=self.settings.heartbeat_interval,
+            site=self.settings.site,
         )
         info = self.client.publish(
             topics.status_topic(self.settings.host),
@@ -259,6 +268,7 @@ class BrokerLink:
                 state=HostState.OFFLINE,
                 bdseq=self.bdseq.value,
                 sent_at=self.clock(),
+                site=self.settings.site,
             )
             info = self.client.publish(
                 topics.status_topic(self.settings.host),
