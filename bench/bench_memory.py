@@ -21,11 +21,14 @@ per-session task and uuid4 session id, five timestamps). Figures per session:
   shared by many sessions, e.g. a cached string, counts once), ``sys.getsizeof`` each (the
   GC header included, allocator rounding not), grouped by what holds it.
 
+``--speed`` times ``state.apply`` per message over the same messages instead (a fresh state
+per round, five rounds, the minimum; no broker: the state's own cost, without paho's).
+
 ``--src DIR`` runs another tree's ``sessionbeat`` in the children (e.g. ``git archive <commit>
 src | tar -x -C /tmp/base``, then ``--src /tmp/base/src``): the baseline in the same run.
 
 Run: ``.venv/bin/python bench/bench_memory.py [--sessions 10000 100000] [--hosts 2000]
-[--beats 3] [--src DIR]``
+[--beats 3] [--src DIR] [--speed]``
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import tracemalloc
 import uuid
 from collections import Counter
@@ -223,7 +227,17 @@ def child(sessions: int, hosts: int, beats: int, mode: str) -> dict[str, Any]:
     gc.collect()
     process = psutil.Process()
     figures: dict[str, Any] = {"sessionbeat": str(Path(sessionbeat.__file__).parent)}
-    if mode == "traced":
+    if mode == "speed":
+        times = []
+        for _ in range(5):
+            gc.collect()
+            start = time.perf_counter()
+            state = apply_all(messages)
+            times.append((time.perf_counter() - start) / len(messages))
+            del state
+        figures["apply_us"] = [t * 1e6 for t in times]
+        state = apply_all(messages)
+    elif mode == "traced":
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         state = apply_all(messages)
@@ -292,11 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=2000)
     parser.add_argument("--beats", type=int, default=3, help="beats per session")
     parser.add_argument("--src", help="run this tree's sessionbeat (a src/ directory)")
-    parser.add_argument("--child", choices=["rss", "traced"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--speed", action="store_true", help="time state.apply per message instead (5 rounds)"
+    )
+    parser.add_argument("--child", choices=["rss", "traced", "speed"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         figures = child(args.sessions[0], args.hosts, args.beats, args.child)
         print(json.dumps(figures))
+        return 0
+    if args.speed:
+        for sessions in args.sessions:
+            apply_us = run_child(args, sessions, "speed")["apply_us"]
+            rounds = ", ".join(f"{t:.2f}" for t in apply_us)
+            print(f"{sessions} sessions: state.apply {min(apply_us):.2f} us/message min ({rounds})")
         return 0
     for sessions in args.sessions:
         rss = run_child(args, sessions, "rss")

@@ -58,16 +58,22 @@ def parse_session_beat(payload: bytes, host: str, session_id: str) -> SessionBea
     fields["host"] = host
     fields["session_id"] = session_id
     if not beat.__pydantic_extra__:
-        _share_fields_set(beat)
+        fields_set = beat.__pydantic_fields_set__
+        for shared in _SHAPES.get(len(fields_set), ()):
+            if shared == fields_set:
+                _set_attribute(beat, "__pydantic_fields_set__", shared)
+                break
+        else:
+            _share_fields_set(beat)
     return beat
 
 
-_LAST_FIELDS_SET: dict[int, frozenset[str]] = {}
-"""The fields set last shared, per number of fields (the fast path: one set comparison)."""
-_FIELDS_SETS: dict[frozenset[str], frozenset[str]] = {}
-"""Every shared fields set, by itself; emptied past :data:`_MAX_SHAPES` (a hostile publisher
-could send many of the 2**28 shapes the optional fields allow)."""
+_SHAPES: dict[int, list[frozenset[str]]] = {}
+"""The shared fields sets by their number of fields; emptied past :data:`_MAX_SHAPES` in all (a
+hostile publisher could send many of the 2**28 shapes the optional fields allow)."""
 _MAX_SHAPES = 1024
+_shape_count = 0
+_set_attribute = object.__setattr__
 
 
 def _share_fields_set(beat: SessionBeat) -> None:
@@ -76,19 +82,20 @@ def _share_fields_set(beat: SessionBeat) -> None:
     pydantic keeps a ``set`` of the field names found in the input on every instance: 2,264
     bytes for a beat's ~28 names, 40 % of a live session's memory (bench/bench_memory.py),
     with no option to turn it off (pydantic 2.14). Beats of one fleet come in a handful of
-    shapes, so one set per shape serves them all. Costs ~0.2 us (a length and a set
-    comparison against the last shape of that length; ~0.4 us more on a change of shape).
-    Only for beats without unknown fields; at most :data:`_MAX_SHAPES` sets are kept.
+    shapes, so one set per shape serves them all: :func:`parse_session_beat` compares the beat's
+    set with the known shapes of its length (~0.15 us each) and calls this for a new shape,
+    which it keeps (at most :data:`_MAX_SHAPES` in all; beats with unknown fields are left as
+    they are).
     """
+    global _shape_count
+    if _shape_count >= _MAX_SHAPES:
+        _SHAPES.clear()
+        _shape_count = 0
     fields_set = beat.__pydantic_fields_set__
-    size = len(fields_set)
-    shared = _LAST_FIELDS_SET.get(size)
-    if shared is None or shared != fields_set:
-        if len(_FIELDS_SETS) >= _MAX_SHAPES:
-            _FIELDS_SETS.clear()
-        shared = frozenset(fields_set)
-        shared = _LAST_FIELDS_SET[size] = _FIELDS_SETS.setdefault(shared, shared)
-    object.__setattr__(beat, "__pydantic_fields_set__", shared)
+    shared = frozenset(fields_set)
+    _SHAPES.setdefault(len(fields_set), []).append(shared)
+    _shape_count += 1
+    _set_attribute(beat, "__pydantic_fields_set__", shared)
 
 
 def parse_host_status(payload: bytes, host: str) -> HostStatus:
