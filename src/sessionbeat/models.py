@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from operator import attrgetter
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -255,6 +255,23 @@ class SessionBeat(SessionFields):
     sent_at: UtcDatetime
     heartbeat: bool = Field(False, validation_alias=HEARTBEAT_NAMES)
     bdseq: SequenceNumber | None = None
+
+    def __copy__(self) -> Self:
+        """Return a shallow copy with a set of its own of the explicitly set fields.
+
+        A beat read by :func:`sessionbeat.wire.parse_session_beat` shares that set with other
+        beats (a ``frozenset``); the copy gets a ``set`` again, so ``model_copy(update=...)``
+        can record the updated names.
+        """
+        copied = super().__copy__()
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        """Return a deep copy with a set of its own of the explicitly set fields (as above)."""
+        copied = super().__deepcopy__(memo)
+        object.__setattr__(copied, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return copied
 
 
 class HostStatus(BaseModel):

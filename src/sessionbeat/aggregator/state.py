@@ -36,6 +36,7 @@ sessions whose due time (:func:`next_due`) has come.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta
 
 from sessionbeat import topics
@@ -254,7 +255,8 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
                 status = parse_host_status(message.payload, parsed.host)
                 return _apply_host(state, status, message, now)
             assert parsed.session_id is not None
-            key = (parsed.host, parsed.session_id)
+            # One string per host, shared by its sessions' keys and beats (wire.py).
+            key = (sys.intern(parsed.host), parsed.session_id)
         host_id, session_id = key
         if not message.payload:
             removed = state.sessions.pop(key, None)
