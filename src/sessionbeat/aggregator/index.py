@@ -11,7 +11,7 @@ so that the work per message and per read is proportional to what it touches, no
   (needs-approval first, then newest ``sent_at``, host, session id): a page of 100 costs
   O(log n + 100);
 * counts by stored effective status, per-host visible/approval counts, the running subagents
-  and the context percentages (for ``summarize``);
+  and the context percentages in a lazy max-heap (the summary's top two);
 * a heap of due times: when each session's derived status (idle, stale) may change or it may be
   reaped. ``expire`` pops only what is due. Entries are invalidated lazily with a generation per
   session; a later beat that pushes the due time further keeps the old entry, which then fires
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -88,7 +89,7 @@ class Entry:
     """What the index counted for one session: its order key, status and summary parts.
 
     ``due`` and ``gen`` are its live heap entry (None: none scheduled); ``pct`` its context
-    percentage (0-100 or None).
+    percentage (0-100 or None) and ``pct_gen`` its live entry in the top-context heap (0: none).
     """
 
     order: OrderKey
@@ -98,6 +99,7 @@ class Entry:
     pct: float | None
     due: datetime | None = None
     gen: int = 0
+    pct_gen: int = 0
 
 
 class StateIndex:
@@ -119,7 +121,7 @@ class StateIndex:
         self.host_visible: Counter[str] = Counter()
         self.host_approvals: Counter[str] = Counter()
         self.subagents = 0
-        self.pcts: SortedList = SortedList()
+        self.pct_heap: list[tuple[float, int, SessionKey]] = []
         self.heap: list[tuple[datetime, int, SessionKey]] = []
         self.sessionless: set[str] = set()
         self._gen = 0
@@ -138,11 +140,50 @@ class StateIndex:
         if status not in HIDDEN_BY_DEFAULT:
             self._bump(self.host_visible, host, sign)
             self.subagents += sign * entry.subagents
-            if entry.pct is not None and status is not SessionStatus.OFFLINE:
-                if sign > 0:
-                    self.pcts.add((entry.pct, key[0], key[1]))
-                else:
-                    self.pcts.remove((entry.pct, key[0], key[1]))
+        self._place_pct(key, entry, sign > 0)
+
+    def _place_pct(self, key: SessionKey, entry: Entry, present: bool) -> None:
+        """Put ``entry``'s context percentage in the top-context heap (``present``) or out of it.
+
+        A lazy max-heap: an entry is live while its generation is the session's ``pct_gen``;
+        the old one of a session whose percentage moved stays behind, dead, until the heap
+        holds twice the live sessions and is rebuilt (amortised O(1); a push is O(log n) in C,
+        against two ``SortedList`` operations per beat before).
+        """
+        entry.pct_gen = 0
+        if not present or entry.pct is None or not shows_context(entry.status):
+            return
+        self._gen += 1
+        entry.pct_gen = self._gen
+        heap = self.pct_heap
+        heapq.heappush(heap, (-entry.pct, self._gen, key))
+        if len(heap) > 2 * len(self.entries) + 64:
+            live = [
+                (-e.pct, e.pct_gen, k)
+                for k, e in self.entries.items()
+                if e.pct_gen and e.pct is not None
+            ]
+            heapq.heapify(live)
+            self.pct_heap = live
+
+    def top_pcts(self, k: int, exclude: Container[SessionKey]) -> list[float]:
+        """Return the ``k`` highest live context percentages (0-100), highest first.
+
+        Sessions in ``exclude`` are skipped (the caller counts those itself). Walks the heap
+        best-first from its root, so it costs O(k + dead entries above them) x log.
+        """
+        heap, entries = self.pct_heap, self.entries
+        out: list[float] = []
+        frontier: list[tuple[tuple[float, int, SessionKey], int]] = [(heap[0], 0)] if heap else []
+        while frontier and len(out) < k:
+            (negpct, gen, key), i = heapq.heappop(frontier)
+            entry = entries.get(key)
+            if entry is not None and entry.pct_gen == gen and key not in exclude:
+                out.append(-negpct)
+            for child in (2 * i + 1, 2 * i + 2):
+                if child < len(heap):
+                    heapq.heappush(frontier, (heap[child], child))
+        return out
 
     @staticmethod
     def _bump(counter: Counter[str], host: str, sign: int) -> None:
@@ -185,10 +226,13 @@ class StateIndex:
             self._discard_repo(key, old.repo)
             self.by_repo.setdefault(repo, set()).add(key)
             old.repo = repo
-        if old.status is not status or old.subagents != subagents or old.pct != pct:
+        if old.status is not status or old.subagents != subagents:
             self._count(key, old, -1)
             old.status, old.subagents, old.pct = status, subagents, pct
             self._count(key, old, 1)
+        elif old.pct != pct:  # the context moved (most beats of a working session)
+            old.pct = pct
+            self._place_pct(key, old, True)
 
     def _discard_repo(self, key: SessionKey, repo: str | None) -> None:
         keys = self.by_repo.get(repo)

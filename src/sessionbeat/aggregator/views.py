@@ -346,13 +346,7 @@ def summarize(
         pct = context_pct(beat.context_tokens, beat.context_window)
         if pct is not None and shows_context(status):
             pcts.append(pct)
-    taken = 0
-    for pct, host, sid in reversed(index.pcts):
-        if taken == 2:
-            break
-        if (host, sid) not in moved:
-            pcts.append(pct)
-            taken += 1
+    pcts += index.top_pcts(2, moved)
     top = sorted(pcts, reverse=True)[:2]
     by_status = {
         s.value: counts[s] for s in STATUS_ORDER if s not in HIDDEN_BY_DEFAULT and counts[s] > 0
