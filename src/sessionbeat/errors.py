@@ -111,3 +111,10 @@ class StackRunningError(ConfigError):
     A clash of settings: the message says where the running stack is and how to stop it, or to
     give the new one its own ``SESSIONBEAT_STATE_DIR``.
     """
+
+
+class CursorError(SessionbeatError, ValueError):
+    """A ``GET /sessions`` cursor this aggregator did not issue (or that was altered).
+
+    Raised by ``aggregator.paging.decode_cursor``; the API answers 400 with its text.
+    """

@@ -66,11 +66,11 @@ from sessionbeat.aggregator import exports, guards
 from sessionbeat.aggregator.history import EXPORT_LIMIT
 from sessionbeat.aggregator.history_queries import MAX_OFFSET
 from sessionbeat.aggregator.overview import OVERVIEW_LIMIT
-from sessionbeat.aggregator.paging import CursorError
 from sessionbeat.aggregator.reads import DEFAULT_PAGE
 from sessionbeat.aggregator.service import AggregatorService
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.errors import (
+    CursorError,
     HistoryUnavailableError,
     NotFoundError,
     SessionbeatError,
@@ -101,6 +101,7 @@ ERROR_STATUS: dict[type[SessionbeatError], int] = {
     NotFoundError: 404,
     HistoryUnavailableError: 503,
     TopicError: 400,
+    CursorError: 400,
 }
 """HTTP status of each named error; any other ``SessionbeatError`` is a 500."""
 

@@ -25,14 +25,11 @@ from datetime import datetime
 from sessionbeat.aggregator.index import HIDDEN_BY_DEFAULT, RANK, STATUS_ORDER, OrderKey, order_key
 from sessionbeat.aggregator.records import AggregatorState, SessionKey
 from sessionbeat.aggregator.state import effective_status
+from sessionbeat.errors import CursorError
 from sessionbeat.models import SessionStatus
 
 AFTER_APPROVALS: OrderKey = (RANK[SessionStatus.NEEDS_APPROVAL], math.inf, "", "")
 """A key after every needs-approval session and before all others (the overview's rest)."""
-
-
-class CursorError(ValueError):
-    """A cursor that this aggregator did not issue (or that was altered); the API answers 400."""
 
 
 def encode_cursor(key: OrderKey) -> str:
