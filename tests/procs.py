@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,6 +122,9 @@ class Aggregator(Proc):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         state_dir.mkdir(parents=True, exist_ok=True)
+        # Alone in its reaper lease group unless told otherwise: tests share one broker, and a
+        # module-scoped aggregator starts before the test's own environment is set.
+        extra.setdefault("SESSIONBEAT_LEASE_GROUP", f"t-{uuid.uuid4().hex[:12]}")
         env = base_env(broker_url, SESSIONBEAT_STATE_DIR=str(state_dir), **extra)
         super().__init__(
             [SCRIPT, "aggregator", "--bind", "127.0.0.1", "--port", str(self.port)],
@@ -151,8 +155,17 @@ class Aggregator(Proc):
         return response.text
 
     def sessions(self, **params: Any) -> dict[str, dict[str, Any]]:
-        """GET /sessions (all=true) as a dict by session id."""
-        return {s["session_id"]: s for s in self.get("/sessions", all="true", **params)}
+        """GET /sessions (all=true, every page) as a dict by session id."""
+        out: dict[str, dict[str, Any]] = {}
+        query: dict[str, Any] = {"all": "true", "limit": 1000, **params}
+        while True:
+            response = httpx.get(f"{self.url}/sessions", params=query, timeout=10)
+            assert response.status_code == 200, response.text
+            out.update((s["session_id"], s) for s in response.json())
+            cursor = response.headers.get("X-Next-Cursor")
+            if cursor is None:
+                return out
+            query["cursor"] = cursor
 
 
 def write_registry_entry(path: Path, pid: int, sid: str, status: str, **extra: object) -> None:

@@ -231,7 +231,13 @@ def retained_now(broker: LocalBroker, topic: str) -> bytes | None:
 
 def service_settings(broker: LocalBroker, tmp: Path, **overrides: Any) -> Settings:
     """Return Settings for a service on ``broker`` with its history under ``tmp``."""
-    values: dict[str, Any] = {"broker_url": broker.url, "history_db": tmp / "history.sqlite3"}
+    values: dict[str, Any] = {
+        "broker_url": broker.url,
+        "history_db": tmp / "history.sqlite3",
+        # alone in its reaper lease group: tests share one broker, and a module-scoped service
+        # starts before the test's own environment is set
+        "lease_group": f"t-{uuid.uuid4().hex[:12]}",
+    }
     return load_settings(**{**values, **overrides})
 
 

@@ -20,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.broker.embedded import LocalBroker
@@ -131,7 +132,11 @@ def _run(schema: Any, path: str, headers: dict[str, str]) -> None:
     )
     @given(case=cases)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, timeout=10)
+        # A cursor is opaque: any string fits its schema, but only one the server issued is a
+        # cursor (anything else is a documented 400), so a generated one is not "valid data".
+        opaque = bool(case.query) and "cursor" in case.query
+        excluded = [positive_data_acceptance] if opaque else []
+        case.call_and_validate(headers=headers, timeout=10, excluded_checks=excluded)
 
     check()
 

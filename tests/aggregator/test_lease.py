@@ -29,8 +29,9 @@ SLACK = 10.0
 """Hang guard on top of the handover time (a loaded machine), not a timing assertion."""
 
 
-def _lease_env(history: Path, keepalive: int = KEEPALIVE) -> dict[str, str]:
+def _lease_env(history: Path, group: str, keepalive: int = KEEPALIVE) -> dict[str, str]:
     return {
+        "SESSIONBEAT_LEASE_GROUP": group,
         "SESSIONBEAT_HISTORY_DB": str(history),
         "SESSIONBEAT_LEASE_KEEPALIVE": str(keepalive),
         "SESSIONBEAT_LEASE_SETTLE": str(SETTLE),
@@ -65,13 +66,16 @@ class Fleet:
         self.broker = broker
         self.history = self.root / "history.sqlite3"
         self.keepalive = keepalive
+        self.group = f"t-{uuid.uuid4().hex[:12]}"  # these aggregators share one lease
         self.aggregators: list[Aggregator] = []
         self.agent = Agent(broker.url, self.root / "agent", f"lease-{uuid.uuid4().hex[:8]}")
 
     def add_aggregator(self) -> Aggregator:
         n = len(self.aggregators)
         aggregator = Aggregator(
-            self.broker.url, self.root / f"agg{n}", **_lease_env(self.history, self.keepalive)
+            self.broker.url,
+            self.root / f"agg{n}",
+            **_lease_env(self.history, self.group, self.keepalive),
         )
         self.aggregators.append(aggregator)
         return aggregator

@@ -58,6 +58,14 @@ LEASE_QOS = 1
 """QoS of the claims, the release, the Last Will and the watch subscription."""
 
 
+ALONE_TEXT = (
+    "acting alone: the broker's ACL refuses the reaper lease topic (an ACL from before the "
+    "lease); this aggregator reaps and notifies as a single one does. With a second aggregator "
+    "give the aggregator user 'topic readwrite sessionbeat/aggregators/#'"
+)
+"""What ``/healthz`` and the log say when the lease topic is refused."""
+
+
 class ReaperLease:
     """The reaper lease of one aggregator (module docstring).
 
@@ -106,13 +114,18 @@ class ReaperLease:
         self._claim_gone = False
         self._claim_abandon = False
         self._published_at = 0.0
+        self._alone = False
 
     # -- what the service reads --------------------------------------------------------------
 
     @property
     def held(self) -> bool:
-        """True while this aggregator acts as the holder (always, before :meth:`start`)."""
-        return self._held or not self._enabled
+        """True while this aggregator acts as the holder (always, before :meth:`start`).
+
+        Also True when the broker refused the lease topic (an ACL written before the lease
+        existed): the aggregator then acts alone, as before, and says so in ``/healthz``.
+        """
+        return self._held or not self._enabled or self._alone
 
     def someone_else_holds(self) -> bool:
         """Return True while another aggregator's claim stands (it reaps what this one sees go)."""
@@ -139,6 +152,8 @@ class ReaperLease:
         """Return ``(held, words)`` for ``/healthz``; ``(None, None)`` before :meth:`start`."""
         if not self._enabled:
             return None, None
+        if self._alone:
+            return True, ALONE_TEXT
         with self._lock:
             held = self._held
             text = self.book.holder_text(self.monotonic())
@@ -258,6 +273,7 @@ class ReaperLease:
         client.reconnect_delay_set(3600, 3600)  # never reconnect: a new claim opens a new one
         client.will_set(self.topic, b"", qos=LEASE_QOS, retain=True)
         client.on_connect = self._on_claim_connect
+        client.on_publish = self._on_claim_published
         client.on_connect_fail = self._on_claim_gone
         client.on_disconnect = self._on_claim_gone
         self._claim = client
@@ -316,6 +332,19 @@ class ReaperLease:
 
     # -- MQTT callbacks (paho's threads) -----------------------------------------------------
 
+    def _on_claim_published(
+        self, client: Any, userdata: Any, mid: Any, reason_code: Any, properties: Any
+    ) -> None:
+        """Act alone when the claim's PUBACK says "Not authorized": the ACL refuses the topic.
+
+        Mosquitto (2.0.11, measured) grants the subscription and refuses only the publish.
+        """
+        if reason_code.is_failure and not self._alone:
+            self._alone = True
+            log.warning(
+                "the broker refused the claim on %s (%s): %s", self.topic, reason_code, ALONE_TEXT
+            )
+
     def _on_claim_connect(
         self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
@@ -350,11 +379,12 @@ class ReaperLease:
         self, client: Any, userdata: Any, mid: Any, reason_codes: Any, properties: Any
     ) -> None:
         if any(rc.is_failure for rc in reason_codes):
+            self._alone = True
             log.warning(
-                "the broker refused the subscription to %s (%s): check the aggregator user's "
-                "ACL; this aggregator stays standby",
+                "the broker refused the subscription to %s (%s): %s",
                 self.topic,
                 ", ".join(str(rc) for rc in reason_codes),
+                ALONE_TEXT,
             )
             return
         with self._lock:
