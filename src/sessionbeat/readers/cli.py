@@ -90,7 +90,7 @@ def list_(
     ] = False,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help="at most this many sessions (default: all)"),
+        typer.Option("--limit", "-n", min=1, help="at most this many sessions; without it, all"),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
