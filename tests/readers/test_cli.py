@@ -390,10 +390,11 @@ def test_list_limit_still_counts_branch_mates_on_every_host(
     """With --limit the "(2 on main)" badge counts the repo's sessions beyond the limit too."""
     _, api = served
     mac, server = unique_host(), unique_host()
-    publisher.beat(beat(mac, "dd000000-mac", repo="shop", branch="main", task="edit"))
-    publisher.beat(beat(server, "ee000000-server", repo="shop", branch="main", task="edit"))
-    wait_until(lambda: len(httpx.get(f"{api.url}/sessions", params={"repo": "shop"}).json()) == 2)
-    result = cli(api, "sessions", "list", "--repo", "shop", "--limit", "1")
+    shop = unique_host("s")  # a repo name no other test's retained sessions use
+    publisher.beat(beat(mac, "dd000000-mac", repo=shop, branch="main", task="edit"))
+    publisher.beat(beat(server, "ee000000-server", repo=shop, branch="main", task="edit"))
+    wait_until(lambda: len(httpx.get(f"{api.url}/sessions", params={"repo": shop}).json()) == 2)
+    result = cli(api, "sessions", "list", "--repo", shop, "--limit", "1")
     assert result.exit_code == 0, result.output
     (line,) = [x for x in result.output.splitlines() if "000000" in x]
-    assert "shop (2 on main)" in line
+    assert "(2 on" in line  # the repo cell may cut the branch name
