@@ -365,3 +365,36 @@ def test_list_marks_sessions_on_one_branch_even_on_hidden_hosts(
     (alone,) = [line for line in result.output.splitlines() if "cc000000" in line]
     assert "web (2 on main)" in shared
     assert " on " not in alone
+
+
+def test_list_limit_shows_the_first_sessions_and_how_many_match(
+    served: tuple[AggregatorService, ServedApi], host: str
+) -> None:
+    """`sessions list --limit 1` shows the approval only and says "1 of 2 shown"."""
+    _, api = served
+    result = cli(api, "sessions", "list", "--host", host, "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert "3f2a1b9c" in result.output
+    assert "77aa0000" not in result.output
+    assert "1 of 2 shown (--limit)." in result.output
+    everything = cli(api, "sessions", "list", "--host", host, "--limit", "5")
+    assert "77aa0000" in everything.output and "shown (--limit)" not in everything.output
+    as_json = cli(api, "sessions", "list", "--host", host, "--all", "--json", "--limit", "2")
+    expected = httpx.get(f"{api.url}/sessions", params={"host": host, "all": "true"}).json()
+    assert json.loads(as_json.output) == expected[:2]
+
+
+def test_list_limit_still_counts_branch_mates_on_every_host(
+    served: tuple[AggregatorService, ServedApi], publisher: Publisher
+) -> None:
+    """With --limit the "(2 on main)" badge counts the repo's sessions beyond the limit too."""
+    _, api = served
+    mac, server = unique_host(), unique_host()
+    shop = unique_host("s")  # a repo name no other test's retained sessions use
+    publisher.beat(beat(mac, "dd000000-mac", repo=shop, branch="main", task="edit"))
+    publisher.beat(beat(server, "ee000000-server", repo=shop, branch="main", task="edit"))
+    wait_until(lambda: len(httpx.get(f"{api.url}/sessions", params={"repo": shop}).json()) == 2)
+    result = cli(api, "sessions", "list", "--repo", shop, "--limit", "1")
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if "000000" in x]
+    assert "(2 on" in line  # the repo cell may cut the branch name

@@ -45,9 +45,15 @@ def sync_query(wanted: dict[str, str]) -> None:
 
 
 def show_cards(views: list[SessionView], filters: Filters, overview: Overview) -> None:
-    """Render session cards, each linking to its detail (the filters kept in the link)."""
+    """Render session cards, each linking to its detail (the filters kept in the link).
+
+    "N on this branch" is counted over ``overview.sessions`` (every session the page holds,
+    across hosts, not only the filtered cards); exact when the overview had no further page
+    (``next_cursor`` None: the page holds the whole fleet), else a lower bound ("2+").
+    """
     query = filters.to_query()
-    mates = branch_mates(overview.sessions)  # across every host, not only the filtered cards
+    mates = branch_mates(overview.sessions)
+    exact = overview.next_cursor is None
     st.markdown(
         "".join(
             card(
@@ -55,6 +61,7 @@ def show_cards(views: list[SessionView], filters: Filters, overview: Overview) -
                 overview.now,
                 link(query, session=v.session_id, shost=v.host),
                 mates.get((v.host, v.session_id), 0),
+                exact,
             )
             for v in views
         ),

@@ -4,8 +4,10 @@ Shows every field, the status timeline, a copyable resume command, the transcrip
 messages when the page runs on the session's own host, and JSON/Markdown exports. It runs
 inside the live fragment and reuses that refresh's ``GET /overview``: the timeline
 (``GET /sessions/{id}``) is fetched again only when the session's ``seq`` or status changed,
-so an open detail costs the aggregator one call per refresh, like the overview. A session
-that is no longer live is read once from the history (``GET /history/{id}``).
+so an open detail costs the aggregator one call per refresh, like the overview. A live session
+the overview does not hold (beyond its first page, in a fleet) is read with
+``GET /sessions/{id}?host=`` each refresh (view and timeline in one call). A session that is
+no longer live is read once from the history (``GET /history/{id}``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,17 @@ def live_detail(api: ApiClient, view: SessionView, now: datetime) -> SessionDeta
         return SessionDetail(**view.model_dump(), timeline=kept)
     st.session_state["sb_detail"] = (key, timeline)
     return SessionDetail(**view.model_dump(), timeline=timeline)
+
+
+def beyond_overview(api: ApiClient, session_id: str, host: str | None) -> SessionDetail | None:
+    """Return a live session the overview does not hold (``GET /sessions/{id}?host=``).
+
+    None when it is not live (404). Raises ``ApiUnavailableError``.
+    """
+    try:
+        return api.session(session_id, host)
+    except NotFoundError:
+        return None
 
 
 def reaped(api: ApiClient, session_id: str, host: str | None) -> HistoryEntry | None:
@@ -161,8 +174,18 @@ def detail(api: ApiClient, settings: Settings, filters: Filters, overview: Overv
     try:
         if view is not None:
             record = live_detail(api, view, overview.now)
-            mates = branch_mates(overview.sessions).get((view.host, view.session_id), 0)
-            st.markdown(card(view, overview.now, None, mates), unsafe_allow_html=True)
+        else:
+            record = beyond_overview(api, filters.session, filters.session_host)
+            view = record
+        if view is not None:
+            held = [
+                v
+                for v in overview.sessions
+                if (v.host, v.session_id) != (view.host, view.session_id)
+            ]
+            mates = branch_mates([*held, view]).get((view.host, view.session_id), 0)
+            exact = overview.next_cursor is None
+            st.markdown(card(view, overview.now, None, mates, exact), unsafe_allow_html=True)
         else:
             record = reaped(api, filters.session, filters.session_host)
     except ApiUnavailableError as exc:

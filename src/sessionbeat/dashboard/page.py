@@ -1,12 +1,16 @@
 """The Streamlit page: live sessions for a phone, session detail, history.
 
 A thin client of the aggregator: the live part refreshes every :data:`REFRESH` seconds inside a
-``st.fragment`` (the page itself is not reloaded) with ONE ``GET /overview`` call. An open
-session detail reuses that call and asks ``GET /sessions/{id}`` for the timeline only when the
-session changed (see :mod:`sessionbeat.dashboard.detail`); the list adds one ``GET /notify``
-for the push-notification line (:mod:`sessionbeat.dashboard.notify_view`). When the aggregator
-cannot be reached the page says so and keeps showing the last data with its age. Filters live
-in the URL query (:class:`~sessionbeat.dashboard.view.Filters`).
+``st.fragment`` (the page itself is not reloaded) with ONE ``GET /overview`` call, whose size
+does not grow with the fleet (every approval, the first page of the rest, the hosts that need a
+look). A host, repo or status filter, or "Show more", adds one ``GET /sessions`` page, filtered
+by the server (:mod:`sessionbeat.dashboard.listing`). An open session detail reuses the
+overview and asks ``GET /sessions/{id}`` for the timeline only when the session changed, or
+each refresh for a session beyond the overview's first page (see
+:mod:`sessionbeat.dashboard.detail`); the list adds one ``GET /notify`` for the
+push-notification line (:mod:`sessionbeat.dashboard.notify_view`). When the aggregator cannot
+be reached the page says so and keeps showing the last data with its age. Filters live in the
+URL query (:class:`~sessionbeat.dashboard.view.Filters`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from pydantic import ValidationError
 from sessionbeat.dashboard.common import client, link, show_cards, sync_query
 from sessionbeat.dashboard.detail import detail, reader_zone
 from sessionbeat.dashboard.history import history
+from sessionbeat.dashboard.listing import Listing, load_listing, merge, show_more
 from sessionbeat.dashboard.notify_view import notify_line
 from sessionbeat.dashboard.style import CSS
 from sessionbeat.dashboard.view import (
+    HOSTS_SHOWN,
     SECTIONS,
     TITLES,
     Filters,
@@ -31,10 +37,9 @@ from sessionbeat.dashboard.view import (
     esc,
     host_chip,
     live_layout,
-    notable_hosts,
 )
 from sessionbeat.errors import ApiUnavailableError, NotFoundError, UnauthorizedError
-from sessionbeat.models import HostState, NotifyStatus, Overview, SessionStatus, SessionView
+from sessionbeat.models import HostState, NotifyStatus, Overview, SessionStatus
 from sessionbeat.readers.client import ApiClient
 from sessionbeat.readers.render import duration, safe_text
 from sessionbeat.settings import Settings, load_settings
@@ -87,9 +92,19 @@ def notify_caption(api: ApiClient) -> None:
         st.markdown(f'<div class="sb-note">{esc(line)}</div>', unsafe_allow_html=True)
 
 
-def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
-    """Show the grouping switch and the filters; keep the URL in step. Returns the filters."""
-    hosts = sorted({s.host for s in sessions} | ({filters.host} if filters.host else set()))
+def controls(filters: Filters, overview: Overview) -> Filters:
+    """Show the grouping switch and the filters; keep the URL in step. Returns the filters.
+
+    The host choices are every host with a session (``summary.by_host``) and the hosts the
+    page holds sessions of; the repo choices the repos of the sessions the page holds
+    (``overview.sessions``), with the filter's own value kept.
+    """
+    sessions = overview.sessions
+    hosts = sorted(
+        {s.host for s in sessions}
+        | set(overview.summary.by_host)
+        | ({filters.host} if filters.host else set())
+    )
     repos = sorted({s.repo or "-" for s in sessions} | ({filters.repo} if filters.repo else set()))
     group = (
         st.segmented_control(
@@ -130,22 +145,25 @@ def controls(filters: Filters, sessions: list[SessionView]) -> Filters:
 
 
 def hosts_strip(overview: Overview) -> None:
-    """Show a chip per host; with many hosts only those that need a look, the rest folded.
+    """Show a chip per host that needs a look, and the online rest folded into one count.
 
-    ``GET /overview`` lists only the hosts that need a look; ``hosts_by_state`` counts all.
+    ``GET /overview`` lists only the hosts that need a look (not online, or with a session
+    awaiting approval); the others are online with nothing waiting: "▲ 1,998 more online"
+    (``hosts_total`` minus those listed). More than ``HOSTS_SHOWN`` chips fold into an expander.
     """
     hosts, now = overview.hosts, overview.now
-    shown = notable_hosts(hosts)
+    shown = hosts[:HOSTS_SHOWN]
     chips = "".join(host_chip(h, now) for h in shown)
-    total = max(overview.hosts_total, len(hosts))
-    if len(shown) < total:
-        online = overview.hosts_by_state.get(HostState.ONLINE.value, 0)
-        chips += f'<span class="sb-chip">▲ {online} of {total} hosts online</span>'
+    rest = max(0, overview.hosts_total - len(hosts))
+    if rest:
+        chips += f'<span class="sb-chip">▲ {rest:,} more online</span>'
     if chips:
         st.markdown(chips, unsafe_allow_html=True)
     if len(shown) < len(hosts):
-        with st.expander(f"All {len(hosts)} hosts", key="hosts"):
-            st.markdown("".join(host_chip(h, now) for h in hosts), unsafe_allow_html=True)
+        with st.expander(f"{len(hosts) - len(shown)} more hosts need a look", key="hosts"):
+            st.markdown(
+                "".join(host_chip(h, now) for h in hosts[HOSTS_SHOWN:]), unsafe_allow_html=True
+            )
 
 
 def header(settings: Settings, overview: Overview | None, error: str | None, age: float) -> None:
@@ -176,6 +194,22 @@ def show_section(section: Section, filters: Filters, overview: Overview) -> None
     show_cards(section.views, filters, overview)
 
 
+def more_line(listing: Listing, filters: Filters) -> None:
+    """Say how many of the matching sessions the page shows, with "Show more" if there are more.
+
+    ``"Showing 50 of 10,000 sessions"``; nothing when the page holds them all.
+    """
+    if listing.error is not None:
+        st.warning(listing.error)
+    if len(listing.sessions) >= listing.total:
+        return
+    st.caption(f"Showing {len(listing.sessions):,} of {listing.total:,} sessions")
+    if listing.can_grow:
+        st.button("Show more", key="more", on_click=show_more, args=(filters,))
+    elif listing.more:
+        st.caption("Narrow the list with the filters to see the others.")
+
+
 def live(settings: Settings) -> None:
     """One refresh: summary, approvals, hosts, grouped sessions (or one session's detail)."""
     filters = Filters.from_query(st.query_params.to_dict())
@@ -197,8 +231,11 @@ def live(settings: Settings) -> None:
         notify_caption(api)
     top = st.container()  # filled after the filters are read, but shown first
     hosts_strip(overview)
-    filters = controls(filters, overview.sessions)
-    layout = live_layout(overview.sessions, filters)
+    filters = controls(filters, overview)
+    listing = load_listing(api, overview, filters, live=error is None)
+    # Branch-mates are counted over every session the page holds (see show_cards).
+    overview = overview.model_copy(update={"sessions": merge(overview.sessions, listing.sessions)})
+    layout = live_layout(listing.sessions, filters, listing.by_status)
     with top:
         if layout.approvals.views:
             show_section(layout.approvals, filters, overview)
@@ -208,6 +245,7 @@ def live(settings: Settings) -> None:
         st.info(layout.empty)
     for section in layout.sections:
         show_section(section, filters, overview)
+    more_line(listing, filters)
     history = {k: v for k, v in filters.to_query().items() if k in ("host", "repo")}
     st.markdown(f"[History of ended sessions →]({link(history, view='history')})")
 

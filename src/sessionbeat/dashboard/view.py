@@ -239,11 +239,15 @@ def place(repo: str | None, cwd: str | None, session_id: str) -> str:
     return repo or folder or f"session {short_id(session_id)}"
 
 
-def card(view: SessionView, now: datetime, link: str | None, mates: int = 0) -> str:
+def card(
+    view: SessionView, now: datetime, link: str | None, mates: int = 0, exact: bool = True
+) -> str:
     """Return the HTML card of one session; ``link`` is its detail URL (None: no link).
 
     ``mates`` (2 or more) is how many live sessions share its repo and branch, itself included
-    (:func:`~sessionbeat.readers.branchmates.branch_mates`): the card says "2 on this branch".
+    (:func:`~sessionbeat.readers.branchmates.branch_mates`): the card says "2 on this branch";
+    with ``exact`` False the count is a lower bound (counted among the sessions the page
+    holds, not the whole fleet) and the card says "2+ on this branch".
     """
     e = esc
     where = place(view.repo, view.cwd, view.session_id)
@@ -251,7 +255,7 @@ def card(view: SessionView, now: datetime, link: str | None, mates: int = 0) -> 
     if mates >= 2:
         branch += (
             f" <span class='sb-mates' title='live sessions on this repo and branch'>"
-            f"{mates} on this branch</span>"
+            f"{mates}{'' if exact else '+'} on this branch</span>"
         )
     wait = ""
     if view.status is SessionStatus.NEEDS_APPROVAL and view.waiting_seconds is not None:
@@ -290,15 +294,20 @@ class Section:
     title: str
     views: list[SessionView]
     status: SessionStatus | None = None
+    total: int | None = None
 
     @property
     def label(self) -> str:
         """The heading as Streamlit Markdown: icon, title and count, ``"⚠ Needs approval (2)"``.
 
-        The title is escaped (:func:`md`): a host or repo name comes from the wire.
+        ``total`` (None: unknown) is how many the section has in the whole fleet; when the
+        page holds fewer, ``"Working (50 of 3,400)"``. The title is escaped (:func:`md`): a
+        host or repo name comes from the wire.
         """
         icon = f"{STATUS_ICONS[self.status]} " if self.status else ""
-        return f"{icon}{md(self.title)} ({len(self.views)})"
+        shown = len(self.views)
+        count = f"{shown} of {self.total:,}" if self.total and self.total > shown else f"{shown}"
+        return f"{icon}{md(self.title)} ({count})"
 
     @property
     def folded(self) -> bool:
@@ -306,10 +315,16 @@ class Section:
         return self.status is SessionStatus.ENDED
 
 
-def group_sessions(views: Iterable[SessionView], grouping: Grouping) -> list[Section]:
+def group_sessions(
+    views: Iterable[SessionView],
+    grouping: Grouping,
+    totals: Mapping[str, int] | None = None,
+) -> list[Section]:
     """Group sessions for the page: by status (fixed section order), host or repo (by name).
 
     Ended sessions are only shown when grouped by status; empty groups are left out.
+    ``totals`` (status -> sessions in the whole fleet, e.g. ``Summary.by_status``) gives the
+    status sections their :attr:`Section.total`.
     """
     groups: dict[str, list[SessionView]] = {}
     for view in views:
@@ -323,7 +338,10 @@ def group_sessions(views: Iterable[SessionView], grouping: Grouping) -> list[Sec
             key = view.repo or "-"
         groups.setdefault(key, []).append(view)
     if grouping is Grouping.STATUS:
-        return [Section(TITLES[s], groups[s], s) for s in SECTIONS if s in groups]
+        counts = totals or {}
+        return [
+            Section(TITLES[s], groups[s], s, counts.get(s.value)) for s in SECTIONS if s in groups
+        ]
     return [Section(name, views) for name, views in sorted(groups.items())]
 
 
@@ -342,22 +360,30 @@ class LiveLayout:
     empty: str | None
 
 
-def live_layout(sessions: Sequence[SessionView], filters: Filters) -> LiveLayout:
-    """Return the live page's layout for the overview's ``sessions`` under ``filters``.
+def live_layout(
+    sessions: Sequence[SessionView],
+    filters: Filters,
+    totals: Mapping[str, int] | None = None,
+) -> LiveLayout:
+    """Return the live page's layout for the sessions the page holds under ``filters``.
 
-    Takes every live session of ``GET /overview``; applies the host, repo and status filters
-    and the grouping (:func:`group_sessions`).
+    Takes the sessions the page holds (the overview's approvals and first page, or a filtered
+    page of ``GET /sessions``, and the pages "Show more" added); applies the host, repo and
+    status filters (a no-op on a list the server filtered) and the grouping
+    (:func:`group_sessions`). ``totals`` (status -> number in the whole fleet, None: unknown)
+    labels the status sections "50 of 3,400" when the page holds fewer.
     """
     shown = [v for v in sessions if filters.matches(v)]
     waiting = SessionStatus.NEEDS_APPROVAL
     approvals = [v for v in shown if v.status is waiting]
     if filters.group is Grouping.STATUS:
         shown = [v for v in shown if v.status is not waiting]
-    sections = group_sessions(shown, filters.group)
+    sections = group_sessions(shown, filters.group, totals)
     empty = None
     if not sections and not approvals:
         empty = "No sessions" + (" match the filters." if sessions else " yet.")
-    return LiveLayout(Section(TITLES[waiting], approvals, waiting), sections, empty)
+    total = (totals or {}).get(waiting.value)
+    return LiveLayout(Section(TITLES[waiting], approvals, waiting, total), sections, empty)
 
 
 def host_state_label(host: HostView) -> str:

@@ -23,7 +23,7 @@ from sessionbeat.mcp_server.results import (
     SessionReport,
     WhoElse,
 )
-from sessionbeat.models import HistoryEntry, SessionDetail, SessionView, utc_now
+from sessionbeat.models import HistoryEntry, SessionDetail, utc_now
 from sessionbeat.readers.client import ApiClient
 from sessionbeat.readers.render import parse_since, safe_text
 
@@ -52,11 +52,15 @@ class Queries:
         self.identify = identify
         self.clock = clock
 
-    def _live(self) -> tuple[list[SessionView], CallerInfo]:
-        """Return ``GET /sessions`` and the caller completed from it."""
-        views = self.api.list_sessions()
+    def _caller(self) -> CallerInfo:
+        """Return the caller, completed from this host's live sessions when known by ``cwd``.
+
+        Only a caller known by its folder needs the sessions: this host's
+        (``GET /sessions?host=``), not the fleet's.
+        """
         caller = self.identify(self.claude_config_dir)
-        return views, tools.identify(caller, self.host, views)
+        here = [] if caller.session_id is not None else self.api.list_sessions(host=self.host)
+        return tools.identify(caller, self.host, here)
 
     def active_sessions(
         self,
@@ -65,15 +69,24 @@ class Queries:
         branch: str | None = None,
         include_self: bool = False,
     ) -> ActiveSessions:
-        """Return the live sessions matching the exact filters (``tools.active_sessions``)."""
-        views, caller = self._live()
+        """Return the live sessions matching the exact filters (``tools.active_sessions``).
+
+        ``repo`` and ``host`` are filtered by the server (``GET /sessions?repo=&host=``).
+        """
+        caller = self._caller()
+        views = self.api.list_sessions(repo=repo, host=host)
         return tools.active_sessions(
             views, caller, repo=repo, host=host, branch=branch, include_self=include_self
         )
 
     def who_else_is_here(self) -> WhoElse:
-        """Return the other live sessions on the caller's repository (``tools.who_else``)."""
-        views, caller = self._live()
+        """Return the other live sessions on the caller's repository (``tools.who_else``).
+
+        Reads that repo's sessions (``GET /sessions?repo=``); outside a repository, where
+        sessions match by folder, every live session.
+        """
+        caller = self._caller()
+        views = self.api.list_sessions(repo=caller.repo)
         return tools.who_else(views, caller)
 
     def session(self, session_id: str) -> SessionReport:

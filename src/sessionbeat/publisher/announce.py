@@ -186,10 +186,13 @@ class Announcer:
             return b""
         now = self.clock()
         age = self.board.age(now)
-        if age is None or age > REFRESH_INTERVAL:
+        stale = age is None or age > REFRESH_INTERVAL
+        if stale:
             self.refresh()
         repo, branch = self.repo_info(hook.cwd)
-        peers = self.board.peers(now)
+        peers = self.board.peers(now, repo)
+        if peers is None and repo and not stale:  # a repo a fleet's read did not cover yet
+            self.refresh()
         if not repo or peers is None or self._late(event):
             return b""
         lines = context_lines(peers, hook.session_id, repo, branch, now)

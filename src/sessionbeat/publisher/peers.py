@@ -8,6 +8,12 @@ a thread of its own every :data:`REFRESH_INTERVAL` seconds, and at once when ask
 worker hands :class:`PeerBoard` every beat it publishes (:meth:`PeerBoard.note_beat`), and they
 replace what the API said about this host.
 
+A fleet is not downloaded: one page of up to :data:`WHOLE_LIST_MAX` sessions holds every live
+session of a small one (as before paging); when ``GET /sessions`` says there are more, the
+fetcher reads only the repos that matter here (``GET /sessions?repo=``, the server filtering):
+those of this host's own sessions and those a SessionStart asked about
+(:meth:`PeerBoard.peers` with ``repo``). A repo not read yet is "unknown", never "nobody".
+
 The API is read with httpx directly, not through ``readers.client.ApiClient``: the readers
 import the publisher, so the publisher importing the readers would close a loop
 (tests/test_layout.py). One ``GET`` validated into the contract's ``SessionView`` is all it
@@ -45,6 +51,12 @@ MAX_AGE = 60.0
 """Seconds after which the API's list is too old to tell anyone anything: say nothing."""
 FETCH_TIMEOUT = 5.0
 """Seconds one ``GET /sessions`` may take (connect, read)."""
+WHOLE_LIST_MAX = 1000
+"""Live sessions up to which the whole list is read in one page (the API's largest)."""
+REPO_PAGES_MAX = 5
+"""Pages of :data:`WHOLE_LIST_MAX` read per repo at most (a repo with more is cut)."""
+ASKED_MAX = 64
+"""Repos asked about by SessionStarts remembered (the oldest forgotten first)."""
 
 _VIEWS = TypeAdapter(list[SessionView])
 _HOOK_DECAYS = (PublishedStatus.WORKING, PublishedStatus.WAITING_FOR_INPUT)
@@ -84,6 +96,8 @@ class PeerBoard:
         self.stale_after = timedelta(seconds=stale_after)
         self._lock = threading.Lock()
         self._remote: list[Peer] = []
+        self._covered: frozenset[str] | None = None
+        self._asked: dict[str, None] = {}
         self._local: dict[str, SessionBeat] = {}
         self.fetched_at: datetime | None = None
         """When the API's list was last read (aware UTC), None before the first success."""
@@ -100,8 +114,13 @@ class PeerBoard:
             else:
                 self._local[beat.session_id] = beat
 
-    def set_remote(self, views: list[SessionView], at: datetime) -> None:
-        """Replace the API's list with ``views``, read at ``at`` (aware UTC)."""
+    def set_remote(
+        self, views: list[SessionView], at: datetime, repos: frozenset[str] | None = None
+    ) -> None:
+        """Replace the API's list with ``views``, read at ``at`` (aware UTC).
+
+        ``repos`` None: ``views`` is every live session; else only those of these repos.
+        """
         remote = [
             Peer(
                 v.host,
@@ -117,6 +136,7 @@ class PeerBoard:
         ]
         with self._lock:
             self._remote = remote
+            self._covered = repos
             self.fetched_at = at
             self.last_error = None
 
@@ -131,15 +151,28 @@ class PeerBoard:
         fetched = self.fetched_at
         return None if fetched is None else (now - fetched).total_seconds()
 
-    def peers(self, now: datetime) -> list[Peer] | None:
+    def wanted_repos(self) -> frozenset[str]:
+        """Return the repos to read in a fleet: this host's sessions' and those asked about."""
+        with self._lock:
+            own = {b.repo for b in self._local.values() if b.repo}
+            return frozenset(own | self._asked.keys())
+
+    def peers(self, now: datetime, repo: str | None = None) -> list[Peer] | None:
         """Return every session known at ``now``: this host's first-hand, the others' from the API.
 
         None when the API's list is missing or older than :data:`MAX_AGE` seconds: better
-        nothing than something wrong. This host's sessions silent for ``stale_after`` are left
+        nothing than something wrong; None too when ``repo`` is given and the last read did
+        not cover it (a fleet's read holds only some repos): the repo is then remembered and
+        read from the next time. This host's sessions silent for ``stale_after`` are left
         out; the others carry the status the aggregator gave them.
         """
         with self._lock:
             if self.fetched_at is None or (now - self.fetched_at).total_seconds() > MAX_AGE:
+                return None
+            if repo is not None and self._covered is not None and repo not in self._covered:
+                self._asked[repo] = None
+                while len(self._asked) > ASKED_MAX:
+                    del self._asked[next(iter(self._asked))]
                 return None
             remote = [p for p in self._remote if p.host != self.host]
             local = list(self._local.values())
@@ -173,6 +206,7 @@ class PeerBoard:
             return {
                 "fetched_at": None if self.fetched_at is None else self.fetched_at.isoformat(),
                 "remote_sessions": len(self._remote),
+                "remote_repos": None if self._covered is None else len(self._covered),
                 "local_sessions": len(self._local),
                 "error": self.last_error,
                 "failures": self.failures,
@@ -208,6 +242,7 @@ class PeerFetcher:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._fleet = False
         self.reads = 0
         """Successful reads so far."""
 
@@ -240,11 +275,13 @@ class PeerFetcher:
             self._wake.clear()
 
     def fetch(self) -> bool:
-        """Read ``GET /sessions`` once into the board; True on success. Never raises."""
+        """Read ``GET /sessions`` once into the board; True on success. Never raises.
+
+        One page of :data:`WHOLE_LIST_MAX` when that is every live session; in a larger
+        fleet, the sessions of :meth:`PeerBoard.wanted_repos` only (``?repo=``).
+        """
         try:
-            response = self._http.get("/sessions")
-            response.raise_for_status()
-            views = _VIEWS.validate_json(response.content)
+            views, repos = self._read()
         except (httpx.HTTPError, ValidationError) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:300]
             self.board.failed(detail)
@@ -256,9 +293,41 @@ class PeerFetcher:
             self.board.failed(repr(exc)[:300])
             log.exception("announce: reading %s/sessions failed", self.api_url)
             return False
-        self.board.set_remote(views, self.clock())
+        self.board.set_remote(views, self.clock(), repos)
         self.reads += 1
         if self._failing:
             self._failing = False
             log.info("announce: %s/sessions answers again", self.api_url)
         return True
+
+    def _page(self, params: dict[str, str]) -> tuple[list[SessionView], str | None, int]:
+        """Return one page: its sessions, ``X-Next-Cursor`` and ``X-Total-Count``."""
+        response = self._http.get("/sessions", params=params)
+        response.raise_for_status()
+        views = _VIEWS.validate_json(response.content)
+        total = response.headers.get("x-total-count", "")
+        return views, response.headers.get("x-next-cursor"), int(total or len(views))
+
+    def _read(self) -> tuple[list[SessionView], frozenset[str] | None]:
+        """Return the sessions read and the repos they cover (None: every live session)."""
+        if not self._fleet:
+            views, cursor, _total = self._page({"limit": str(WHOLE_LIST_MAX)})
+            if cursor is None:
+                return views, None
+            self._fleet = True
+        else:  # a fleet: has it shrunk back? one session tells (X-Total-Count)
+            _views, _cursor, total = self._page({"limit": "1"})
+            if total <= WHOLE_LIST_MAX:
+                self._fleet = False
+                return self._read()
+        repos = self.board.wanted_repos()
+        out: list[SessionView] = []
+        for repo in sorted(repos):
+            params = {"repo": repo, "limit": str(WHOLE_LIST_MAX)}
+            for _ in range(REPO_PAGES_MAX):
+                views, cursor, _total = self._page(params)
+                out += views
+                if cursor is None:
+                    break
+                params["cursor"] = cursor
+        return out, repos

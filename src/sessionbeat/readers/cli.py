@@ -30,7 +30,7 @@ from sessionbeat.readers.render import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sessionbeat.models import HistoryEntry, SessionDetail
+    from sessionbeat.models import HistoryEntry, SessionDetail, SessionView
     from sessionbeat.readers.client import ApiClient
 
 app = typer.Typer(help="Read sessions from the aggregator.", no_args_is_help=True)
@@ -88,19 +88,35 @@ def list_(
         bool,
         typer.Option("--all", "-a", help="also stale and ended sessions, and the history"),
     ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="at most this many sessions; without it, all"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List live sessions: needs-approval first, then the most recent.
 
-    With --json it prints exactly the array that GET /sessions returns for the same filters.
+    The filters apply on the server; every page is read unless --limit says how many. With
+    --json it prints exactly the array that GET /sessions returns for the same filters.
     """
+    from sessionbeat.readers.client import PAGE_MAX
+
     with _client(ctx) as api:
         if as_json:
-            _print_json(api.sessions_json(host=host, repo=repo, status=status, all=all_))
+            _print_json(
+                api.sessions_json(host=host, repo=repo, status=status, all=all_, limit=limit)
+            )
             return
-        views = api.list_sessions(host=host, repo=repo, status=status, all=all_)
-        # "2 on main" counts every live session of the repo, also those the filters hide.
-        everyone = views if host is None and status is None else api.list_sessions(repo=repo)
+        filters: dict[str, Any] = {"host": host, "repo": repo, "status": status, "all": all_}
+        if limit is None:
+            views = api.list_sessions(**filters)
+            total = len(views)
+        else:  # the first page says how many match (X-Total-Count)
+            page = api.sessions_page(**filters, limit=min(limit, PAGE_MAX))
+            views, total = page.items, page.total
+            if limit > PAGE_MAX and page.next_cursor is not None:
+                views = api.list_sessions(**filters, limit=limit)
+        everyone = _everyone(api, views, repo, whole=limit is None and not (host or status))
         history, history_error = None, None
         if all_:
             try:
@@ -110,6 +126,8 @@ def list_(
     console = _console()
     if views:
         console.print(tables.sessions_table(views, everyone))
+        if total > len(views):
+            console.print(f"{len(views):,} of {total:,} shown (--limit).")
     else:
         hint = "" if all_ else " (--all also shows stale, ended and reaped sessions)"
         console.print(f"No live sessions{hint}.")
@@ -124,6 +142,24 @@ def list_(
             console.print(
                 f"{len(history.items)} newest shown; `sessionbeat sessions history` for more."
             )
+
+
+def _everyone(
+    api: ApiClient, views: list[SessionView], repo: str | None, whole: bool
+) -> list[SessionView]:
+    """Return the live sessions "(2 on main)" is counted among, on every host.
+
+    ``views`` itself when it is the whole list (``whole``: no host or status filter, no
+    limit); else the live sessions of each repo shown (``GET /sessions?repo=``, the server
+    filtering), so a host filter or a limit does not hide a branch-mate on another host.
+    """
+    if whole:
+        return views
+    repos = [repo] if repo is not None else sorted({v.repo for v in views if v.repo and v.branch})
+    everyone: list[SessionView] = []
+    for name in repos:
+        everyone += api.list_sessions(repo=name)
+    return everyone
 
 
 @app.command("history")

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,9 @@ DEFAULT_TIMEOUT = 10.0
 
 HINT = "is the aggregator running (`sessionbeat aggregator` or `sessionbeat up`)? Check --api-url"
 
+PAGE_MAX = 1000
+"""The largest ``limit`` of ``GET /sessions`` (and of ``GET /overview``)."""
+
 _SESSION_LIST = TypeAdapter(list[SessionView])
 _HOST_LIST = TypeAdapter(list[HostView])
 
@@ -66,6 +70,21 @@ _EVENT_MODELS: dict[str, type[BaseModel]] = {
     "removed": SessionRemoved,
     "host": HostView,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of ``GET /sessions`` (docs/api.md, "Pages").
+
+    ``items``: the sessions of the page in the API's order; ``total``: the sessions matching
+    the filters in all pages (``X-Total-Count``; the page's length from an aggregator that
+    does not send it); ``next_cursor``: ``X-Next-Cursor``, to pass as ``cursor`` for the next
+    page (None: this was the last one).
+    """
+
+    items: list[SessionView]
+    total: int
+    next_cursor: str | None
 
 
 def _params(**values: object) -> dict[str, str]:
@@ -161,28 +180,38 @@ class ApiClient:
         repo: str | None = None,
         status: SessionStatus | str | None = None,
         all: bool = False,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Return ``GET /sessions`` as the raw JSON array (what ``--json`` prints).
 
-        Every page: the pages of 1,000 are followed through ``X-Next-Cursor`` (an aggregator
-        from before paging answers all at once, without the header).
+        Every page (``limit`` None) or the first ``limit`` sessions: pages of up to 1,000 are
+        followed through ``X-Next-Cursor`` (an aggregator from before paging answers all at
+        once, without the header).
         """
         params = _params(host=host, repo=repo, status=status, all=all or None)
         data: list[dict[str, Any]] = []
-        for page in self._session_pages(params):
+        for page in self._session_pages(params, limit):
             data += page.json()
-        return data
+        return data if limit is None else data[:limit]
 
-    def _session_pages(self, params: dict[str, str]) -> Iterator[httpx.Response]:
-        """Yield every page of ``GET /sessions`` (1,000 each), following ``X-Next-Cursor``."""
-        params = {**params, "limit": "1000"}
+    def _session_pages(
+        self, params: dict[str, str], limit: int | None = None
+    ) -> Iterator[httpx.Response]:
+        """Yield the pages of ``GET /sessions`` (up to 1,000 each), following ``X-Next-Cursor``.
+
+        Every page, or (``limit``) pages until that many sessions were asked for.
+        """
+        left = limit
         while True:
-            response = self._get("/sessions", params)
+            size = PAGE_MAX if left is None else max(1, min(PAGE_MAX, left))
+            response = self._get("/sessions", {**params, "limit": str(size)})
             yield response
             cursor = response.headers.get("x-next-cursor")
-            if cursor is None:
+            if left is not None:
+                left -= size
+            if cursor is None or (left is not None and left <= 0):
                 return
-            params["cursor"] = cursor
+            params = {**params, "cursor": cursor}
 
     def list_sessions(
         self,
@@ -191,16 +220,46 @@ class ApiClient:
         repo: str | None = None,
         status: SessionStatus | str | None = None,
         all: bool = False,
+        limit: int | None = None,
     ) -> list[SessionView]:
         """Return live sessions (``GET /sessions``): needs-approval first, then newest.
 
-        ``all`` adds stale and ended sessions; the filters are exact matches. Every page.
+        ``all`` adds stale and ended sessions; the filters are exact matches, applied by the
+        server. ``limit`` (None: every page) returns at most that many, the first in the API's
+        order, asking for no more pages than needed.
         """
         params = _params(host=host, repo=repo, status=status, all=all or None)
         out: list[SessionView] = []
-        for page in self._session_pages(params):
+        for page in self._session_pages(params, limit):
             out += _SESSION_LIST.validate_json(page.content)
-        return out
+        return out if limit is None else out[:limit]
+
+    def sessions_page(
+        self,
+        *,
+        host: str | None = None,
+        repo: str | None = None,
+        status: SessionStatus | str | None = None,
+        all: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> SessionPage:
+        """Return one page of ``GET /sessions``: up to ``limit`` (1-1000) sessions after ``cursor``.
+
+        ``cursor`` is a ``next_cursor`` (or an overview's ``next_cursor``) given back with the
+        same filters. Raises ``ApiUnavailableError`` for a cursor the aggregator refuses (400).
+        """
+        params = _params(
+            host=host, repo=repo, status=status, all=all or None, limit=limit, cursor=cursor
+        )
+        response = self._get("/sessions", params)
+        items = _SESSION_LIST.validate_json(response.content)
+        total = response.headers.get("x-total-count")
+        return SessionPage(
+            items=items,
+            total=int(total) if total is not None and total.isdigit() else len(items),
+            next_cursor=response.headers.get("x-next-cursor"),
+        )
 
     def session(self, session_id: str, host: str | None = None) -> SessionDetail:
         """Return one live session with its timeline; raises ``NotFoundError`` if not live."""
@@ -215,9 +274,14 @@ class ApiClient:
         """Return the totals (``GET /summary``)."""
         return Summary.model_validate_json(self._get("/summary").content)
 
-    def overview(self) -> Overview:
-        """Return summary, every live session and hosts in one call (``GET /overview``)."""
-        return Overview.model_validate_json(self._get("/overview").content)
+    def overview(self, limit: int | None = None) -> Overview:
+        """Return ``GET /overview``: summary, approvals, the first page, hosts needing a look.
+
+        ``limit`` (1-1000, None: the server's default of 50) sizes the first page of the
+        sessions not needing approval; continue with :meth:`sessions_page` (``all=True``,
+        ``cursor=overview.next_cursor``).
+        """
+        return Overview.model_validate_json(self._get("/overview", _params(limit=limit)).content)
 
     def notify_status(self) -> NotifyStatus:
         """Return the push notifier's state (``GET /notify``): on or off, services, counts.
