@@ -45,7 +45,14 @@ def test_ten_thousand_retained_sessions_rebuilt(own_broker: LocalBroker, tmp: Pa
             lambda: len(service.state.sessions) >= SESSIONS, timeout=120, what="10,000 sessions"
         )
         summary = httpx.get(f"{api.url}/summary", timeout=30).json()
-        listed = httpx.get(f"{api.url}/sessions", params={"all": "true"}, timeout=60).json()
+        listed: list[dict[str, object]] = []
+        query: dict[str, str | int] = {"all": "true", "limit": 1000}
+        while True:  # every page, as a script reads them
+            page = httpx.get(f"{api.url}/sessions", params=query, timeout=60)
+            listed += page.json()
+            if "X-Next-Cursor" not in page.headers:
+                break
+            query["cursor"] = page.headers["X-Next-Cursor"]
         counters = service.snapshot().counters
     assert summary["total"] == SESSIONS
     assert len(summary["by_host"]) == HOSTS
