@@ -138,7 +138,10 @@ class HostRecord:
     its last accepted status message (None before one). ``sessions`` counts its live sessions
     in the state; ``skew`` estimates its clock against the aggregator's. ``unreachable_since``
     is set (aggregator clock) while the bridge of the host's ``site`` (its status's ``site``) is
-    down: the host shows ``unreachable`` (:mod:`sessionbeat.aggregator.sites`).
+    down: the host shows ``unreachable`` (:mod:`sessionbeat.aggregator.sites`). ``heard`` is
+    when the last message of any kind from the host arrived (its status or a session beat,
+    heartbeats included; a retained replay set back by its Message Expiry): kept as messages
+    arrive, so a host's view never walks its sessions.
     """
 
     host: str
@@ -150,6 +153,7 @@ class HostRecord:
     sessions: int = 0
     skew: ClockSkew = field(default_factory=ClockSkew)
     unreachable_since: datetime | None = None
+    heard: datetime | None = None
 
 
 @dataclass(slots=True)

@@ -328,6 +328,8 @@ def _apply_beat(
     if host is None:
         host = HostRecord(host=beat.host)
         state.hosts[beat.host] = host
+    if host.heard is None or last_seen > host.heard:
+        host.heard = last_seen
     state.index.version += 1
     if not retained:
         skew = host.skew
@@ -402,6 +404,8 @@ def _apply_host(
     record.state = status.state
     record.bdseq = status.bdseq
     record.last_seen = now
+    if record.heard is None or now > record.heard:
+        record.heard = now
     record.status = status
     sites.mark(state, record, now)
     _refresh_sessions(state, {status.host}, now, None)

@@ -228,8 +228,8 @@ def host_views(
 ) -> list[HostView]:
     """Return the views of the hosts ``names`` (as :func:`list_hosts` builds them), in order.
 
-    Costs O(the named hosts' sessions): their counts come from the index (corrected by
-    ``moved``, computed when not given), their last-heard time from their own sessions.
+    Costs O(the named hosts): their counts come from the index (corrected by ``moved``,
+    computed when not given), their last-heard time from the host record (``heard``).
     """
     if moved is None:
         moved = paging.moved_statuses(state, now)
@@ -246,11 +246,7 @@ def host_views(
     for name in names:
         rec = state.hosts.get(name)
         birth = rec.status if rec else None
-        heard = max(
-            (state.sessions[(name, sid)].last_seen for sid in index.by_host.get(name, ())),
-            default=None,
-        )
-        seen = [t for t in (rec.last_seen if rec else None, heard) if t is not None]
+        seen = [t for t in (rec.last_seen, rec.heard) if t is not None] if rec else []
         views.append(
             HostView(
                 host=name,
