@@ -191,6 +191,22 @@ def test_retained_replay_is_aged_by_its_message_expiry(state: AggregatorState) -
     assert fresh.sessions[(H, "s1")].last_seen == at(200)
 
 
+def test_the_same_retained_beat_twice_changes_nothing_the_second_time(
+    state: AggregatorState,
+) -> None:
+    """A cold start delivers each retained beat twice: the copy is out of order, the view kept."""
+    first = msg(beat(H, "s1", seq=3, status="needs_approval"), retained=True)
+    assert apply(state, first, at(0)).outcome is Outcome.ACCEPTED
+    record = state.sessions[(H, "s1")]
+    again = Message(first.topic, bytes(first.payload), retained=True, expiry=first.expiry)
+    assert apply(state, again, at(1)).outcome is Outcome.OUT_OF_ORDER
+    assert state.counters.out_of_order == 1
+    assert record.received_at == at(0)
+    newer = msg(beat(H, "s1", seq=4, status="working"), retained=True)
+    assert apply(state, newer, at(2)).outcome is Outcome.ACCEPTED
+    assert status_of(state, "s1", at(2)) is SessionStatus.WORKING
+
+
 def test_expire_reaps_ended_after_linger(state: AggregatorState) -> None:
     """An ended session stays visible for ended_linger seconds, then is reaped as 'ended'."""
     apply(state, msg(beat(H, "s1", status="ended", end_reason="prompt_input_exit")), at(0))

@@ -114,7 +114,9 @@ class StateIndex:
         self.version = 0
         self.entries: dict[SessionKey, Entry] = {}
         self.by_host: dict[str, set[str]] = {}
-        self.by_id: dict[str, set[str]] = {}
+        self.by_id: dict[str, str | set[str]] = {}
+        """Session id -> its host, or the set of hosts when ids collide (rare: a set per id
+        would cost ~200 bytes and a GC-tracked object per session)."""
         self.by_repo: dict[str | None, set[SessionKey]] = {}
         self.order: SortedList = SortedList()
         self.status_counts: Counter[SessionStatus] = Counter()
@@ -213,7 +215,14 @@ class StateIndex:
                 self.sessionless.discard(host)
             else:
                 hosted.add(sid)
-            self.by_id.setdefault(sid, set()).add(host)
+            known = self.by_id.get(sid)
+            if known is None:
+                self.by_id[sid] = host
+            elif isinstance(known, str):
+                if known != host:
+                    self.by_id[sid] = {known, host}
+            else:
+                known.add(host)
             self.by_repo.setdefault(repo, set()).add(key)
             self.order.add(order)
             self._count(key, entry, 1)
@@ -256,11 +265,20 @@ class StateIndex:
             if not hosted:
                 del self.by_host[host]
                 self.sessionless.add(host)
-        hosts = self.by_id.get(sid)
-        if hosts is not None:
-            hosts.discard(host)
-            if not hosts:
-                del self.by_id[sid]
+        known = self.by_id.get(sid)
+        if known == host:
+            del self.by_id[sid]
+        elif isinstance(known, set):
+            known.discard(host)
+            if len(known) == 1:
+                self.by_id[sid] = next(iter(known))
+
+    def hosts_of(self, sid: str) -> tuple[str, ...]:
+        """Return the hosts with a live session ``sid`` (usually one)."""
+        known = self.by_id.get(sid)
+        if known is None:
+            return ()
+        return (known,) if isinstance(known, str) else tuple(known)
 
     def host_known(self, host: str) -> None:
         """Note a host record that exists: sessionless until a session of it is indexed."""

@@ -117,7 +117,10 @@ class SessionRecord:
     same for live messages, but for a retained replay (cold start) it is set back by the time
     the broker has held the beat (its Message Expiry), so a dead session does not look fresh
     after a restart. ``retained`` is True while the last accepted beat came from a retained
-    replay: no proof that the host lives.
+    replay: no proof that the host lives. ``retained_hash`` is ``hash()`` of that retained
+    payload (0 otherwise): the same retained beat delivered again (the aggregator subscribes
+    twice on a fresh session, so a cold start delivers every retained beat twice) is known
+    without parsing it.
     """
 
     beat: SessionBeat
@@ -128,6 +131,7 @@ class SessionRecord:
     timeline: Timeline = field(default_factory=Timeline)
     accepted: Applied | None = None
     retained: bool = False
+    retained_hash: int = 0
 
 
 @dataclass(slots=True)

@@ -268,6 +268,16 @@ def apply(state: AggregatorState, message: Message, now: datetime) -> Applied:
             state.index.version += 1
             return Applied(Outcome.REMOVED, removed=removed, key=key)
         record = state.sessions.get(key)
+        if (
+            record is not None
+            and message.retained
+            and record.retained_hash
+            and hash(message.payload) == record.retained_hash
+        ):
+            # The retained beat already applied, delivered again: older-or-equal, as parsing
+            # it would find, without parsing it (a cold start gets each one twice).
+            counters.out_of_order += 1
+            return Applied(Outcome.OUT_OF_ORDER, key=key)
         if record is None:
             host = state.hosts.get(host_id)
             limit = state.limits.max_sessions_per_host
@@ -352,6 +362,7 @@ def _apply_beat(
             effective=SessionStatus.UNKNOWN,
             status_since=now,
             retained=retained,
+            retained_hash=hash(message.payload) if retained else 0,
         )
         state.sessions[key] = record
         state.topic_keys[message.topic] = key
@@ -366,6 +377,7 @@ def _apply_beat(
     record.received_at = now
     record.last_seen = last_seen
     record.retained = retained
+    record.retained_hash = hash(message.payload) if retained else 0
     _set_effective(record, effective_status(record, host, now, state.timings), now, cause(beat))
     _reindex(state, key, record, host, now)
     return record.accepted or Applied(Outcome.ACCEPTED, key=key)

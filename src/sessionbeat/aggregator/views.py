@@ -205,7 +205,7 @@ def find_session(
     """
     if host is not None:
         return state.sessions.get((host, session_id))
-    matches = [state.sessions[(h, session_id)] for h in state.index.by_id.get(session_id, ())]
+    matches = [state.sessions[(h, session_id)] for h in state.index.hosts_of(session_id)]
     return max(matches, key=lambda r: (r.received_at, r.beat.host), default=None)
 
 
