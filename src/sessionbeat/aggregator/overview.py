@@ -10,12 +10,16 @@ the other sessions, and only the hosts that need a look, with counts of all host
 (docs/api.md, "Overview cache"): the bytes are served while the version is unchanged and they
 are younger than ``max_age`` (1 s: durations in them advance with time); when the version moved
 they are still served until ``min_interval`` (0.5 s) after their build, so a fleet that changes
-every millisecond costs at most two builds a second per ``limit``.
+every millisecond costs at most two builds a second per ``limit``. When a build is slow (over
+``background_after``, 20 ms: a fleet of tens of thousands of sessions), the bytes past those
+bounds are still served, at most ``stale_limit`` (2 s) old, while one background thread builds
+the next: no reader waits for a build then, only the first one and one after a quiet spell.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +89,7 @@ class _Cached:
     version: int
     built_at: datetime
     body: bytes
+    build_seconds: float
 
 
 class OverviewCache:
@@ -103,20 +108,27 @@ class OverviewCache:
         *,
         max_age: float = 1.0,
         min_interval: float = 0.5,
+        stale_limit: float = 2.0,
+        background_after: float = 0.02,
     ) -> None:
         self._build = build
         self._version = version
         self._clock = clock
         self.max_age = max_age
         self.min_interval = min_interval
+        self.stale_limit = stale_limit
+        self.background_after = background_after
         self._cached: dict[int, _Cached] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[int] = set()
         self.builds = 0
 
     def get(self, limit: int = OVERVIEW_LIMIT) -> bytes:
         """Return the overview's JSON bytes for ``limit``, from the cache when still good.
 
-        One build at a time: readers arriving during a build wait for it and get its bytes.
+        One build at a time: readers arriving during a build wait for it and get its bytes,
+        unless builds are slow (``background_after``): then bytes up to ``stale_limit`` old are
+        served while a background thread builds the next.
         """
         with self._lock:
             now = self._clock()
@@ -126,10 +138,42 @@ class OverviewCache:
                 bound = self.max_age if cached.version == self._version() else self.min_interval
                 if 0 <= age < bound:
                     return cached.body
+                if 0 <= age < self.stale_limit and cached.build_seconds >= self.background_after:
+                    if limit not in self._refreshing:
+                        self._refreshing.add(limit)
+                        threading.Thread(
+                            target=self._refresh,
+                            args=(limit,),
+                            name="sessionbeat-overview",
+                            daemon=True,
+                        ).start()
+                    return cached.body
+            return self._store(limit)
+
+    def _store(self, limit: int) -> bytes:
+        """Build, serialise and keep the bytes for ``limit`` (caller holds ``_lock``)."""
+        started = time.perf_counter()
+        overview = self._build(limit)
+        body = Overview.__pydantic_serializer__.to_json(overview)
+        if limit not in self._cached and len(self._cached) >= MAX_LIMITS_CACHED:
+            self._cached.clear()  # a client cycling through limits: keep memory bounded
+        self._cached[limit] = _Cached(
+            overview.version, overview.now, body, time.perf_counter() - started
+        )
+        self.builds += 1
+        return body
+
+    def _refresh(self, limit: int) -> None:
+        """Background build for :meth:`get` (readers keep getting the old bytes meanwhile)."""
+        try:
+            started = time.perf_counter()
             overview = self._build(limit)
             body = Overview.__pydantic_serializer__.to_json(overview)
-            if limit not in self._cached and len(self._cached) >= MAX_LIMITS_CACHED:
-                self._cached.clear()  # a client cycling through limits: keep memory bounded
-            self._cached[limit] = _Cached(overview.version, overview.now, body)
-            self.builds += 1
-            return body
+            with self._lock:
+                self._cached[limit] = _Cached(
+                    overview.version, overview.now, body, time.perf_counter() - started
+                )
+                self.builds += 1
+        finally:
+            with self._lock:
+                self._refreshing.discard(limit)
