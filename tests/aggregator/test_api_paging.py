@@ -171,19 +171,3 @@ def test_overview_bytes_are_cached_until_the_state_changes(
     assert httpx.get(f"{api.url}/overview").content == changed
     clock.advance(0.6)  # no change but older than max_age: durations moved on
     assert httpx.get(f"{api.url}/overview").content != changed
-
-
-def test_overview_is_gzipped_for_readers_that_accept_it(
-    served: tuple[AggregatorService, ServedApi],
-) -> None:
-    """A reader asking for gzip gets the same document compressed, one compression per build."""
-    service, api = served
-    _fleet(service, hosts=4, per_host=10)
-    plain = httpx.get(f"{api.url}/overview", headers={"Accept-Encoding": "identity"})
-    packed = httpx.get(f"{api.url}/overview", headers={"Accept-Encoding": "gzip"})
-    assert "content-encoding" not in plain.headers
-    assert packed.headers["content-encoding"] == "gzip"
-    assert packed.json() == plain.json()
-    assert int(packed.headers["content-length"]) < len(plain.content) / 3
-    again = httpx.get(f"{api.url}/overview", headers={"Accept-Encoding": "gzip"})
-    assert again.headers["content-length"] == packed.headers["content-length"]

@@ -285,18 +285,12 @@ def create_app(
 
     @router.get("/overview", response_model=Overview, response_class=JsonBytes)
     def overview(
-        request: Request,
         limit: Annotated[
             int, Query(ge=1, le=1000, description="sessions besides those needing approval")
         ] = OVERVIEW_LIMIT,
     ) -> Response:
         """Summary, sessions needing approval, the first page of the others, hosts to look at."""
-        vary = {"Vary": "Accept-Encoding"}
-        if "gzip" in request.headers.get("accept-encoding", ""):
-            packed = service.overview_gzip(limit)  # compressed once per build, not per reader
-            if packed is not None:
-                return JsonBytes(content=packed, headers={**vary, "Content-Encoding": "gzip"})
-        return JsonBytes(content=service.overview_json(limit), headers=vary)
+        return JsonBytes(content=service.overview_json(limit))
 
     @router.get("/summary", response_model=Summary)
     def summary() -> Summary:

@@ -18,7 +18,6 @@ the next: no reader waits for a build then, only the first one and one after a q
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
 from collections import Counter
@@ -35,9 +34,6 @@ OVERVIEW_LIMIT = 50
 
 MAX_LIMITS_CACHED = 8
 """Distinct ``limit`` values whose bytes are kept at once."""
-
-GZIP_MIN_BYTES = 4096
-"""Overview bodies smaller than this are sent uncompressed."""
 
 UNKNOWN_STATE = "unknown"
 """The ``hosts_by_state`` key of hosts known only from their sessions (no status message yet)."""
@@ -94,7 +90,6 @@ class _Cached:
     built_at: datetime
     body: bytes
     build_seconds: float
-    gz: bytes | None = None
 
 
 class OverviewCache:
@@ -155,23 +150,6 @@ class OverviewCache:
                     return cached.body
             return self._store(limit)
 
-    def get_gzip(self, limit: int = OVERVIEW_LIMIT) -> bytes | None:
-        """Return :meth:`get`'s bytes gzipped (level 1), compressed once per build; None if small.
-
-        A fleet's overview (1.7 MB at 100,000 sessions with 1,254 approvals) shrinks about
-        tenfold; under :data:`GZIP_MIN_BYTES` it is not worth the header.
-        """
-        body = self.get(limit)
-        if len(body) < GZIP_MIN_BYTES:
-            return None
-        with self._lock:
-            entry = self._cached.get(limit)
-            if entry is None or entry.body is not body:  # rebuilt meanwhile: compress this one
-                return gzip.compress(body, compresslevel=1, mtime=0)
-            if entry.gz is None:
-                entry.gz = gzip.compress(body, compresslevel=1, mtime=0)
-            return entry.gz
-
     def _store(self, limit: int) -> bytes:
         """Build, serialise and keep the bytes for ``limit`` (caller holds ``_lock``)."""
         started = time.perf_counter()
@@ -192,11 +170,8 @@ class OverviewCache:
             overview = self._build(limit)
             body = Overview.__pydantic_serializer__.to_json(overview)
             with self._lock:
-                wanted_gz = (old := self._cached.get(limit)) is not None and old.gz is not None
-            gz = gzip.compress(body, compresslevel=1, mtime=0) if wanted_gz else None
-            with self._lock:
                 self._cached[limit] = _Cached(
-                    overview.version, overview.now, body, time.perf_counter() - started, gz
+                    overview.version, overview.now, body, time.perf_counter() - started
                 )
                 self.builds += 1
         finally:

@@ -150,10 +150,6 @@ class StateReads:
         """
         return self.overview_cache.get(limit)
 
-    def overview_gzip(self, limit: int = OVERVIEW_LIMIT) -> bytes | None:
-        """Return the same bytes gzipped, compressed once per build (None: too small to bother)."""
-        return self.overview_cache.get_gzip(limit)
-
     def health(self) -> Health:
         """Return the health document of ``GET /healthz`` and ``GET /readyz``.
 
