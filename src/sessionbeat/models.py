@@ -80,6 +80,20 @@ class SessionStatus(StrEnum):
     UNREACHABLE = "unreachable"
 
 
+STATUS_ORDER: tuple[SessionStatus, ...] = (
+    SessionStatus.NEEDS_APPROVAL,
+    SessionStatus.WORKING,
+    SessionStatus.WAITING_FOR_INPUT,
+    SessionStatus.UNKNOWN,
+    SessionStatus.IDLE,
+    SessionStatus.STALE,
+    SessionStatus.UNREACHABLE,
+    SessionStatus.OFFLINE,
+    SessionStatus.ENDED,
+)
+"""Every status in the order lists show them, what needs the user first (``GET /sessions``, the
+page's sections, the aggregator's ordered index)."""
+
 LIVE_STATUSES: frozenset[SessionStatus] = frozenset(
     {
         SessionStatus.WORKING,

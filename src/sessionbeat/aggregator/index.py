@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from sortedcontainers import SortedList
 
-from sessionbeat.models import SessionStatus
+from sessionbeat.models import STATUS_ORDER, SessionStatus
 
 if TYPE_CHECKING:
     from sessionbeat.aggregator.records import SessionRecord
@@ -44,18 +44,6 @@ SessionKey = tuple[str, str]
 OrderKey = tuple[int, float, str, str]
 """A session's place in ``GET /sessions``: (status rank, minus ``sent_at`` in Unix s, host, id)."""
 
-STATUS_ORDER = (
-    SessionStatus.NEEDS_APPROVAL,
-    SessionStatus.WORKING,
-    SessionStatus.WAITING_FOR_INPUT,
-    SessionStatus.UNKNOWN,
-    SessionStatus.IDLE,
-    SessionStatus.STALE,
-    SessionStatus.UNREACHABLE,
-    SessionStatus.OFFLINE,
-    SessionStatus.ENDED,
-)
-"""Order in which lists are sorted: what needs the user first."""
 
 ALWAYS_DUE = datetime.min.replace(tzinfo=UTC)
 """A due time before any other: re-evaluate at the next ``expire``."""

@@ -22,11 +22,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sessionbeat.aggregator.index import HIDDEN_BY_DEFAULT, RANK, STATUS_ORDER, OrderKey, order_key
+from sessionbeat.aggregator.index import HIDDEN_BY_DEFAULT, RANK, OrderKey, order_key
 from sessionbeat.aggregator.records import AggregatorState, SessionKey
 from sessionbeat.aggregator.state import effective_status
 from sessionbeat.errors import CursorError
-from sessionbeat.models import SessionStatus
+from sessionbeat.models import STATUS_ORDER, SessionStatus
 
 AFTER_APPROVALS: OrderKey = (RANK[SessionStatus.NEEDS_APPROVAL], math.inf, "", "")
 """A key after every needs-approval session and before all others (the overview's rest)."""

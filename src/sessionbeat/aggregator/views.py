@@ -17,7 +17,6 @@ from datetime import datetime
 from sessionbeat.aggregator import paging, sites
 from sessionbeat.aggregator.index import (
     HIDDEN_BY_DEFAULT,
-    STATUS_ORDER,
     OrderKey,
     context_pct,
     shows_context,
@@ -31,6 +30,7 @@ from sessionbeat.aggregator.state import (
     idle_seconds,
 )
 from sessionbeat.models import (
+    STATUS_ORDER,
     HistoryEntry,
     HostState,
     HostView,

@@ -17,20 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sessionbeat.models import HostState, HostView, SessionStatus, SessionView
+from sessionbeat.models import STATUS_ORDER, HostState, HostView, SessionStatus, SessionView
 from sessionbeat.readers.render import STATUS_ICONS, ago_since, duration, safe_text, short_id
 
-SECTIONS: tuple[SessionStatus, ...] = (
-    SessionStatus.NEEDS_APPROVAL,
-    SessionStatus.WORKING,
-    SessionStatus.WAITING_FOR_INPUT,
-    SessionStatus.UNKNOWN,
-    SessionStatus.IDLE,
-    SessionStatus.STALE,
-    SessionStatus.UNREACHABLE,
-    SessionStatus.OFFLINE,
-    SessionStatus.ENDED,
-)
+SECTIONS: tuple[SessionStatus, ...] = STATUS_ORDER
 """Status sections in the order the page shows them (what needs the user first)."""
 
 TITLES: dict[str, str] = {
