@@ -46,7 +46,12 @@ BAR = 2.0
 
 
 def load_retained(settings: Settings, n: int, hosts: int = 20) -> None:
-    """Publish ``n`` retained beats (QoS 1) over ``hosts`` hosts and wait for every PUBACK."""
+    """Publish ``n`` retained beats (QoS 1) over ``hosts`` hosts and wait for every PUBACK.
+
+    Past 10,000 sessions the hosts grow to 50 sessions each (a host may hold 500).
+    """
+    if n > 10_000:
+        hosts = max(hosts, n // 50)
     now = datetime.now(UTC)
     pub = make_client(f"bench-load-{uuid.uuid4().hex[:6]}", settings.broker)
     pub.max_inflight_messages_set(1000)
@@ -72,6 +77,10 @@ def load_retained(settings: Settings, n: int, hosts: int = 20) -> None:
             context_window=200_000,
             pid=10_000 + i,
         )
+        if len(infos) >= 5000:  # paho's queue is bounded: wait for a batch's PUBACKs
+            for info in infos:
+                info.wait_for_publish(120)
+            infos.clear()
         infos.append(
             pub.publish(
                 topics.session_topic(host, sid),
