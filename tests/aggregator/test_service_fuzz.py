@@ -39,12 +39,17 @@ payloads = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzzed(broker: LocalBroker) -> Iterator[tuple[AggregatorService, ServedApi, Publisher]]:
-    """One service, API and publisher for all examples (hypothesis reruns the test body)."""
-    publisher = Publisher(broker)
-    with running(broker, short_tmpdir("sb-fuzz-")) as (service, api):
-        yield service, api, publisher
-    publisher.close()
+def fuzzed() -> Iterator[tuple[AggregatorService, ServedApi, Publisher]]:
+    """One service, API and publisher for all examples (hypothesis reruns the test body).
+
+    On a broker of its own: the test counts every message the aggregator receives, and on the
+    shared broker a Last Will of an agent an earlier test killed can still arrive.
+    """
+    with LocalBroker(short_tmpdir("sb-fuzzbroker-")) as broker:
+        publisher = Publisher(broker)
+        with running(broker, short_tmpdir("sb-fuzz-")) as (service, api):
+            yield service, api, publisher
+        publisher.close()
 
 
 @settings(
