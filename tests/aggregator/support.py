@@ -23,6 +23,7 @@ from sessionbeat.aggregator.api import create_app
 from sessionbeat.aggregator.cli import listen_socket
 from sessionbeat.aggregator.history import History
 from sessionbeat.aggregator.service import AggregatorService
+from sessionbeat.aggregator.state import Message
 from sessionbeat.broker.client import make_client
 from sessionbeat.broker.embedded import LocalBroker
 from sessionbeat.exporter.collector import metrics_registry
@@ -85,6 +86,20 @@ def beat(
         sent_at=sent_at,
         **fields,
     )
+
+
+def at(seconds: float) -> datetime:
+    """Return :data:`T0` plus ``seconds`` (the aggregator's clock in the pure-core tests)."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def beat_message(b: SessionBeat, retained: bool = False, expiry: float | None = None) -> Message:
+    """Return the MQTT message an agent publishes for ``b`` (its topic, its JSON payload).
+
+    ``retained`` and ``expiry`` (Message Expiry left, seconds) as the broker delivers it.
+    """
+    payload = b.model_dump_json(exclude_none=True).encode()
+    return Message(topics.session_topic(b.host, b.session_id), payload, retained, expiry)
 
 
 NTFY_URL = "ntfys://ntfy.sh/s...9/"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -20,13 +20,9 @@ from sessionbeat.aggregator.state import (
 from sessionbeat.aggregator.views import list_hosts
 from sessionbeat.errors import RejectReason
 from sessionbeat.models import MAX_CONTEXT_TOKENS, MAX_SEQUENCE, HostState, HostStatus
-from tests.aggregator.support import T0, beat
+from tests.aggregator.support import at, beat
 
 DAY = 86400
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def send(state: AggregatorState, host: str, sid: str, now: datetime, **fields: object) -> Outcome:

@@ -7,36 +7,27 @@ session"). These tests show that sharing changes nothing a reader of the state s
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from itertools import combinations
 
 import pytest
 
-from sessionbeat import topics, wire
+from sessionbeat import wire
 from sessionbeat.aggregator import views
 from sessionbeat.aggregator.state import (
     TIMELINE_LENGTH,
     AggregatorState,
-    Message,
     Outcome,
     apply,
 )
 from sessionbeat.models import PublishedStatus, SessionBeat, SessionStatus
-from tests.aggregator.support import T0, beat
+from tests.aggregator.support import at, beat
+from tests.aggregator.support import beat_message as msg
 
 H = "kai-server"
 
 
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
 def payload(b: SessionBeat) -> bytes:
     return b.model_dump_json(exclude_none=True).encode()
-
-
-def msg(b: SessionBeat) -> Message:
-    return Message(topics.session_topic(b.host, b.session_id), payload(b))
 
 
 def test_sessions_of_one_shape_keep_their_own_values_in_views() -> None:

@@ -6,7 +6,7 @@ the aggregator's clock; each host's clock skew is estimated from its live messag
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -20,21 +20,13 @@ from sessionbeat.aggregator.state import (
     effective_status,
     expire,
 )
-from sessionbeat.models import HostState, HostStatus, SessionBeat, SessionStatus
-from tests.aggregator.support import T0, beat
+from sessionbeat.models import HostState, HostStatus, SessionStatus
+from tests.aggregator.support import at, beat
+from tests.aggregator.support import beat_message as msg
 
 TIMINGS = Timings(stale_after=120, idle_after=300, reap_after=1800, ended_linger=300)
 H = "kai-server"
 HOUR = 3600
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def msg(b: SessionBeat, retained: bool = False, expiry: float | None = None) -> Message:
-    payload = b.model_dump_json(exclude_none=True).encode()
-    return Message(topics.session_topic(b.host, b.session_id), payload, retained, expiry)
 
 
 def birth(bdseq: int, sent_at: datetime | None = None) -> Message:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from sessionbeat import topics
 from sessionbeat.aggregator.overview import OverviewCache, build_overview
-from sessionbeat.aggregator.state import AggregatorState, Message, apply
-from sessionbeat.models import Overview, SessionBeat
+from sessionbeat.aggregator.state import AggregatorState, apply
+from sessionbeat.models import Overview
 from tests.aggregator.support import T0, beat
+from tests.aggregator.support import beat_message as _msg
 from tests.procs import wait_until
-
-
-def _msg(b: SessionBeat) -> Message:
-    return Message(topics.session_topic(b.host, b.session_id), b.model_dump_json().encode())
 
 
 class World:

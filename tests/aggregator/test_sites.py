@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -18,16 +18,13 @@ from sessionbeat.aggregator.state import (
     expire,
 )
 from sessionbeat.errors import RejectReason
-from sessionbeat.models import HostState, HostStatus, PublishedStatus, SessionBeat, SessionStatus
-from tests.aggregator.support import T0, beat
+from sessionbeat.models import HostState, HostStatus, PublishedStatus, SessionStatus
+from tests.aggregator.support import T0, at, beat
+from tests.aggregator.support import beat_message as msg
 
 TIMINGS = Timings(stale_after=120, idle_after=300, reap_after=1800, ended_linger=300)
 SITE = "office"
 H = "dev-1"
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def bridge(payload: bytes, site: str = SITE, retained: bool = False) -> Message:
@@ -37,12 +34,6 @@ def bridge(payload: bytes, site: str = SITE, retained: bool = False) -> Message:
 def birth(host: str = H, site: str | None = SITE, bdseq: int = 1, state: str = "online") -> Message:
     status = HostStatus(host=host, state=HostState(state), bdseq=bdseq, sent_at=T0, site=site)
     return Message(topics.status_topic(host), status.model_dump_json(exclude_none=True).encode())
-
-
-def msg(b: SessionBeat) -> Message:
-    return Message(
-        topics.session_topic(b.host, b.session_id), b.model_dump_json(exclude_none=True).encode()
-    )
 
 
 def status_of(state: AggregatorState, sid: str, now: datetime, host: str = H) -> SessionStatus:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -23,27 +23,14 @@ from sessionbeat.models import (
     HostState,
     HostStatus,
     PublishedStatus,
-    SessionBeat,
     SessionStatus,
     StatusSource,
 )
-from tests.aggregator.support import T0, beat
+from tests.aggregator.support import T0, at, beat
+from tests.aggregator.support import beat_message as msg
 
 TIMINGS = Timings(stale_after=120, idle_after=300, reap_after=1800, ended_linger=300)
 H = "kai-server"
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def msg(b: SessionBeat, retained: bool = False, expiry: float | None = None) -> Message:
-    return Message(
-        topics.session_topic(b.host, b.session_id),
-        b.model_dump_json(exclude_none=True).encode(),
-        retained,
-        expiry,
-    )
 
 
 def status_msg(state: HostState, bdseq: int, retained: bool = False) -> Message:

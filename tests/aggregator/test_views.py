@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -11,11 +11,7 @@ from sessionbeat.aggregator import views
 from sessionbeat.aggregator.state import AggregatorState, Message, Timings, apply, expire
 from sessionbeat.aggregator.views import SessionFilter
 from sessionbeat.models import HostState, HostStatus, SessionBeat, SessionStatus, SessionView
-from tests.aggregator.support import T0, beat
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+from tests.aggregator.support import T0, at, beat
 
 
 def put(state: AggregatorState, b: SessionBeat, now: datetime = T0) -> None:
