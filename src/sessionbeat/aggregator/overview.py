@@ -150,30 +150,32 @@ class OverviewCache:
                     return cached.body
             return self._store(limit)
 
-    def _store(self, limit: int) -> bytes:
-        """Build, serialise and keep the bytes for ``limit`` (caller holds ``_lock``)."""
+    def _make(self, limit: int) -> _Cached:
+        """Build and serialise the overview for ``limit``, timing the build (no lock needed)."""
         started = time.perf_counter()
         overview = self._build(limit)
         body = Overview.__pydantic_serializer__.to_json(overview)
+        return _Cached(overview.version, overview.now, body, time.perf_counter() - started)
+
+    def _keep(self, limit: int, entry: _Cached) -> None:
+        """Keep ``entry`` as the bytes for ``limit`` (caller holds ``_lock``)."""
         if limit not in self._cached and len(self._cached) >= MAX_LIMITS_CACHED:
             self._cached.clear()  # a client cycling through limits: keep memory bounded
-        self._cached[limit] = _Cached(
-            overview.version, overview.now, body, time.perf_counter() - started
-        )
+        self._cached[limit] = entry
         self.builds += 1
-        return body
+
+    def _store(self, limit: int) -> bytes:
+        """Build, serialise and keep the bytes for ``limit`` (caller holds ``_lock``)."""
+        entry = self._make(limit)
+        self._keep(limit, entry)
+        return entry.body
 
     def _refresh(self, limit: int) -> None:
         """Background build for :meth:`get` (readers keep getting the old bytes meanwhile)."""
         try:
-            started = time.perf_counter()
-            overview = self._build(limit)
-            body = Overview.__pydantic_serializer__.to_json(overview)
+            entry = self._make(limit)
             with self._lock:
-                self._cached[limit] = _Cached(
-                    overview.version, overview.now, body, time.perf_counter() - started
-                )
-                self.builds += 1
+                self._keep(limit, entry)
         finally:
             with self._lock:
                 self._refreshing.discard(limit)
